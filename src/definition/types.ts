@@ -1,0 +1,123 @@
+/**
+ * The saga.json file in the Flow Manager format, after validation and secret resolution.
+ * Field names follow Flow Manager exactly so existing configurations load unchanged.
+ */
+export type BusinessId = string | number;
+
+export interface CommandSpec {
+  label: string;
+  /** Id of an entry of `communicationProtocols`. */
+  channel: string;
+  /** Flow Manager's JavaScript payload hook; refused at load unless explicitly allowed. */
+  hook?: string;
+}
+
+export interface TransitionSpec {
+  inputEvent: string;
+  targetState: string;
+  businessEventId?: BusinessId;
+  /** JSON Schema the event payload must satisfy for the transition to apply. */
+  payloadValidationSchema?: Record<string, unknown>;
+}
+
+export interface StateSpec {
+  id: string;
+  description?: string;
+  isFinal: boolean;
+  businessStateId?: BusinessId;
+  outputCommand?: CommandSpec;
+  sideEffects?: CommandSpec[];
+  outgoingTransitions?: TransitionSpec[];
+}
+
+export interface BusinessEntry {
+  id: BusinessId;
+  description?: string;
+}
+
+export interface MachineDefinition {
+  initialState: string;
+  creationEvent?: string;
+  states: StateSpec[];
+  businessStates?: BusinessEntry[];
+  businessEvents?: BusinessEntry[];
+}
+
+export interface SaslConfig {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
+
+export interface KafkaProtocol {
+  id: string;
+  type: 'kafka';
+  configurations: {
+    brokers: string[];
+    inputTopics?: string[];
+    outputTopics?: string[];
+    consumerGroup?: string;
+    authenticationProperties?: {
+      ssl?: boolean | Record<string, unknown>;
+      sasl?: SaslConfig;
+    };
+    /** sagaflow extension: wire format of this channel. Absent = "json" (Flow Manager's). */
+    serialization?: 'json' | 'avro';
+    /** sagaflow extension: schema registry used when serialization is "avro". */
+    schemaRegistry?: { url: string };
+  };
+}
+
+export interface RestProtocol {
+  id: string;
+  type: 'rest';
+  configurations: {
+    protocol?: 'http' | 'https';
+    endpoint: string;
+    method?: 'POST' | 'PUT' | 'PATCH';
+    path?: string;
+    headers?: Record<string, string>;
+    port?: number;
+  };
+}
+
+export type CommunicationProtocol = KafkaProtocol | RestProtocol;
+
+export type PersistencyManagement =
+  | { type: 'mongo'; configurations: { connectionUri: string; collectionName: string } }
+  | {
+      type: 'crud';
+      configurations: {
+        protocol?: 'http' | 'https';
+        host: string;
+        port?: number;
+        collectionName: string;
+        headers?: Record<string, string>;
+      };
+    }
+  | {
+      type: 'rest';
+      configurations: {
+        protocol?: 'http' | 'https';
+        endpoint: string;
+        method?: 'POST' | 'PUT' | 'PATCH';
+        path?: string;
+        headers?: Record<string, string>;
+        port?: number;
+      };
+    }
+  | Record<string, never>;
+
+export interface Settings {
+  deepMergeMetadata?: { enabled: boolean };
+  throwOnUnexpectedEvents?: boolean;
+  /** sagaflow extension: how many recent eventIds each saga remembers for duplicate detection. */
+  duplicateWindow?: number;
+}
+
+export interface SagaConfig {
+  machineDefinition: MachineDefinition;
+  communicationProtocols: CommunicationProtocol[];
+  persistencyManagement: PersistencyManagement;
+  settings?: Settings;
+}

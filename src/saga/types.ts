@@ -1,0 +1,114 @@
+import type { BusinessId } from '../definition/types.ts';
+
+/** Entry of `history.states`, Flow Manager shape. */
+export interface StateHistoryEntry {
+  state: string;
+  timestamp: string;
+  businessStateId?: BusinessId;
+  businessStateDescription?: string;
+}
+
+/** Entry of `history.events`, Flow Manager shape (+ sagaflow's optional eventId). */
+export interface EventHistoryEntry {
+  event: string;
+  timestamp: string;
+  businessEventId?: BusinessId;
+  businessEventDescription?: string;
+  eventId?: string;
+}
+
+/** A command emitted on entering a state (main command or side effect). */
+export interface Command {
+  sagaId: string;
+  label: string;
+  channel: string;
+  payload: unknown;
+  kind: 'main' | 'sideEffect';
+}
+
+export interface SentCommandRecord {
+  label: string;
+  channel: string;
+  kind: 'main' | 'sideEffect';
+  state: string;
+  timestamp: string;
+  /** Saga revision that emitted it: (sagaId, revision, label) identifies a command exactly once. */
+  revision: number;
+}
+
+export interface IgnoredEventRecord {
+  event: string;
+  timestamp: string;
+  eventId?: string;
+  outcome: 'unexpected' | 'rejected' | 'already-final';
+  reason: string;
+  state: string;
+}
+
+/**
+ * The saga document: Flow Manager's fields and history shape, plus sagaflow's
+ * `revision`, `createdAt`, `updatedAt`, `commands`, `ignoredEvents` and duplicate window.
+ * It is plain JSON and round-trips through JSON.stringify / JSON.parse.
+ */
+export interface SagaDocument {
+  sagaId: string;
+  associatedEntityId: string;
+  currentState: string;
+  businessStateId?: BusinessId;
+  businessStateDescription?: string;
+  isFinal: boolean;
+  metadata: Record<string, unknown>;
+  latestEvent: string;
+  history: { states: StateHistoryEntry[]; events: EventHistoryEntry[] };
+  /** +1 for every change of the document; a projection keeps the highest. */
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+  commands: SentCommandRecord[];
+  ignoredEvents: IgnoredEventRecord[];
+  /** Most recent applied eventIds, oldest first, bounded by settings.duplicateWindow. */
+  recentEventIds: string[];
+}
+
+export type SagaInput =
+  | {
+      kind: 'create';
+      sagaId: string;
+      associatedEntityId: string;
+      metadata: Record<string, unknown>;
+      /** ISO-8601, supplied by the caller: the core has no clock. */
+      timestamp: string;
+    }
+  | {
+      kind: 'event';
+      sagaId: string;
+      label: string;
+      payload: unknown;
+      eventId?: string;
+      timestamp: string;
+    };
+
+export type Outcome =
+  | 'created'
+  | 'already-exists'
+  | 'applied'
+  | 'unexpected'
+  | 'rejected'
+  | 'duplicate'
+  | 'unknown-saga'
+  | 'already-final';
+
+export interface TransitionResult {
+  outcome: Outcome;
+  /**
+   * The saga after the input. `changed` says whether it differs from the input saga
+   * (and so must be persisted): applied and created always change it; unexpected,
+   * rejected and already-final record the event in `ignoredEvents` and change it too;
+   * duplicate, unknown-saga and already-exists change nothing.
+   */
+  saga: SagaDocument | undefined;
+  changed: boolean;
+  commands: Command[];
+  /** Human-readable reason for any outcome other than created / applied. */
+  reason?: string;
+}
