@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ERROR_CATALOG, SagaflowError, isSagaflowError } from '../../src/errors.ts';
+
+describe('error catalog', () => {
+  const codes = Object.keys(ERROR_CATALOG);
+
+  it('has unique codes that all start with SAGAFLOW_', () => {
+    expect(new Set(codes).size).toBe(codes.length);
+    for (const code of codes) expect(code).toMatch(/^SAGAFLOW_[A-Z0-9_]+$/);
+  });
+
+  it('gives every code a non-empty message and a boolean retryable flag', () => {
+    for (const entry of Object.values(ERROR_CATALOG)) {
+      expect(entry.message.length).toBeGreaterThan(0);
+      expect(typeof entry.retryable).toBe('boolean');
+    }
+  });
+});
+
+describe('SagaflowError', () => {
+  it('takes message and retryable from the catalog', () => {
+    const error = new SagaflowError('SAGAFLOW_DEFINITION_INVALID');
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe('SAGAFLOW_DEFINITION_INVALID');
+    expect(error.message).toBe(ERROR_CATALOG.SAGAFLOW_DEFINITION_INVALID.message);
+    expect(error.retryable).toBe(false);
+    expect(error.name).toBe('SagaflowError');
+  });
+
+  it('accepts overrides for message, retryable, path, details and cause', () => {
+    const cause = new Error('root');
+    const error = new SagaflowError('SAGAFLOW_SECRET_UNRESOLVED', {
+      message: 'custom',
+      retryable: true,
+      path: 'a.b',
+      details: { x: 1 },
+      cause,
+    });
+    expect(error.message).toBe('custom');
+    expect(error.retryable).toBe(true);
+    expect(error.path).toBe('a.b');
+    expect(error.details).toEqual({ x: 1 });
+    expect(error.cause).toBe(cause);
+  });
+
+  it('is recognised by isSagaflowError, optionally by code', () => {
+    const error = new SagaflowError('SAGAFLOW_CONFIG_INVALID');
+    expect(isSagaflowError(error)).toBe(true);
+    expect(isSagaflowError(error, 'SAGAFLOW_CONFIG_INVALID')).toBe(true);
+    expect(isSagaflowError(error, 'SAGAFLOW_DEFINITION_INVALID')).toBe(false);
+    expect(isSagaflowError(new Error('x'))).toBe(false);
+  });
+});
