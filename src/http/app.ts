@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import type { CompiledDefinition } from '../definition/compile.ts';
+import type { MachineDefinition } from '../definition/types.ts';
+import type { SagaDocument } from '../saga/types.ts';
+import type { Envelope } from '../kafka/codec.ts';
+import type { SagaLocation } from '../kafka/processor.ts';
+import { HTTP_ERRORS, sendError } from './errors.ts';
+import type { HttpErrorCode } from './errors.ts';
+import { schemas } from './schemas.ts';
+
+/** Header set on forwarded queries so an instance never forwards twice. */
+export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
+
+export interface SagaQueries {
+  locate(sagaId: string): Promise<SagaLocation>;
+  isReady(): boolean;
+  ownedPartitions(): { partition: number; state: string }[];
+}
+
+export interface EventIngress {
+  /** Produces an event (or a creation) to the events topic, keyed by sagaId. */
+  produce(sagaId: string, envelope: Envelope): Promise<void>;
+}
+
+export interface HttpDeps {
+  definition: CompiledDefinition;
+  machineDefinition: MachineDefinition;
+  sagaIdPrefix: string;
+  ingress: EventIngress;
+  queries: SagaQueries;
+  metrics: () => string;
+  logger: Logger;
+  /** Where a saga is stored when its owner cannot be reached (the MongoDB projection). */
+  fallback?: (sagaId: string) => Promise<SagaDocument | undefined>;
+  newSagaId?: () => string;
+  bodyLimit?: number;
+  waitTimeoutMs?: number;
+  fetchImpl?: typeof fetch;
+}
+
+type Lookup =
+  | { kind: 'found'; saga: SagaDocument; servedBy: 'local' | 'owner' | 'projection' }
+  | { kind: 'not-found' }
+  | { kind: 'unavailable'; code: HttpErrorCode; message: string };
+
+/**
+ * Builds the HTTP API without listening, so tests use `app.inject()`. Routes mirror
+ * Flow Manager's (`POST /saga`, `POST /event`, `GET /machine-definition`) plus saga queries.
+ */
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }),
+    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    disableRequestLogging: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  });
+  const fetchImpl = deps.fetchImpl ?? fetch;
+  const newSagaId = deps.newSagaId ?? (() => (deps.sagaIdPrefix ? `${deps.sagaIdPrefix}-${randomUUID()}` : randomUUID()));
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'sagaflow', version: '0.1.0', description: 'Saga orchestrator HTTP API (Flow Manager compatible)' },
+    },
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
+    if (err.validation) return sendError(reply, 'SAGAFLOW_BAD_REQUEST', err.message);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 'SAGAFLOW_BODY_TOO_LARGE', err.message);
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 'SAGAFLOW_UNSUPPORTED_MEDIA_TYPE', err.message);
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, 'SAGAFLOW_BAD_REQUEST', err.message);
+    }
+    app.log.error({ err }, 'request failed');
+    const retryable = (err as { retryable?: boolean }).retryable === true;
+    return sendError(reply, retryable ? 'SAGAFLOW_UNAVAILABLE' : 'SAGAFLOW_INTERNAL_ERROR', retryable ? err.message : 'internal error');
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 'SAGAFLOW_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`));
+
+  async function lookup(sagaId: string, forwarded: boolean): Promise<Lookup> {
+    const where = await deps.queries.locate(sagaId);
+    if (where.kind === 'local') return where.saga ? { kind: 'found', saga: where.saga, servedBy: 'local' } : { kind: 'not-found' };
+    if (where.kind === 'restoring') {
+      return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `partition ${where.partition} is being restored` };
+    }
+    if (where.kind === 'remote' && !forwarded) {
+      try {
+        const res = await fetchImpl(`${where.url}/saga/${encodeURIComponent(sagaId)}`, {
+          headers: { [FORWARDED_HEADER]: '1' },
+          signal: AbortSignal.timeout(5_000),
+        });
+        if (res.status === 200) return { kind: 'found', saga: (await res.json()) as SagaDocument, servedBy: 'owner' };
+        if (res.status === 404) return { kind: 'not-found' };
+        if (res.status === 503) {
+          return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `the owner of partition ${where.partition} is restoring` };
+        }
+      } catch (err) {
+        deps.logger.warn({ err, partition: where.partition }, 'owner unreachable');
+      }
+    }
+    const fromProjection = deps.fallback ? await deps.fallback(sagaId).catch(() => undefined) : undefined;
+    if (fromProjection) return { kind: 'found', saga: fromProjection, servedBy: 'projection' };
+    return { kind: 'unavailable', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: 'no reachable instance owns this saga now' };
+  }
+
+  function replyLookup(reply: FastifyReply, result: Lookup, sagaId: string) {
+    if (result.kind === 'found') {
+      // A projection copy may lag the owner's store: say so.
+      if (result.servedBy === 'projection') reply.header('x-sagaflow-stale', 'possibly');
+      return reply.code(200).send(result.saga);
+    }
+    if (result.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${sagaId}" does not exist`);
+    reply.header('retry-after', '1');
+    return sendError(reply, result.code, result.message);
+  }
+
+  app.post<{ Body: { associatedEntityId: string; metadata: Record<string, unknown> }; Querystring: { wait?: boolean } }>(
+    '/saga',
+    { schema: schemas.createSaga },
+    async (req, reply) => {
+      const sagaId = newSagaId();
+      await deps.ingress.produce(sagaId, {
+        messageLabel: deps.definition.creationEvent,
+        messagePayload: { associatedEntityId: req.body.associatedEntityId, metadata: req.body.metadata },
+      });
+      if (!req.query.wait) return reply.code(201).send({ sagaId });
+      const deadline = Date.now() + (deps.waitTimeoutMs ?? 15_000);
+      while (Date.now() < deadline) {
+        const found = await lookup(sagaId, false);
+        if (found.kind === 'found') return reply.code(201).send({ sagaId, saga: found.saga });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Produced (it will be created), but not visible in time: answer 202 with the id.
+      return reply.code(202).send({ sagaId });
+    },
+  );
+
+  app.post<{ Body: { key: string; value: { messageLabel: string; messagePayload?: unknown; eventId?: string } } }>(
+    '/event',
+    { schema: schemas.postEvent },
+    async (req, reply) => {
+      const { key, value } = req.body;
+      if (deps.definition.settings.throwOnUnexpectedEvents) {
+        const found = await lookup(key, false);
+        if (found.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${key}" does not exist`);
+        if (found.kind === 'unavailable') {
+          reply.header('retry-after', '1');
+          return sendError(reply, found.code, found.message);
+        }
+        const state = deps.definition.states.get(found.saga.currentState);
+        const accepts = state?.outgoingTransitions?.some((t) => t.inputEvent === value.messageLabel) ?? false;
+        if (!accepts) {
+          return sendError(
+            reply,
+            'SAGAFLOW_UNEXPECTED_EVENT',
+            `saga "${key}" is in state "${found.saga.currentState}", which does not accept "${value.messageLabel}"`,
+          );
+        }
+      }
+      const envelope: Envelope = { messageLabel: value.messageLabel, messagePayload: value.messagePayload ?? {} };
+      if (value.eventId !== undefined) envelope.eventId = value.eventId;
+      await deps.ingress.produce(key, envelope);
+      return reply.code(202).send({ accepted: true, sagaId: key });
+    },
+  );
+
+  app.get<{ Params: { sagaId: string } }>('/saga/:sagaId', { schema: schemas.getSaga }, async (req, reply) => {
+    const forwarded = req.headers[FORWARDED_HEADER] !== undefined;
+    return replyLookup(reply, await lookup(req.params.sagaId, forwarded), req.params.sagaId);
+  });
+
+  app.get('/machine-definition', { schema: schemas.machineDefinition }, async () => deps.machineDefinition);
+
+  app.get('/-/healthz', { schema: schemas.health }, async () => ({ status: 'OK' }));
+  app.get('/-/ready', { schema: schemas.ready }, async (_req, reply) => {
+    const ready = deps.queries.isReady();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'OK' : 'KO', partitions: deps.queries.ownedPartitions() });
+  });
+  app.get('/-/metrics', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4').send(deps.metrics()),
+  );
+  app.get('/documentation/json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+export { HTTP_ERRORS };

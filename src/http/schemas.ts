@@ -1,0 +1,117 @@
+/** JSON Schemas of every route: they validate requests and document the API (OpenAPI). */
+const errorBody = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    retryable: { type: 'boolean' },
+  },
+  required: ['statusCode', 'code', 'message'],
+} as const;
+
+const sagaDocument = {
+  type: 'object',
+  description: 'The saga document (Flow Manager fields plus revision, timestamps, commands and ignored events)',
+  additionalProperties: true,
+  properties: {
+    sagaId: { type: 'string' },
+    associatedEntityId: { type: 'string' },
+    currentState: { type: 'string' },
+    isFinal: { type: 'boolean' },
+    revision: { type: 'integer' },
+    metadata: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+const readyBody = {
+  type: 'object',
+  properties: {
+    status: { type: 'string' },
+    partitions: {
+      type: 'array',
+      items: { type: 'object', properties: { partition: { type: 'integer' }, state: { type: 'string' } } },
+    },
+  },
+} as const;
+
+const sagaId = { type: 'string', minLength: 1, maxLength: 512 } as const;
+
+export const schemas = {
+  createSaga: {
+    summary: 'Create a saga in the initial state',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['associatedEntityId', 'metadata'],
+      properties: {
+        associatedEntityId: { type: 'string', minLength: 1, maxLength: 512 },
+        metadata: { type: 'object', additionalProperties: true },
+      },
+    },
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { wait: { type: 'boolean', description: 'answer once the saga exists, with its document' } },
+    },
+    response: {
+      201: { type: 'object', properties: { sagaId: { type: 'string' }, saga: sagaDocument }, required: ['sagaId'] },
+      202: { type: 'object', properties: { sagaId: { type: 'string' } }, required: ['sagaId'] },
+      400: errorBody,
+      413: errorBody,
+      415: errorBody,
+      503: errorBody,
+    },
+  },
+  postEvent: {
+    summary: 'Deliver an event to a saga (Flow Manager REST ingress)',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['key', 'value'],
+      properties: {
+        key: sagaId,
+        value: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['messageLabel'],
+          properties: {
+            messageLabel: { type: 'string', minLength: 1, maxLength: 512 },
+            messagePayload: {},
+            eventId: { type: 'string', minLength: 1, maxLength: 512 },
+          },
+        },
+      },
+    },
+    response: {
+      202: { type: 'object', properties: { accepted: { type: 'boolean' }, sagaId: { type: 'string' } } },
+      400: errorBody,
+      404: errorBody,
+      409: errorBody,
+      413: errorBody,
+      415: errorBody,
+      503: errorBody,
+    },
+  },
+  getSaga: {
+    summary: 'Read a saga from the instance that owns it',
+    params: { type: 'object', required: ['sagaId'], properties: { sagaId } },
+    response: { 200: sagaDocument, 404: errorBody, 503: errorBody },
+  },
+  machineDefinition: {
+    summary: 'The machine definition (never credentials)',
+    response: { 200: { type: 'object', additionalProperties: true } },
+  },
+  health: {
+    summary: 'Liveness',
+    response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+  },
+  ready: {
+    summary: 'Readiness: joined and every owned partition restored',
+    response: {
+      200: readyBody,
+      503: readyBody,
+    },
+  },
+} as const;

@@ -1,0 +1,220 @@
+import { AssignerProtocol, Partitioners } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { CompiledDefinition } from '../definition/compile.ts';
+import type { SagaDocument } from '../saga/types.ts';
+import { decodeMemberInfo, stickyAdvertisingAssigner } from './assigner.ts';
+import type { ProcessorCodec } from './codec.ts';
+import { Metrics } from './metrics.ts';
+import { KafkajsChangelogReader } from './restore.ts';
+import type { ChangelogReader } from './restore.ts';
+import { PartitionTask } from './task.ts';
+import type { TaskStore } from './task.ts';
+
+export interface ProcessorOptions {
+  applicationId: string;
+  eventsTopic: string;
+  changelogTopic: string;
+  deadLetterTopic: string;
+  commandTopics: ReadonlyMap<string, string>;
+  partitions: number;
+  definition: CompiledDefinition;
+  codec: ProcessorCodec;
+  kafka: Kafka;
+  admin: Admin;
+  /** This instance's HTTP address, read at every group join (it may be known only after listen). */
+  advertisedUrl: () => string;
+  openStore: (partition: number) => Promise<TaskStore>;
+  logger: Logger;
+  changelogReader?: ChangelogReader;
+  /** How many partitions are processed at once by this instance. */
+  concurrency?: number;
+}
+
+/** Where a saga lives, for interactive queries. */
+export type SagaLocation =
+  | { kind: 'local'; saga: SagaDocument | undefined }
+  | { kind: 'restoring'; partition: number }
+  | { kind: 'remote'; url: string; partition: number }
+  | { kind: 'no-owner'; partition: number };
+
+const partitioner = Partitioners.DefaultPartitioner();
+
+/** The partition Kafka's default (murmur2) partitioner gives a key, as Java clients do. */
+export function partitionForKey(key: string, partitions: number): number {
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }));
+  return partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+}
+
+/**
+ * The saga processor of one instance: a consumer-group member over the events topic that
+ * runs one PartitionTask per owned partition (see task.ts for the exactly-once protocol).
+ * kafkajs has no onPartitionsAssigned callback, so gains and losses are derived from the
+ * assignment carried by each GROUP_JOIN event.
+ */
+export class Processor {
+  readonly metrics = new Metrics();
+  private readonly opts: ProcessorOptions;
+  private readonly log: Logger;
+  private readonly tasks = new Map<number, PartitionTask>();
+  private readonly consumer: Consumer;
+  private readonly changelogReader: ChangelogReader;
+  private memberId: string | undefined;
+  private joined = false;
+  private owners: { at: number; byPartition: Map<number, { memberId: string; url: string }> } | undefined;
+  private ownersRefresh: Promise<void> | undefined;
+  private stopping = false;
+  fatal: ((err: Error) => void) | undefined;
+
+  constructor(opts: ProcessorOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ component: 'processor' });
+    this.changelogReader =
+      opts.changelogReader ??
+      new KafkajsChangelogReader({ kafka: opts.kafka, admin: opts.admin, topic: opts.changelogTopic, groupPrefix: opts.applicationId });
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.applicationId,
+      partitionAssigners: [
+        stickyAdvertisingAssigner(() => ({
+          url: opts.advertisedUrl(),
+          owned: { [opts.eventsTopic]: [...this.tasks.keys()] },
+        })),
+      ],
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 100,
+    });
+  }
+
+  get partitions(): number {
+    return this.opts.partitions;
+  }
+
+  async start(): Promise<void> {
+    const { consumer } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.onJoin(e.payload.memberId, e.payload.memberAssignment[this.opts.eventsTopic] ?? []);
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.stopping) this.fatal?.(e.payload.error);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.opts.eventsTopic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.concurrency ?? Math.max(1, this.opts.partitions),
+      eachBatch: async ({ batch, resolveOffset, isStale }) => {
+        if (isStale()) return;
+        const task = this.tasks.get(batch.partition);
+        if (!task) return;
+        await task.processBatch(batch, resolveOffset);
+      },
+    });
+  }
+
+  private onJoin(memberId: string, assigned: number[]): void {
+    this.memberId = memberId;
+    this.joined = true;
+    this.owners = undefined;
+    const now = new Set(assigned);
+    for (const [p, task] of this.tasks) {
+      if (!now.has(p)) {
+        this.tasks.delete(p);
+        this.log.info({ partition: p }, 'partition revoked');
+        void task.close();
+      } else {
+        task.onRejoin();
+      }
+    }
+    for (const p of assigned) {
+      if (this.tasks.has(p)) continue;
+      const task = new PartitionTask({
+        applicationId: this.opts.applicationId,
+        partition: p,
+        eventsTopic: this.opts.eventsTopic,
+        changelogTopic: this.opts.changelogTopic,
+        deadLetterTopic: this.opts.deadLetterTopic,
+        commandTopics: this.opts.commandTopics,
+        definition: this.opts.definition,
+        codec: this.opts.codec,
+        kafka: this.opts.kafka,
+        admin: this.opts.admin,
+        consumer: this.consumer,
+        openStore: this.opts.openStore,
+        changelogReader: this.changelogReader,
+        logger: this.opts.logger,
+        metrics: this.metrics,
+        stillOwned: (partition) => this.stillOwned(partition),
+      });
+      this.tasks.set(p, task);
+      this.log.info({ partition: p }, 'partition assigned');
+      task.start().catch((err: unknown) => task.onStartFailure(err));
+    }
+  }
+
+  /** True once the instance has joined the group and every owned partition is restored. */
+  isReady(): boolean {
+    if (!this.joined || this.stopping) return false;
+    for (const task of this.tasks.values()) if (task.state !== 'ready') return false;
+    return true;
+  }
+
+  ownedPartitions(): { partition: number; state: string }[] {
+    return [...this.tasks.values()].map((t) => ({ partition: t.partition, state: t.state })).sort((a, b) => a.partition - b.partition);
+  }
+
+  async locate(sagaId: string): Promise<SagaLocation> {
+    const partition = partitionForKey(sagaId, this.opts.partitions);
+    const task = this.tasks.get(partition);
+    if (task) {
+      if (task.state !== 'ready') return { kind: 'restoring', partition };
+      return { kind: 'local', saga: await task.getSaga(sagaId) };
+    }
+    let owner = (await this.ownerMap(false)).get(partition);
+    if (!owner || owner.memberId === this.memberId) owner = (await this.ownerMap(true)).get(partition);
+    if (!owner || owner.memberId === this.memberId) return { kind: 'no-owner', partition };
+    return { kind: 'remote', url: owner.url, partition };
+  }
+
+  private async stillOwned(partition: number): Promise<boolean> {
+    const owner = (await this.ownerMap(true)).get(partition);
+    return owner !== undefined && owner.memberId === this.memberId;
+  }
+
+  /** partition -> owner, read from the group's member metadata and assignments. */
+  private async ownerMap(fresh: boolean): Promise<Map<number, { memberId: string; url: string }>> {
+    const maxAge = fresh ? 1_000 : 30_000;
+    if (this.owners && Date.now() - this.owners.at < maxAge) return this.owners.byPartition;
+    this.ownersRefresh ??= this.refreshOwners().finally(() => {
+      this.ownersRefresh = undefined;
+    });
+    await this.ownersRefresh;
+    return this.owners?.byPartition ?? new Map();
+  }
+
+  private async refreshOwners(): Promise<void> {
+    const { groups } = await this.opts.admin.describeGroups([this.opts.applicationId]);
+    const byPartition = new Map<number, { memberId: string; url: string }>();
+    for (const member of groups[0]?.members ?? []) {
+      const meta = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
+      const info = decodeMemberInfo(meta?.userData);
+      const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+      if (!info || !assignment) continue;
+      for (const p of assignment.assignment[this.opts.eventsTopic] ?? []) {
+        byPartition.set(p, { memberId: member.memberId, url: info.url });
+      }
+    }
+    this.owners = { at: Date.now(), byPartition };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect().catch(() => undefined);
+    await Promise.all([...this.tasks.values()].map((t) => t.close()));
+    this.tasks.clear();
+  }
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { AssignerProtocol } from 'kafkajs';
+import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
+
+export interface ChangelogRecord {
+  key: string;
+  value: Buffer | null;
+  offset: string;
+}
+
+export interface RestoreResult {
+  records: number;
+  /** Offset of the last changelog record read, undefined when nothing was read. */
+  lastOffset: string | undefined;
+  durationMs: number;
+}
+
+/**
+ * Reads one changelog partition from an offset up to its end. A port so the kafkajs
+ * workaround below can be replaced by a client that supports `assign()`.
+ */
+export interface ChangelogReader {
+  readPartition(
+    partition: number,
+    fromOffset: bigint | undefined,
+    onRecords: (records: ChangelogRecord[]) => Promise<void>,
+  ): Promise<RestoreResult>;
+}
+
+/** Assigns exactly one partition of the subscribed topic to the (only) member of a group. */
+function singlePartitionAssigner(topic: string, partition: number): PartitionAssigner {
+  return () => ({
+    name: 'SagaflowRestoreAssigner',
+    version: 0,
+    async assign({ members }) {
+      return members.map((m, i) => ({
+        memberId: m.memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 0,
+          assignment: i === 0 ? { [topic]: [partition] } : {},
+          userData: Buffer.alloc(0),
+        }),
+      }));
+    },
+    protocol({ topics }) {
+      return {
+        name: 'SagaflowRestoreAssigner',
+        metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
+      };
+    },
+  });
+}
+
+/**
+ * kafkajs consumers cannot `assign()` a partition, so restore uses a throwaway consumer
+ * group whose assigner takes exactly the partition to restore, seeks to the start offset,
+ * reads with read_committed until its position reaches the end offset taken before it
+ * started, then deletes the group. The end is compared as a position, not as the offset of
+ * the last record: the last entries of a transactional log are commit markers, which a
+ * read_committed consumer never sees as records.
+ */
+export class KafkajsChangelogReader implements ChangelogReader {
+  private readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private readonly topic: string;
+  private readonly groupPrefix: string;
+
+  constructor(opts: { kafka: Kafka; admin: Admin; topic: string; groupPrefix: string }) {
+    this.kafka = opts.kafka;
+    this.admin = opts.admin;
+    this.topic = opts.topic;
+    this.groupPrefix = opts.groupPrefix;
+  }
+
+  async readPartition(
+    partition: number,
+    fromOffset: bigint | undefined,
+    onRecords: (records: ChangelogRecord[]) => Promise<void>,
+  ): Promise<RestoreResult> {
+    const started = Date.now();
+    const offsets = await this.admin.fetchTopicOffsets(this.topic);
+    const entry = offsets.find((o) => o.partition === partition);
+    const end = BigInt(entry?.high ?? '0');
+    const low = BigInt(entry?.low ?? '0');
+    let start = fromOffset === undefined ? low : fromOffset + 1n;
+    if (start < low) start = low;
+    if (start >= end) return { records: 0, lastOffset: undefined, durationMs: Date.now() - started };
+
+    const groupId = `${this.groupPrefix}-restore-${partition}-${randomUUID()}`;
+    const consumer = this.kafka.consumer({
+      groupId,
+      partitionAssigners: [singlePartitionAssigner(this.topic, partition)],
+      readUncommitted: false,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+    });
+    let records = 0;
+    let lastOffset: string | undefined;
+    let position = start;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const advance = (last: string | null | undefined) => {
+          if (last === null || last === undefined) return;
+          const next = BigInt(last) + 1n;
+          if (next > position) position = next;
+          if (position >= end) resolve();
+        };
+        // Batches that hold only commit markers never reach eachBatch but still move the
+        // position; kafkajs reports them through this event.
+        consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+          const last = e.payload.lastOffset as string | null;
+          if (e.payload.partition === partition && last !== null && BigInt(last) >= start) advance(last);
+        });
+        consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatchAutoResolve: true,
+            eachBatch: async ({ batch }) => {
+              if (batch.partition !== partition) return;
+              const chunk: ChangelogRecord[] = [];
+              for (const m of batch.messages) {
+                const offset = BigInt(m.offset);
+                // The group starts at the beginning before the seek lands: ignore what
+                // precedes `start`, or an older document would overwrite a newer one.
+                if (offset < start) continue;
+                if (offset >= end) break;
+                if (m.key === null) continue;
+                chunk.push({ key: m.key.toString('utf8'), value: m.value, offset: m.offset });
+              }
+              if (chunk.length > 0) {
+                await onRecords(chunk);
+                records += chunk.length;
+                lastOffset = chunk[chunk.length - 1]?.offset;
+              }
+              if (BigInt(batch.lastOffset()) >= start) advance(batch.lastOffset());
+            },
+          })
+          .then(() => consumer.seek({ topic: this.topic, partition, offset: start.toString() }))
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await this.admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return { records, lastOffset, durationMs: Date.now() - started };
+  }
+}

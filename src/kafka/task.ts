@@ -1,0 +1,420 @@
+import type { Admin, Batch, Consumer, IHeaders, Kafka, Message, Producer, Transaction } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { CompiledDefinition } from '../definition/compile.ts';
+import { transition } from '../saga/transition.ts';
+import type { Command, SagaDocument, SagaInput, TransitionResult } from '../saga/types.ts';
+import { SagaflowError, isSagaflowError } from '../errors.ts';
+import type { Envelope, ProcessorCodec } from './codec.ts';
+import type { ChangelogReader } from './restore.ts';
+import type { Metrics } from './metrics.ts';
+
+/** The part of the per-partition state store the task needs (see src/store). */
+export interface TaskStore {
+  getSaga(sagaId: string): Promise<SagaDocument | undefined>;
+  readChangelogMarker(): Promise<bigint | undefined>;
+  applyCommitted(sagas: SagaDocument[], changelogOffset: bigint): Promise<void>;
+  applyRestored(records: { key: string; value: SagaDocument | null }[], lastOffset: bigint): Promise<void>;
+  wipe(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type TaskState = 'created' | 'starting' | 'ready' | 'recovering' | 'closed';
+
+export interface TaskDeps {
+  applicationId: string;
+  partition: number;
+  eventsTopic: string;
+  changelogTopic: string;
+  deadLetterTopic: string;
+  /** Topic per command channel id. */
+  commandTopics: ReadonlyMap<string, string>;
+  definition: CompiledDefinition;
+  codec: ProcessorCodec;
+  kafka: Kafka;
+  admin: Admin;
+  consumer: Consumer;
+  openStore: (partition: number) => Promise<TaskStore>;
+  changelogReader: ChangelogReader;
+  logger: Logger;
+  metrics: Metrics;
+  /** Whether this instance still owns the partition according to the group (after a fence). */
+  stillOwned: (partition: number) => Promise<boolean>;
+}
+
+interface Pending {
+  commands: { topic: string; messages: Message[] }[];
+  changelog: Message[];
+  deadLetters: Message[];
+  sagas: Map<string, SagaDocument>;
+}
+
+/** Header names on dead-letter records. */
+export const DLQ_HEADERS = {
+  reason: 'sagaflow-reason',
+  code: 'sagaflow-error-code',
+  topic: 'sagaflow-source-topic',
+  partition: 'sagaflow-source-partition',
+  offset: 'sagaflow-source-offset',
+} as const;
+
+function isFencingError(err: unknown): boolean {
+  const type = (err as { type?: string } | null)?.type;
+  const name = (err as { name?: string } | null)?.name;
+  return (
+    type === 'INVALID_PRODUCER_EPOCH' ||
+    type === 'PRODUCER_FENCED' ||
+    type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED' ||
+    name === 'KafkaJSProducerFencedError'
+  );
+}
+
+/**
+ * One owned partition of the events topic: its state store, its transactional producer
+ * (transactional.id = <applicationId>-<topic>-<partition>, the Kafka Streams EOS-v1 scheme,
+ * because kafkajs cannot send the group generation with its offsets, KIP-447) and its
+ * processing loop. The store only ever holds committed data: changes of a batch live in
+ * `Pending` until the transaction commits, then go to the store in one write with the
+ * changelog offset they reach.
+ */
+export class PartitionTask {
+  state: TaskState = 'created';
+  /** Offset of the next event to process; authoritative, only this task commits it. */
+  nextOffset: bigint | undefined;
+  private readonly deps: TaskDeps;
+  private readonly log: Logger;
+  private producer: Producer | undefined;
+  private store: TaskStore | undefined;
+  private busy = false;
+  private reseekAfterBatch = false;
+  private startPromise: Promise<void> | undefined;
+
+  constructor(deps: TaskDeps) {
+    this.deps = deps;
+    this.log = deps.logger.child({ partition: deps.partition });
+  }
+
+  get partition(): number {
+    return this.deps.partition;
+  }
+
+  get transactionalId(): string {
+    return `${this.deps.applicationId}-${this.deps.eventsTopic}-${this.deps.partition}`;
+  }
+
+  /** Local read for interactive queries: only meaningful when `state === 'ready'`. */
+  async getSaga(sagaId: string): Promise<SagaDocument | undefined> {
+    return this.store?.getSaga(sagaId);
+  }
+
+  /**
+   * Gain protocol: fence the previous owner, then read the (now stable) committed offset,
+   * restore the store from the changelog, seek and resume. The partition stays paused
+   * until this completes.
+   */
+  start(): Promise<void> {
+    if (this.startPromise) return this.startPromise;
+    this.startPromise = this.runStart().finally(() => {
+      this.startPromise = undefined;
+    });
+    return this.startPromise;
+  }
+
+  private async runStart(): Promise<void> {
+    const { partition, eventsTopic } = this.deps;
+    if (this.isClosed()) return;
+    this.pause();
+    this.state = this.state === 'ready' ? 'recovering' : 'starting';
+    const began = Date.now();
+    await this.closeProducer();
+    if (this.isClosed()) return;
+    const producer = this.deps.kafka.producer({
+      transactionalId: this.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      allowAutoTopicCreation: false,
+    });
+    await producer.connect();
+    // kafkajs sends InitProducerId (which fences the previous owner and aborts its open
+    // transaction) on the first transaction() call; start and abort an empty one now.
+    const fence = await producer.transaction();
+    await fence.abort();
+    this.producer = producer;
+    if (this.isClosed()) return this.closeProducer();
+
+    this.store ??= await this.deps.openStore(partition);
+    let marker = await this.store.readChangelogMarker();
+    if (marker === undefined) {
+      // Data without a marker cannot be trusted to match any changelog position.
+      await this.store.wipe();
+    }
+    const restored = await this.deps.changelogReader.readPartition(partition, marker, async (records) => {
+      const decoded: { key: string; value: SagaDocument | null }[] = [];
+      for (const r of records) {
+        decoded.push({ key: r.key, value: r.value === null ? null : await this.deps.codec.decodeSaga(this.deps.changelogTopic, r.value) });
+      }
+      const last = BigInt(records[records.length - 1]?.offset ?? '0');
+      await this.store?.applyRestored(decoded, last);
+      marker = last;
+    });
+    const seconds = Math.max(restored.durationMs, 1) / 1000;
+    this.log.info(
+      { records: restored.records, durationMs: restored.durationMs, recordsPerSecond: Math.round(restored.records / seconds) },
+      'partition restored',
+    );
+    this.deps.metrics.restoredRecords += restored.records;
+
+    const committed = await this.committedOffset();
+    this.nextOffset = committed;
+    if (this.isClosed()) return;
+    this.deps.consumer.seek({ topic: eventsTopic, partition, offset: committed.toString() });
+    this.state = 'ready';
+    this.resume();
+    this.log.info({ offset: committed.toString(), tookMs: Date.now() - began }, 'partition ready');
+  }
+
+  private async committedOffset(): Promise<bigint> {
+    const { admin, applicationId, eventsTopic, partition } = this.deps;
+    const [topicOffsets] = await admin.fetchOffsets({ groupId: applicationId, topics: [eventsTopic] });
+    const entry = topicOffsets?.partitions.find((p) => p.partition === partition);
+    if (entry && entry.offset !== '-1' && entry.offset !== '') return BigInt(entry.offset);
+    // Nothing committed yet: start from the earliest event still in the log, so events
+    // produced before the first start are not skipped.
+    const ends = await admin.fetchTopicOffsets(eventsTopic);
+    return BigInt(ends.find((p) => p.partition === partition)?.low ?? '0');
+  }
+
+  /** Called after every group join in which this task kept its partition. */
+  onRejoin(): void {
+    // kafkajs re-reads committed offsets after a join without KIP-447's require_stable;
+    // our own offset is authoritative, so put the consumer back on it.
+    if (this.state !== 'ready') return;
+    if (this.busy) {
+      this.reseekAfterBatch = true;
+      return;
+    }
+    this.seekToNext();
+  }
+
+  private seekToNext(): void {
+    if (this.nextOffset === undefined) return;
+    this.deps.consumer.seek({ topic: this.deps.eventsTopic, partition: this.deps.partition, offset: this.nextOffset.toString() });
+  }
+
+  async processBatch(batch: Batch, resolveOffset: (offset: string) => void): Promise<void> {
+    if (this.state !== 'ready' || !this.producer || !this.store) {
+      // Not ready (restoring, recovering): the partition should be paused; make sure it is.
+      this.pause();
+      return;
+    }
+    if (batch.messages.length === 0) return;
+    const first = BigInt(batch.messages[0]?.offset ?? '0');
+    if (this.nextOffset !== undefined && first < this.nextOffset) {
+      // A fetch that started before our seek landed: already processed, skip silently.
+      const fresh = batch.messages.filter((m) => BigInt(m.offset) >= (this.nextOffset ?? 0n));
+      if (fresh.length === 0) return;
+      return this.processMessages(fresh, resolveOffset);
+    }
+    return this.processMessages(batch.messages, resolveOffset);
+  }
+
+  private async processMessages(messages: Batch['messages'], resolveOffset: (offset: string) => void): Promise<void> {
+    this.busy = true;
+    const pending: Pending = { commands: [], changelog: [], deadLetters: [], sagas: new Map() };
+    let transaction: Transaction | undefined;
+    try {
+      for (const message of messages) {
+        await this.processOne(message, pending);
+      }
+      const last = messages[messages.length - 1];
+      if (!last || !this.producer) return;
+      const lastOffset = BigInt(last.offset);
+      transaction = await this.producer.transaction();
+      let changelogEnd: bigint | undefined;
+      if (pending.changelog.length > 0) {
+        const [meta] = await transaction.send({ topic: this.deps.changelogTopic, messages: pending.changelog });
+        if (meta?.baseOffset !== undefined) changelogEnd = BigInt(meta.baseOffset) + BigInt(pending.changelog.length) - 1n;
+      }
+      for (const c of pending.commands) await transaction.send(c);
+      if (pending.deadLetters.length > 0) {
+        await transaction.send({ topic: this.deps.deadLetterTopic, messages: pending.deadLetters });
+      }
+      await transaction.sendOffsets({
+        consumerGroupId: this.deps.applicationId,
+        topics: [{ topic: this.deps.eventsTopic, partitions: [{ partition: this.deps.partition, offset: (lastOffset + 1n).toString() }] }],
+      });
+      try {
+        await transaction.commit();
+      } catch (err) {
+        // The outcome of a failed EndTxn is unknown: the task is corrupted and must
+        // re-fence and restore rather than guess.
+        transaction = undefined;
+        throw err;
+      }
+      transaction = undefined;
+      if (changelogEnd !== undefined) await this.store?.applyCommitted([...pending.sagas.values()], changelogEnd);
+      this.nextOffset = lastOffset + 1n;
+      resolveOffset(last.offset);
+      this.deps.metrics.transactions += 1;
+      this.deps.metrics.commandsSent += pending.commands.reduce((n, c) => n + c.messages.length, 0);
+      this.deps.metrics.deadLettered += pending.deadLetters.length;
+      if (this.reseekAfterBatch) {
+        this.reseekAfterBatch = false;
+        this.seekToNext();
+      }
+    } catch (err) {
+      if (transaction) await transaction.abort().catch(() => undefined);
+      await this.recover(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async processOne(message: Batch['messages'][number], pending: Pending): Promise<void> {
+    const { codec, eventsTopic, definition } = this.deps;
+    const deadLetter = (code: string, reason: string) => {
+      pending.deadLetters.push({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...(message.headers as IHeaders | undefined),
+          [DLQ_HEADERS.reason]: reason,
+          [DLQ_HEADERS.code]: code,
+          [DLQ_HEADERS.topic]: eventsTopic,
+          [DLQ_HEADERS.partition]: String(this.deps.partition),
+          [DLQ_HEADERS.offset]: message.offset,
+        },
+      });
+      this.deps.metrics.count(code);
+      this.log.warn({ offset: message.offset, code, reason }, 'event sent to the dead-letter topic');
+    };
+    this.deps.metrics.eventsProcessed += 1;
+    if (!message.key || message.key.length === 0) {
+      deadLetter('SAGAFLOW_EVENT_MISSING_KEY', 'the record has no key; the key must be the sagaId');
+      return;
+    }
+    const sagaId = message.key.toString('utf8');
+    let envelope: Envelope;
+    try {
+      envelope = await codec.decodeEvent(eventsTopic, message.value);
+    } catch (err) {
+      deadLetter(isSagaflowError(err) ? err.code : 'SAGAFLOW_DECODE_FAILED', (err as Error).message);
+      return;
+    }
+    const timestamp = new Date(Number(message.timestamp)).toISOString();
+    let input: SagaInput;
+    if (envelope.messageLabel === definition.creationEvent) {
+      const payload = envelope.messagePayload as { associatedEntityId?: unknown; metadata?: unknown } | null;
+      if (
+        !payload ||
+        typeof payload !== 'object' ||
+        typeof payload.associatedEntityId !== 'string' ||
+        !payload.metadata ||
+        typeof payload.metadata !== 'object' ||
+        Array.isArray(payload.metadata)
+      ) {
+        deadLetter('SAGAFLOW_INVALID_CREATION', `a "${definition.creationEvent}" event needs a payload {associatedEntityId: string, metadata: object}`);
+        return;
+      }
+      input = { kind: 'create', sagaId, associatedEntityId: payload.associatedEntityId, metadata: payload.metadata as Record<string, unknown>, timestamp };
+    } else {
+      input = { kind: 'event', sagaId, label: envelope.messageLabel, payload: envelope.messagePayload, timestamp };
+      if (envelope.eventId !== undefined) input.eventId = envelope.eventId;
+    }
+    const current = pending.sagas.get(sagaId) ?? (await this.store?.getSaga(sagaId));
+    let result: TransitionResult;
+    try {
+      result = transition(definition, current, input);
+    } catch (err) {
+      deadLetter('SAGAFLOW_INTERNAL_ERROR', `transition failed: ${(err as Error).message}`);
+      return;
+    }
+    this.deps.metrics.count(`outcome:${result.outcome}`);
+    if (result.outcome === 'duplicate' || result.outcome === 'unknown-saga' || result.outcome === 'already-exists') {
+      const code = result.outcome === 'duplicate' ? 'SAGAFLOW_DUPLICATE_EVENT' : result.outcome === 'unknown-saga' ? 'SAGAFLOW_UNKNOWN_SAGA' : 'SAGAFLOW_SAGA_EXISTS';
+      deadLetter(code, result.reason ?? result.outcome);
+      return;
+    }
+    if (result.outcome !== 'applied' && result.outcome !== 'created') {
+      this.log.info({ sagaId, outcome: result.outcome, reason: result.reason, label: envelope.messageLabel }, 'event recorded in saga history');
+    }
+    if (result.changed && result.saga) {
+      pending.sagas.set(sagaId, result.saga);
+      pending.changelog.push({ key: sagaId, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) });
+    }
+    for (const command of result.commands) await this.addCommand(command, pending, result.saga);
+  }
+
+  private async addCommand(command: Command, pending: Pending, saga: SagaDocument | undefined): Promise<void> {
+    const topic = this.deps.commandTopics.get(command.channel);
+    if (!topic) throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', { message: `no Kafka topic for channel "${command.channel}"` });
+    const value = await this.deps.codec.encodeCommand(topic, { messageLabel: command.label, messagePayload: command.payload });
+    let group = pending.commands.find((c) => c.topic === topic);
+    if (!group) {
+      group = { topic, messages: [] };
+      pending.commands.push(group);
+    }
+    group.messages.push({
+      key: command.sagaId,
+      value,
+      headers: { 'sagaflow-revision': String(saga?.revision ?? 0), 'sagaflow-command-kind': command.kind },
+    });
+  }
+
+  private async recover(err: unknown): Promise<void> {
+    if (this.isClosed()) return;
+    this.pause();
+    if (isFencingError(err)) {
+      this.log.warn({ err }, 'producer fenced');
+      if (!(await this.deps.stillOwned(this.deps.partition).catch(() => false))) {
+        // Another instance owns the partition now; the coming rebalance removes this task.
+        this.state = 'recovering';
+        return;
+      }
+    } else {
+      this.log.error({ err }, 'transaction failed; the task re-fences and restores');
+    }
+    this.deps.metrics.recoveries += 1;
+    this.state = 'recovering';
+    // Run outside the kafkajs batch callback: restore can take longer than a heartbeat.
+    setTimeout(() => {
+      this.start().catch((e: unknown) => this.onStartFailure(e));
+    }, 500);
+  }
+
+  onStartFailure(err: unknown): void {
+    if (this.isClosed()) return;
+    this.log.error({ err }, 'task start failed; retrying');
+    setTimeout(() => {
+      this.start().catch((e: unknown) => this.onStartFailure(e));
+    }, 1000);
+  }
+
+  private pause(): void {
+    if (this.isClosed()) return;
+    this.deps.consumer.pause([{ topic: this.deps.eventsTopic, partitions: [this.deps.partition] }]);
+  }
+
+  private resume(): void {
+    this.deps.consumer.resume([{ topic: this.deps.eventsTopic, partitions: [this.deps.partition] }]);
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private async closeProducer(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    if (p) await p.disconnect().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    if (this.startPromise) await this.startPromise.catch(() => undefined);
+    await this.closeProducer();
+    const s = this.store;
+    this.store = undefined;
+    if (s) await s.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,65 @@
+import { resolve } from 'node:path';
+import { SagaflowError } from '../errors.ts';
+
+/** Everything sagaflow reads from the environment, read and validated in this one place. */
+export interface RuntimeEnv {
+  configurationsFilePath: string;
+  sagaIdPrefix: string;
+  httpHost: string;
+  httpPort: number;
+  advertisedUrl: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  stateDir: string;
+  defaultPartitions: number;
+  replicationFactor: number | undefined;
+  /** Whether this instance also runs the MongoDB projection (when persistency is mongo). */
+  projection: boolean;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function invalid(name: string, message: string): SagaflowError {
+  return new SagaflowError('SAGAFLOW_CONFIG_INVALID', { message: `env.${name}: ${message}`, path: `env.${name}` });
+}
+
+function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw invalid(name, `"${raw}" is not an integer; set a whole number between ${min} and ${max}`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw invalid(name, `${n} is out of range; set a number between ${min} and ${max}`);
+  return n;
+}
+
+export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: string): RuntimeEnv {
+  const configurationsFilePath = env.CONFIGURATIONS_FILE_PATH;
+  if (!configurationsFilePath) {
+    throw invalid('CONFIGURATIONS_FILE_PATH', 'is not set; point it at your saga.json');
+  }
+  const httpPort = integer(env, 'HTTP_PORT', 3000, 0, 65535);
+  const httpHost = env.HTTP_HOST || '0.0.0.0';
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw invalid('LOG_LEVEL', `"${env.LOG_LEVEL}" is not a level; use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const advertisedUrl = (env.SAGAFLOW_ADVERTISED_URL || `http://127.0.0.1:${httpPort}`).replace(/\/+$/, '');
+  try {
+    const u = new URL(advertisedUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    throw invalid('SAGAFLOW_ADVERTISED_URL', `"${advertisedUrl}" is not an http(s) URL; set the address other instances use to reach this one`);
+  }
+  const rf = env.SAGAFLOW_REPLICATION_FACTOR;
+  return Object.freeze({
+    configurationsFilePath: resolve(cwd, configurationsFilePath),
+    sagaIdPrefix: env.SAGA_ID_PREFIX ?? '',
+    httpHost,
+    httpPort,
+    advertisedUrl,
+    logLevel: logLevel as RuntimeEnv['logLevel'],
+    stateDir: resolve(cwd, env.SAGAFLOW_STATE_DIR || '.sagaflow/state'),
+    defaultPartitions: integer(env, 'SAGAFLOW_DEFAULT_PARTITIONS', 6, 1, 10_000),
+    replicationFactor: rf === undefined || rf === '' ? undefined : integer(env, 'SAGAFLOW_REPLICATION_FACTOR', 1, 1, 100),
+    projection: (env.SAGAFLOW_PROJECTION ?? 'true') !== 'false',
+  });
+}

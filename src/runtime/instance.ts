@@ -1,0 +1,171 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Admin, Producer } from 'kafkajs';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { compileDefinition } from '../definition/compile.ts';
+import type { KafkaProtocol, SagaConfig } from '../definition/types.ts';
+import { SagaflowError } from '../errors.ts';
+import { buildHttpApp } from '../http/app.ts';
+import type { HttpDeps } from '../http/app.ts';
+import { createProcessorCodec } from '../kafka/codec-factory.ts';
+import { Processor } from '../kafka/processor.ts';
+import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
+import { openPartitionStore } from '../store/open.ts';
+import { kafkaClient } from './kafka-client.ts';
+import type { RuntimeEnv } from './env.ts';
+
+export interface Instance {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly processor: Processor;
+  readonly applicationId: string;
+  readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[] };
+  stop(): Promise<void>;
+}
+
+/** Resolves the Kafka side of a saga.json: the events channel and a topic per command channel. */
+export function kafkaLayout(config: SagaConfig): {
+  channel: KafkaProtocol;
+  applicationId: string;
+  eventsTopic: string;
+  commandTopics: Map<string, string>;
+} {
+  const kafkaChannels = config.communicationProtocols.filter((p): p is KafkaProtocol => p.type === 'kafka');
+  const channel = kafkaChannels.find((p) => (p.configurations.inputTopics?.length ?? 0) > 0);
+  const index = channel ? config.communicationProtocols.indexOf(channel) : -1;
+  if (!channel) {
+    throw new SagaflowError('SAGAFLOW_CONFIG_INVALID', {
+      message: 'communicationProtocols: no kafka channel has inputTopics; add the events topic to a kafka channel\'s configurations.inputTopics',
+      path: 'communicationProtocols',
+    });
+  }
+  const applicationId = channel.configurations.consumerGroup;
+  if (!applicationId) {
+    throw new SagaflowError('SAGAFLOW_CONFIG_INVALID', {
+      message: `communicationProtocols[${index}].configurations.consumerGroup: required by sagaflow start (it is the application id); set a consumer group name`,
+      path: `communicationProtocols[${index}].configurations.consumerGroup`,
+    });
+  }
+  const commandTopics = new Map<string, string>();
+  config.communicationProtocols.forEach((p, i) => {
+    if (p.type !== 'kafka') return;
+    const topic = p.configurations.outputTopics?.[0];
+    if (topic) commandTopics.set(p.id, topic);
+    else if (config.machineDefinition.states.some((s) => s.outputCommand?.channel === p.id || s.sideEffects?.some((e) => e.channel === p.id))) {
+      throw new SagaflowError('SAGAFLOW_CONFIG_INVALID', {
+        message: `communicationProtocols[${i}].configurations.outputTopics: channel "${p.id}" carries commands but names no output topic; add one`,
+        path: `communicationProtocols[${i}].configurations.outputTopics`,
+      });
+    }
+  });
+  config.machineDefinition.states.forEach((s, i) => {
+    for (const cmd of [s.outputCommand, ...(s.sideEffects ?? [])]) {
+      if (cmd && !commandTopics.has(cmd.channel)) {
+        throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', {
+          message: `machineDefinition.states[${i}] sends "${cmd.label}" on channel "${cmd.channel}", which is not a kafka channel; sagaflow start sends commands on kafka channels only for now`,
+          path: `machineDefinition.states[${i}]`,
+        });
+      }
+    }
+  });
+  return { channel, applicationId, eventsTopic: channel.configurations.inputTopics?.[0] as string, commandTopics };
+}
+
+/**
+ * Starts one sagaflow instance: topics, processor, ingress producer and HTTP API.
+ * Used by `sagaflow start`, the demo and the integration tests.
+ */
+export async function startInstance(opts: {
+  env: RuntimeEnv;
+  config: SagaConfig;
+  logger: Logger;
+  httpExtras?: Partial<HttpDeps>;
+}): Promise<Instance> {
+  const { env, config, logger } = opts;
+  const definition = compileDefinition(config);
+  const layout = kafkaLayout(config);
+  const kafka = kafkaClient(layout.channel, `sagaflow-${layout.applicationId}`, logger);
+  const admin: Admin = kafka.admin();
+  let producer: Producer | undefined;
+  let processor: Processor | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    await admin.connect();
+    const topics = {
+      events: layout.eventsTopic,
+      changelog: changelogTopicName(layout.applicationId),
+      deadLetter: deadLetterTopicName(layout.applicationId),
+      commands: [...new Set(layout.commandTopics.values())],
+    };
+    const { partitions } = await ensureTopics(admin, topics, {
+      defaultPartitions: env.defaultPartitions,
+      replicationFactor: env.replicationFactor ?? -1,
+    });
+    const codec = await createProcessorCodec(layout.channel, topics);
+    let advertised = env.advertisedUrl;
+    const stateDir = join(env.stateDir, layout.applicationId);
+    await mkdir(stateDir, { recursive: true });
+    processor = new Processor({
+      applicationId: layout.applicationId,
+      eventsTopic: topics.events,
+      changelogTopic: topics.changelog,
+      deadLetterTopic: topics.deadLetter,
+      commandTopics: layout.commandTopics,
+      partitions,
+      definition,
+      codec,
+      kafka,
+      admin,
+      advertisedUrl: () => advertised,
+      openStore: (p) => openPartitionStore(join(stateDir, `${topics.events}-${p}`)),
+      logger,
+    });
+    const ingress = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    producer = ingress;
+    await ingress.connect();
+    const proc = processor;
+    app = await buildHttpApp({
+      definition,
+      machineDefinition: config.machineDefinition,
+      sagaIdPrefix: env.sagaIdPrefix,
+      ingress: {
+        async produce(sagaId, envelope) {
+          await ingress.send({ topic: topics.events, messages: [{ key: sagaId, value: await codec.encodeEvent(topics.events, envelope) }] });
+        },
+      },
+      queries: proc,
+      metrics: () => proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0 }),
+      logger,
+      ...opts.httpExtras,
+    });
+    await app.listen({ host: env.httpHost, port: env.httpPort });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : env.httpPort;
+    // With HTTP_PORT=0 (tests) the port is known only now; advertise the real one.
+    const url = env.httpPort === 0 ? env.advertisedUrl.replace(/:\d+$/, `:${port}`) : env.advertisedUrl;
+    advertised = url;
+    await processor.start();
+    logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events }, 'sagaflow started');
+    const httpApp = app;
+    return {
+      url,
+      app: httpApp,
+      processor: proc,
+      applicationId: layout.applicationId,
+      topics,
+      async stop() {
+        await httpApp.close().catch(() => undefined);
+        await proc.stop();
+        await ingress.disconnect().catch(() => undefined);
+        await admin.disconnect().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await processor?.stop().catch(() => undefined);
+    await producer?.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    throw err;
+  }
+}
