@@ -29,6 +29,8 @@ export interface ProcessorOptions {
   changelogReader?: ChangelogReader;
   /** How many partitions are processed at once by this instance. */
   concurrency?: number;
+  /** Fault injection for tests: runs inside each open transaction, right before commit. */
+  beforeCommit?: (partition: number) => Promise<void> | void;
 }
 
 /** Where a saga lives, for interactive queries. */
@@ -149,6 +151,7 @@ export class Processor {
         logger: this.opts.logger,
         metrics: this.metrics,
         stillOwned: (partition) => this.stillOwned(partition),
+        ...(this.opts.beforeCommit ? { beforeCommit: this.opts.beforeCommit } : {}),
       });
       this.tasks.set(p, task);
       this.log.info({ partition: p }, 'partition assigned');

@@ -39,6 +39,8 @@ export interface TaskDeps {
   metrics: Metrics;
   /** Whether this instance still owns the partition according to the group (after a fence). */
   stillOwned: (partition: number) => Promise<boolean>;
+  /** Fault injection for tests: runs inside the open transaction, right before commit. */
+  beforeCommit?: (partition: number) => Promise<void> | void;
 }
 
 interface Pending {
@@ -243,6 +245,7 @@ export class PartitionTask {
         consumerGroupId: this.deps.applicationId,
         topics: [{ topic: this.deps.eventsTopic, partitions: [{ partition: this.deps.partition, offset: (lastOffset + 1n).toString() }] }],
       });
+      await this.deps.beforeCommit?.(this.deps.partition);
       try {
         await transaction.commit();
       } catch (err) {

@@ -81,6 +81,8 @@ export async function startInstance(opts: {
   config: SagaConfig;
   logger: Logger;
   httpExtras?: Partial<HttpDeps>;
+  /** Fault injection for tests (see Processor). */
+  beforeCommit?: (partition: number) => Promise<void> | void;
 }): Promise<Instance> {
   const { env, config, logger } = opts;
   const definition = compileDefinition(config);
@@ -120,6 +122,7 @@ export async function startInstance(opts: {
       advertisedUrl: () => advertised,
       openStore: (p) => openPartitionStore(join(stateDir, `${topics.events}-${p}`)),
       logger,
+      ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
     });
     const ingress = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     producer = ingress;
