@@ -1,0 +1,51 @@
+import pino from 'pino';
+import { loadSagaConfigFile } from '../definition/load.ts';
+import { isSagaflowError } from '../errors.ts';
+import { readRuntimeEnv } from './env.ts';
+import { startInstance } from './instance.ts';
+
+/**
+ * `sagaflow start`: reads the environment and saga.json once, starts an instance and runs
+ * until SIGINT/SIGTERM. Invalid configuration ends with one clear line and exit code 1.
+ */
+export async function runStart(env: Record<string, string | undefined>, cwd: string, stderr: (line: string) => void): Promise<number> {
+  let runtime;
+  let config;
+  try {
+    runtime = readRuntimeEnv(env, cwd);
+    config = loadSagaConfigFile(runtime.configurationsFilePath, env);
+  } catch (err) {
+    stderr(describe(err));
+    return 1;
+  }
+  const logger = pino({ level: runtime.logLevel, base: { service: 'sagaflow' } });
+  let instance;
+  try {
+    instance = await startInstance({ env: runtime, config, logger });
+  } catch (err) {
+    logger.error({ err }, 'start failed');
+    stderr(describe(err));
+    return 1;
+  }
+  const started = instance;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('stopping');
+      started.stop().finally(() => resolve(code));
+    };
+    process.once('SIGINT', () => stop(0));
+    process.once('SIGTERM', () => stop(0));
+    started.processor.fatal = (err) => {
+      logger.fatal({ err }, 'processor failed');
+      stop(1);
+    };
+  });
+}
+
+function describe(err: unknown): string {
+  if (isSagaflowError(err)) return `${err.code}: ${err.message}`;
+  return `SAGAFLOW_START_FAILED: ${(err as Error).message ?? String(err)}`;
+}
