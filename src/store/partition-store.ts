@@ -1,0 +1,145 @@
+import { SagaflowError } from '../errors.ts';
+import type { SagaDocument } from '../saga/types.ts';
+import type { KeyValueStore, WriteBatch } from './key-value-store.ts';
+
+/**
+ * Version of the on-disk layout (key names + value encoding), stored inside the marker.
+ *
+ * To change the value encoding (say JSON to Avro or MessagePack): replace `encodeSaga` /
+ * `decodeSaga` and bump this number. A store written with another version then has no
+ * valid marker, so the task wipes it and restores it from the changelog, which stays the
+ * source of truth. No migration code is needed, at the price of one full restore per
+ * partition after the upgrade.
+ */
+export const STORE_FORMAT = 1;
+
+const SAGA_PREFIX = 's:';
+/** `m:` cannot collide with `s:<sagaId>` whatever the sagaId. */
+const MARKER_KEY = 'm:changelog-offset';
+
+interface MarkerValue {
+  format: number;
+  offset: string;
+}
+
+function sagaKey(sagaId: string): string {
+  return SAGA_PREFIX + sagaId;
+}
+
+function encodeSaga(saga: SagaDocument): Buffer {
+  return Buffer.from(JSON.stringify(saga), 'utf8');
+}
+
+function decodeSaga(sagaId: string, value: Buffer): SagaDocument {
+  try {
+    return JSON.parse(value.toString('utf8')) as SagaDocument;
+  } catch (err) {
+    throw new SagaflowError('SAGAFLOW_STORE_CORRUPT', {
+      message: `the state store holds an unreadable document for saga ${sagaId}; wipe the store and restore it from the changelog`,
+      retryable: false,
+      cause: err,
+    });
+  }
+}
+
+function encodeMarker(offset: bigint): Buffer {
+  const marker: MarkerValue = { format: STORE_FORMAT, offset: offset.toString() };
+  return Buffer.from(JSON.stringify(marker), 'utf8');
+}
+
+function decodeMarker(value: Buffer): bigint | undefined {
+  try {
+    const marker = JSON.parse(value.toString('utf8')) as Partial<MarkerValue> | null;
+    if (marker?.format !== STORE_FORMAT || typeof marker.offset !== 'string') return undefined;
+    return BigInt(marker.offset);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A changelog record as restore reads it: key = sagaId, value null = tombstone. */
+export interface RestoredRecord {
+  key: string;
+  value: SagaDocument | null;
+}
+
+/**
+ * The state of one owned input partition, over a `KeyValueStore` of its own.
+ *
+ * It only ever holds committed data (architecture notes, "State store"): the processor keeps
+ * a transaction's changes in a `TransactionOverlay` and calls `applyCommitted` after the
+ * Kafka transaction committed, writing the documents and the changelog offset marker in one
+ * atomic batch. The marker therefore always names the changelog position the data reflects,
+ * like Kafka Streams' checkpoint file but without the window between data and checkpoint.
+ *
+ * Layout: `s:<sagaId>` = the saga document (JSON), `m:changelog-offset` = the marker.
+ */
+export class PartitionStore {
+  readonly #kv: KeyValueStore;
+
+  constructor(kv: KeyValueStore) {
+    this.#kv = kv;
+  }
+
+  async getSaga(sagaId: string): Promise<SagaDocument | undefined> {
+    const value = await this.#kv.get(sagaKey(sagaId));
+    return value === undefined ? undefined : decodeSaga(sagaId, value);
+  }
+
+  /**
+   * Offset of the last changelog record the store reflects, or undefined when the store has
+   * no marker or one written in another `STORE_FORMAT` (either way: wipe and restore).
+   */
+  async readChangelogMarker(): Promise<bigint | undefined> {
+    const value = await this.#kv.get(MARKER_KEY);
+    return value === undefined ? undefined : decodeMarker(value);
+  }
+
+  /**
+   * Writes the documents of a committed transaction and `changelogOffset` (offset of the last
+   * changelog record that transaction wrote) in one atomic batch. Call only after
+   * `transaction.commit()` resolved.
+   */
+  async applyCommitted(sagas: Iterable<SagaDocument>, changelogOffset: bigint): Promise<void> {
+    const batch: WriteBatch = { puts: [], deletes: [] };
+    for (const saga of sagas) batch.puts.push([sagaKey(saga.sagaId), encodeSaga(saga)]);
+    batch.puts.push([MARKER_KEY, encodeMarker(changelogOffset)]);
+    await this.#kv.write(batch);
+  }
+
+  /**
+   * Applies records read from the changelog, in changelog order, with `lastOffset` (offset of
+   * the last record read) as the new marker, in one atomic batch. A null value is a tombstone.
+   * Within the batch the last record of a key wins, as compaction would decide.
+   */
+  async applyRestored(records: readonly RestoredRecord[], lastOffset: bigint): Promise<void> {
+    const latest = new Map<string, SagaDocument | null>();
+    for (const record of records) {
+      latest.delete(record.key);
+      latest.set(record.key, record.value);
+    }
+    const batch: WriteBatch = { puts: [], deletes: [] };
+    for (const [sagaId, saga] of latest) {
+      if (saga === null) batch.deletes.push(sagaKey(sagaId));
+      else batch.puts.push([sagaKey(sagaId), encodeSaga(saga)]);
+    }
+    batch.puts.push([MARKER_KEY, encodeMarker(lastOffset)]);
+    await this.#kv.write(batch);
+  }
+
+  /** Removes every document and the marker, atomically. */
+  async wipe(): Promise<void> {
+    await this.#kv.clear();
+  }
+
+  /** Every saga document, in key order. For tests, tooling and full scans. */
+  async *sagas(): AsyncIterableIterator<SagaDocument> {
+    for await (const [key, value] of this.#kv.iterate({ prefix: SAGA_PREFIX })) {
+      yield decodeSaga(key.slice(SAGA_PREFIX.length), value);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#kv.close();
+  }
+}
