@@ -22,10 +22,6 @@ export const ERROR_CATALOG = {
     message: 'The saga definition file could not be read; check the path and its permissions',
     retryable: false,
   },
-  SAGAFLOW_DEFINITION_NOT_JSON: {
-    message: 'The saga definition file is not valid JSON',
-    retryable: false,
-  },
   SAGAFLOW_SECRET_UNRESOLVED: {
     message: 'A secret reference could not be resolved; set the environment variable or provide the file',
     retryable: false,

@@ -8,7 +8,11 @@ export interface CommandSpec {
   label: string;
   /** Id of an entry of `communicationProtocols`. */
   channel: string;
-  /** Flow Manager's JavaScript payload hook; refused at load unless explicitly allowed. */
+  /**
+   * Flow Manager's JavaScript payload hook. Always refused at load (SAGAFLOW_HOOK_NOT_ALLOWED
+   * wording): sagaflow does not execute code from the configuration. Kept in the type so the
+   * refusal can name it.
+   */
   hook?: string;
 }
 
@@ -64,7 +68,7 @@ export interface KafkaProtocol {
     /** sagaflow extension: wire format of this channel. Absent = "json" (Flow Manager's). */
     serialization?: 'json' | 'avro';
     /** sagaflow extension: schema registry used when serialization is "avro". */
-    schemaRegistry?: { url: string };
+    schemaRegistry?: { url: string; auth?: { username: string; password: string } };
   };
 }
 
@@ -113,6 +117,8 @@ export interface Settings {
   throwOnUnexpectedEvents?: boolean;
   /** sagaflow extension: how many recent eventIds each saga remembers for duplicate detection. */
   duplicateWindow?: number;
+  /** sagaflow extension: how many ignored events (unexpected, rejected, already-final) each saga keeps. */
+  ignoredEventsWindow?: number;
 }
 
 export interface SagaConfig {

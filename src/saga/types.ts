@@ -65,8 +65,12 @@ export interface SagaDocument {
   createdAt: string;
   updatedAt: string;
   commands: SentCommandRecord[];
+  /** The most recent ignored events, oldest first, bounded by settings.ignoredEventsWindow. */
   ignoredEvents: IgnoredEventRecord[];
-  /** Most recent applied eventIds, oldest first, bounded by settings.duplicateWindow. */
+  /**
+   * eventIds of the most recent events that changed the saga (applied or recorded in
+   * ignoredEvents), oldest first, bounded by settings.duplicateWindow.
+   */
   recentEventIds: string[];
 }
 

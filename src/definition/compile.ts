@@ -1,0 +1,145 @@
+import { SagaflowError } from '../errors.ts';
+import { IssueList } from './issues.ts';
+import { compilePayloadSchema } from './payload-schema.ts';
+import type { PayloadValidator } from './payload-schema.ts';
+import { DEFAULT_CREATION_EVENT, businessKey, checkReferences } from './references.ts';
+import type { BusinessEntry, BusinessId, CommandSpec, CommunicationProtocol, MachineDefinition, SagaConfig } from './types.ts';
+
+export type { PayloadValidator } from './payload-schema.ts';
+
+export const DEFAULT_DUPLICATE_WINDOW = 100;
+export const DEFAULT_IGNORED_EVENTS_WINDOW = 100;
+
+/** A command a state emits on entry: its outputCommand (`main`) first, then its side effects. */
+export interface CompiledCommand {
+  label: string;
+  channel: string;
+  kind: 'main' | 'sideEffect';
+}
+
+export interface CompiledTransition {
+  inputEvent: string;
+  targetState: string;
+  businessEventId?: BusinessId;
+  businessEventDescription?: string;
+  payloadValidationSchema?: Record<string, unknown>;
+  /** Present when the transition has a payloadValidationSchema. */
+  validatePayload?: PayloadValidator;
+}
+
+export interface CompiledState {
+  id: string;
+  description?: string;
+  isFinal: boolean;
+  businessStateId?: BusinessId;
+  businessStateDescription?: string;
+  outputCommand?: CommandSpec;
+  sideEffects: readonly CommandSpec[];
+  /** outputCommand then sideEffects, in file order. */
+  commands: readonly CompiledCommand[];
+  outgoingTransitions: readonly CompiledTransition[];
+  /** outgoingTransitions by inputEvent. */
+  transitions: ReadonlyMap<string, CompiledTransition>;
+}
+
+export interface CompiledSettings {
+  deepMergeMetadata: { enabled: boolean };
+  throwOnUnexpectedEvents: boolean;
+  duplicateWindow: number;
+  ignoredEventsWindow: number;
+}
+
+/** A validated definition in the form the transition core and the runtime use. */
+export interface CompiledDefinition {
+  /** The resolved configuration (contains secrets: never log or serve it whole). */
+  config: SagaConfig;
+  machineDefinition: MachineDefinition;
+  initialState: string;
+  /** Label recorded as every saga's first event; `__created__` when the file sets none. */
+  creationEvent: string;
+  states: ReadonlyMap<string, CompiledState>;
+  /** Keyed by `businessKey(id)`: ids keep their JSON type. */
+  businessStates: ReadonlyMap<string, BusinessEntry>;
+  businessEvents: ReadonlyMap<string, BusinessEntry>;
+  protocols: ReadonlyMap<string, CommunicationProtocol>;
+  settings: CompiledSettings;
+}
+
+export { businessKey } from './references.ts';
+
+/**
+ * Builds the runtime form of a configuration returned by `parseSagaConfig`.
+ * @throws SagaflowError SAGAFLOW_DEFINITION_INVALID when the configuration's references do not hold
+ *   (only possible for a configuration that did not come from parseSagaConfig).
+ */
+export function compileDefinition(config: SagaConfig): CompiledDefinition {
+  const issues = new IssueList();
+  checkReferences(config, issues);
+  if (issues.errors.length > 0) {
+    throw new SagaflowError('SAGAFLOW_DEFINITION_INVALID', {
+      message: `saga definition is invalid: ${issues.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+      details: issues.errors,
+    });
+  }
+  const machine = config.machineDefinition;
+  const businessStates = new Map((machine.businessStates ?? []).map((e) => [businessKey(e.id), e] as const));
+  const businessEvents = new Map((machine.businessEvents ?? []).map((e) => [businessKey(e.id), e] as const));
+
+  const states = new Map<string, CompiledState>();
+  for (const spec of machine.states) {
+    const outgoingTransitions = (spec.outgoingTransitions ?? []).map((t): CompiledTransition => {
+      const compiled: CompiledTransition = { inputEvent: t.inputEvent, targetState: t.targetState };
+      if (t.businessEventId !== undefined) {
+        compiled.businessEventId = t.businessEventId;
+        const description = businessEvents.get(businessKey(t.businessEventId))?.description;
+        if (description !== undefined) compiled.businessEventDescription = description;
+      }
+      if (t.payloadValidationSchema !== undefined) {
+        compiled.payloadValidationSchema = t.payloadValidationSchema;
+        const result = compilePayloadSchema(t.payloadValidationSchema);
+        // checkReferences above refused schemas that do not compile.
+        if (result.ok) compiled.validatePayload = result.validate;
+      }
+      return compiled;
+    });
+    const sideEffects = spec.sideEffects ?? [];
+    const commands: CompiledCommand[] = [];
+    if (spec.outputCommand) commands.push({ label: spec.outputCommand.label, channel: spec.outputCommand.channel, kind: 'main' });
+    for (const effect of sideEffects) commands.push({ label: effect.label, channel: effect.channel, kind: 'sideEffect' });
+
+    const state: CompiledState = {
+      id: spec.id,
+      isFinal: spec.isFinal,
+      sideEffects,
+      commands,
+      outgoingTransitions,
+      transitions: new Map(outgoingTransitions.map((t) => [t.inputEvent, t])),
+    };
+    if (spec.description !== undefined) state.description = spec.description;
+    if (spec.outputCommand !== undefined) state.outputCommand = spec.outputCommand;
+    if (spec.businessStateId !== undefined) {
+      state.businessStateId = spec.businessStateId;
+      const description = businessStates.get(businessKey(spec.businessStateId))?.description;
+      if (description !== undefined) state.businessStateDescription = description;
+    }
+    states.set(spec.id, state);
+  }
+
+  const settings = config.settings ?? {};
+  return {
+    config,
+    machineDefinition: machine,
+    initialState: machine.initialState,
+    creationEvent: machine.creationEvent ?? DEFAULT_CREATION_EVENT,
+    states,
+    businessStates,
+    businessEvents,
+    protocols: new Map(config.communicationProtocols.map((p) => [p.id, p])),
+    settings: {
+      deepMergeMetadata: { enabled: settings.deepMergeMetadata?.enabled ?? false },
+      throwOnUnexpectedEvents: settings.throwOnUnexpectedEvents ?? false,
+      duplicateWindow: settings.duplicateWindow ?? DEFAULT_DUPLICATE_WINDOW,
+      ignoredEventsWindow: settings.ignoredEventsWindow ?? DEFAULT_IGNORED_EVENTS_WINDOW,
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { SagaflowError } from '../errors.ts';
+import { IssueList } from './issues.ts';
+import type { DefinitionIssue } from './issues.ts';
+import { checkReferences } from './references.ts';
+import { checkSchema } from './schema.ts';
+import { resolveSecrets } from './secrets.ts';
+import type { SagaConfig } from './types.ts';
+
+export type { DefinitionIssue } from './issues.ts';
+
+export interface ParseOptions {
+  /** Environment for `${NAME}` and `{"type": "env"}` references; never read from process.env here. */
+  env: Record<string, string | undefined>;
+  /** Reads a `{"type": "file"}` reference; its content is trimmed. */
+  readFile: (path: string) => string;
+  /**
+   * Default true. false checks the references without resolving them (each secret becomes a
+   * `<secret ...>` placeholder): for offline tools such as simulate and diagram.
+   */
+  resolveSecrets?: boolean;
+}
+
+export interface ParseResult {
+  /** Present only when there are no errors; deeply frozen. */
+  config?: SagaConfig;
+  errors: DefinitionIssue[];
+  warnings: DefinitionIssue[];
+}
+
+/**
+ * Validates a parsed saga.json (schema, then secrets, then references between ids) and
+ * returns the resolved configuration or every problem found, each with its JSON path.
+ * The input is not modified.
+ */
+export function parseSagaConfig(raw: unknown, opts: ParseOptions): ParseResult {
+  const issues = new IssueList();
+  if (!checkSchema(raw, issues)) return { errors: issues.errors, warnings: issues.warnings };
+
+  const copy = structuredClone(raw) as Record<string, unknown>;
+  resolveSecrets(copy, { env: opts.env, readFile: opts.readFile, resolve: opts.resolveSecrets ?? true }, issues);
+  const config = copy as unknown as SagaConfig;
+  normalizeBrokers(config, issues);
+  checkReferences(config, issues);
+  if (issues.errors.length > 0) return { errors: issues.errors, warnings: issues.warnings };
+  return { config: deepFreeze(config), errors: [], warnings: issues.warnings };
+}
+
+export interface LoadOptions {
+  resolveSecrets?: boolean;
+  /** Receives each warning (unknown property, unreachable state, ...); they do not stop loading. */
+  onWarning?: (issue: DefinitionIssue) => void;
+}
+
+/**
+ * Reads and validates a saga.json file. Relative `{"type": "file"}` paths are resolved
+ * against the directory of the saga.json.
+ * @throws SagaflowError SAGAFLOW_DEFINITION_NOT_FOUND when the file cannot be read,
+ *   SAGAFLOW_DEFINITION_INVALID (every issue in `details`, listed in the message) otherwise.
+ */
+export function loadSagaConfigFile(path: string, env: Record<string, string | undefined>, options: LoadOptions = {}): SagaConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = typeof error === 'object' && error !== null && 'code' in error ? ` (${String(error.code)})` : '';
+    throw new SagaflowError('SAGAFLOW_DEFINITION_NOT_FOUND', { message: `cannot read saga definition "${path}"${code}`, path, cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw invalid(path, [{ path: '(root)', message: describeJsonError(error, text) }]);
+  }
+  const base = dirname(resolve(path));
+  const result = parseSagaConfig(raw, {
+    env,
+    readFile: (p) => readFileSync(resolve(base, p), 'utf8'),
+    resolveSecrets: options.resolveSecrets ?? true,
+  });
+  for (const warning of result.warnings) options.onWarning?.(warning);
+  if (result.config === undefined) throw invalid(path, result.errors);
+  return result.config;
+}
+
+function invalid(file: string, errors: DefinitionIssue[]): SagaflowError {
+  const lines = errors.map((e) => `  - ${e.path}: ${e.message}`);
+  return new SagaflowError('SAGAFLOW_DEFINITION_INVALID', {
+    message: `saga definition "${file}" is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    path: file,
+    details: errors,
+  });
+}
+
+/**
+ * JSON.parse messages may quote the text around the error, which can hold a secret: keep
+ * only the position, as line and column.
+ */
+export function describeJsonError(error: unknown, text: string): string {
+  const message = error instanceof Error ? error.message : '';
+  const position = /position (\d+)/.exec(message)?.[1];
+  if (position === undefined) return 'is not valid JSON';
+  const before = text.slice(0, Number(position));
+  const line = before.split('\n').length;
+  const column = Number(position) - before.lastIndexOf('\n');
+  return `is not valid JSON: syntax error at line ${line}, column ${column}`;
+}
+
+/** Flow Manager accepts brokers as an array or a comma-separated string; sagaflow keeps an array. */
+function normalizeBrokers(config: SagaConfig, issues: IssueList): void {
+  config.communicationProtocols.forEach((protocol, i) => {
+    if (protocol.type !== 'kafka') return;
+    const value: unknown = protocol.configurations.brokers;
+    const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+    if (!list.every((b): b is string => typeof b === 'string')) return; // an unresolved secret, already reported
+    const brokers = list.flatMap((b) => b.split(',')).map((b) => b.trim()).filter((b) => b !== '');
+    protocol.configurations.brokers = brokers;
+    if (brokers.length === 0) {
+      issues.error(['communicationProtocols', i, 'configurations', 'brokers'], 'lists no broker: give at least one host:port');
+    }
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

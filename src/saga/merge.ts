@@ -1,0 +1,41 @@
+/** Plain JSON object: not null, not an array. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Merges an event payload into saga metadata without touching either input.
+ * Shallow (Flow Manager's default): each first-level key of the payload replaces the
+ * metadata's. Deep: objects present on both sides merge recursively; arrays and scalars
+ * replace. Keys are defined as own data properties, so a payload key `__proto__` is stored
+ * as data and never changes a prototype.
+ */
+export function mergeMetadata(metadata: Record<string, unknown>, payload: Record<string, unknown>, deep: boolean): Record<string, unknown> {
+  const result = copyObject(metadata);
+  for (const key of Object.keys(payload)) {
+    const incoming = payload[key];
+    const current = result[key];
+    const value = deep && isPlainObject(current) && isPlainObject(incoming) ? mergeMetadata(current, incoming, true) : cloneJson(incoming);
+    define(result, key, value);
+  }
+  return result;
+}
+
+/** A deep copy of JSON-like data (own enumerable keys; `__proto__` kept as data). */
+export function cloneJson<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((item: unknown) => cloneJson(item)) as T;
+  if (isPlainObject(value)) return copyObject(value) as T;
+  return value;
+}
+
+function copyObject(source: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) define(copy, key, cloneJson(source[key]));
+  return copy;
+}
+
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}

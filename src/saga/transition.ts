@@ -1,0 +1,193 @@
+import type { CompiledDefinition, CompiledState } from '../definition/compile.ts';
+import { cloneJson, isPlainObject, mergeMetadata } from './merge.ts';
+import type {
+  Command,
+  EventHistoryEntry,
+  IgnoredEventRecord,
+  SagaDocument,
+  SagaInput,
+  SentCommandRecord,
+  StateHistoryEntry,
+  TransitionResult,
+} from './types.ts';
+
+type CreateInput = Extract<SagaInput, { kind: 'create' }>;
+type EventInput = Extract<SagaInput, { kind: 'event' }>;
+
+/**
+ * The saga state machine as a pure function: given the definition, the saga as stored (or
+ * undefined) and one input, returns the saga after the input, the commands to send and what
+ * happened. No clock, no randomness, no I/O: timestamps come with the input, so replaying the
+ * same inputs gives the same documents and commands. Neither argument is modified.
+ */
+export function transition(def: CompiledDefinition, saga: SagaDocument | undefined, input: SagaInput): TransitionResult {
+  return input.kind === 'create' ? create(def, saga, input) : applyEvent(def, saga, input);
+}
+
+function create(def: CompiledDefinition, existing: SagaDocument | undefined, input: CreateInput): TransitionResult {
+  if (existing !== undefined) {
+    return unchanged('already-exists', existing, `saga "${input.sagaId}" already exists (state "${existing.currentState}")`);
+  }
+  const state = def.states.get(def.initialState);
+  if (state === undefined) throw new Error(`initialState "${def.initialState}" is not in the compiled definition`);
+  const revision = 1;
+  const metadata = cloneJson(input.metadata);
+  const saga: SagaDocument = {
+    sagaId: input.sagaId,
+    associatedEntityId: input.associatedEntityId,
+    currentState: state.id,
+    ...businessState(state),
+    isFinal: state.isFinal,
+    metadata,
+    latestEvent: def.creationEvent,
+    history: {
+      states: [stateEntry(state, input.timestamp)],
+      events: [{ event: def.creationEvent, timestamp: input.timestamp }],
+    },
+    revision,
+    createdAt: input.timestamp,
+    updatedAt: input.timestamp,
+    commands: [],
+    ignoredEvents: [],
+    recentEventIds: [],
+  };
+  const { commands, records } = enter(state, saga.sagaId, metadata, revision, input.timestamp);
+  saga.commands = records;
+  return { outcome: 'created', saga, changed: true, commands };
+}
+
+function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, input: EventInput): TransitionResult {
+  if (saga === undefined) {
+    return { outcome: 'unknown-saga', saga: undefined, changed: false, commands: [], reason: `saga "${input.sagaId}" does not exist` };
+  }
+  if (input.eventId !== undefined && saga.recentEventIds.includes(input.eventId)) {
+    return unchanged('duplicate', saga, `event "${input.label}" with eventId "${input.eventId}" was already processed`);
+  }
+  if (saga.isFinal) {
+    return ignore(def, saga, input, 'already-final', `saga is in final state "${saga.currentState}", which accepts no events`);
+  }
+  const state = def.states.get(saga.currentState);
+  if (state === undefined) {
+    return ignore(def, saga, input, 'unexpected', `state "${saga.currentState}" is not in the saga definition`);
+  }
+  const found = state.transitions.get(input.label);
+  if (found === undefined) {
+    const accepted = state.outgoingTransitions.map((t) => `"${t.inputEvent}"`).join(', ');
+    return ignore(def, saga, input, 'unexpected', `state "${state.id}" has no transition for event "${input.label}" (it accepts ${accepted || 'no event'})`);
+  }
+  const problems = found.validatePayload?.(input.payload) ?? [];
+  if (problems.length > 0) {
+    return ignore(
+      def,
+      saga,
+      input,
+      'rejected',
+      `payload of event "${input.label}" does not match the payloadValidationSchema of the transition "${state.id}" -> "${found.targetState}": ${problems.join('; ')}`,
+    );
+  }
+  const target = def.states.get(found.targetState);
+  if (target === undefined) {
+    return ignore(def, saga, input, 'unexpected', `targetState "${found.targetState}" is not in the saga definition`);
+  }
+
+  const revision = saga.revision + 1;
+  const metadata = isPlainObject(input.payload)
+    ? mergeMetadata(saga.metadata, input.payload, def.settings.deepMergeMetadata.enabled)
+    : saga.metadata;
+  const event: EventHistoryEntry = { event: input.label, timestamp: input.timestamp };
+  if (found.businessEventId !== undefined) event.businessEventId = found.businessEventId;
+  if (found.businessEventDescription !== undefined) event.businessEventDescription = found.businessEventDescription;
+  if (input.eventId !== undefined) event.eventId = input.eventId;
+
+  const { commands, records } = enter(target, saga.sagaId, metadata, revision, input.timestamp);
+  // Built field by field, Flow Manager's fields first, so the business state of the previous
+  // state never lingers when the target state has none.
+  const next: SagaDocument = {
+    sagaId: saga.sagaId,
+    associatedEntityId: saga.associatedEntityId,
+    currentState: target.id,
+    ...businessState(target),
+    isFinal: target.isFinal,
+    metadata,
+    latestEvent: input.label,
+    history: {
+      states: [...saga.history.states, stateEntry(target, input.timestamp)],
+      events: [...saga.history.events, event],
+    },
+    revision,
+    createdAt: saga.createdAt,
+    updatedAt: input.timestamp,
+    commands: [...saga.commands, ...records],
+    ignoredEvents: saga.ignoredEvents,
+    recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
+  };
+  return { outcome: 'applied', saga: next, changed: true, commands };
+}
+
+/** Unexpected, rejected and already-final events leave the state alone but are recorded. */
+function ignore(
+  def: CompiledDefinition,
+  saga: SagaDocument,
+  input: EventInput,
+  outcome: IgnoredEventRecord['outcome'],
+  reason: string,
+): TransitionResult {
+  const record: IgnoredEventRecord = { event: input.label, timestamp: input.timestamp, outcome, reason, state: saga.currentState };
+  if (input.eventId !== undefined) record.eventId = input.eventId;
+  const next: SagaDocument = {
+    ...saga,
+    revision: saga.revision + 1,
+    updatedAt: input.timestamp,
+    ignoredEvents: lastN([...saga.ignoredEvents, record], def.settings.ignoredEventsWindow),
+    recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
+  };
+  return { outcome, saga: next, changed: true, commands: [], reason };
+}
+
+function unchanged(outcome: 'already-exists' | 'duplicate', saga: SagaDocument, reason: string): TransitionResult {
+  return { outcome, saga, changed: false, commands: [], reason };
+}
+
+/** The commands of a state being entered, and their records for the saga document. */
+function enter(
+  state: CompiledState,
+  sagaId: string,
+  metadata: Record<string, unknown>,
+  revision: number,
+  timestamp: string,
+): { commands: Command[]; records: SentCommandRecord[] } {
+  const commands: Command[] = [];
+  const records: SentCommandRecord[] = [];
+  for (const command of state.commands) {
+    // Each command gets its own copy: the interpreter may serialise or alter payloads
+    // without reaching into the stored document.
+    commands.push({ sagaId, label: command.label, channel: command.channel, payload: cloneJson(metadata), kind: command.kind });
+    records.push({ label: command.label, channel: command.channel, kind: command.kind, state: state.id, timestamp, revision });
+  }
+  return { commands, records };
+}
+
+function businessState(state: CompiledState): Pick<SagaDocument, 'businessStateId' | 'businessStateDescription'> {
+  const fields: Pick<SagaDocument, 'businessStateId' | 'businessStateDescription'> = {};
+  if (state.businessStateId !== undefined) fields.businessStateId = state.businessStateId;
+  if (state.businessStateDescription !== undefined) fields.businessStateDescription = state.businessStateDescription;
+  return fields;
+}
+
+function stateEntry(state: CompiledState, timestamp: string): StateHistoryEntry {
+  return { state: state.id, timestamp, ...businessState(state) };
+}
+
+/**
+ * Every eventId that changed the saga (applied or recorded as ignored) is remembered, so a
+ * redelivered event is a no-op whatever its first outcome was.
+ */
+function remember(ids: readonly string[], eventId: string | undefined, window: number): string[] {
+  return lastN(eventId === undefined ? [...ids] : [...ids, eventId], window);
+}
+
+function lastN<T>(items: T[], n: number): T[] {
+  if (n <= 0) return [];
+  return items.length > n ? items.slice(items.length - n) : items;
+}
+
