@@ -53,11 +53,11 @@ type Lookup =
  */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'http' }),
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     disableRequestLogging: true,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
+  const log = deps.logger.child({ component: 'http' });
   const fetchImpl = deps.fetchImpl ?? fetch;
   const newSagaId = deps.newSagaId ?? (() => (deps.sagaIdPrefix ? `${deps.sagaIdPrefix}-${randomUUID()}` : randomUUID()));
   await app.register(swagger, {
@@ -74,7 +74,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, 'SAGAFLOW_BAD_REQUEST', err.message);
     }
-    app.log.error({ err }, 'request failed');
+    log.error({ err }, 'request failed');
     const retryable = (err as { retryable?: boolean }).retryable === true;
     return sendError(reply, retryable ? 'SAGAFLOW_UNAVAILABLE' : 'SAGAFLOW_INTERNAL_ERROR', retryable ? err.message : 'internal error');
   });
@@ -98,7 +98,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
           return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `the owner of partition ${where.partition} is restoring` };
         }
       } catch (err) {
-        deps.logger.warn({ err, partition: where.partition }, 'owner unreachable');
+        log.warn({ err, partition: where.partition }, 'owner unreachable');
       }
     }
     const fromProjection = deps.fallback ? await deps.fallback(sagaId).catch(() => undefined) : undefined;

@@ -44,7 +44,14 @@ const partitioner = Partitioners.DefaultPartitioner();
 
 /** The partition Kafka's default (murmur2) partitioner gives a key, as Java clients do. */
 export function partitionForKey(key: string, partitions: number): number {
-  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }));
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
+    partitionErrorCode: 0,
+    partitionId: i,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+    offlineReplicas: [],
+  }));
   return partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
 }
 
@@ -59,6 +66,8 @@ export class Processor {
   private readonly opts: ProcessorOptions;
   private readonly log: Logger;
   private readonly tasks = new Map<number, PartitionTask>();
+  /** Tasks being closed: a regained partition waits for its old store to be released. */
+  private readonly closing = new Map<number, Promise<void>>();
   private readonly consumer: Consumer;
   private readonly changelogReader: ChangelogReader;
   private memberId: string | undefined;
@@ -127,7 +136,10 @@ export class Processor {
       if (!now.has(p)) {
         this.tasks.delete(p);
         this.log.info({ partition: p }, 'partition revoked');
-        void task.close();
+        const closed = task.close().finally(() => {
+          if (this.closing.get(p) === closed) this.closing.delete(p);
+        });
+        this.closing.set(p, closed);
       } else {
         task.onRejoin();
       }
@@ -146,7 +158,10 @@ export class Processor {
         kafka: this.opts.kafka,
         admin: this.opts.admin,
         consumer: this.consumer,
-        openStore: this.opts.openStore,
+        openStore: async (partition) => {
+          await this.closing.get(partition);
+          return this.opts.openStore(partition);
+        },
         changelogReader: this.changelogReader,
         logger: this.opts.logger,
         metrics: this.metrics,

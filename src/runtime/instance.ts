@@ -11,7 +11,8 @@ import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import { Processor } from '../kafka/processor.ts';
 import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
-import { openPartitionStore } from '../store/open.ts';
+import { PartitionStore } from '../store/partition-store.ts';
+import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { kafkaClient } from './kafka-client.ts';
 import type { RuntimeEnv } from './env.ts';
 
@@ -120,7 +121,7 @@ export async function startInstance(opts: {
       kafka,
       admin,
       advertisedUrl: () => advertised,
-      openStore: (p) => openPartitionStore(join(stateDir, `${topics.events}-${p}`)),
+      openStore: async (p) => new PartitionStore(await openRocksDbStore(join(stateDir, `${topics.events}-${p}`))),
       logger,
       ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
     });
