@@ -117,7 +117,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     return sendError(reply, result.code, result.message);
   }
 
-  app.post<{ Body: { associatedEntityId: string; metadata: Record<string, unknown> }; Querystring: { wait?: boolean } }>(
+  app.post<{ Body: { associatedEntityId: string; metadata: Record<string, unknown> }; Querystring: { wait?: 'true' | 'false' } }>(
     '/saga',
     { schema: schemas.createSaga },
     async (req, reply) => {
@@ -126,7 +126,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
         messageLabel: deps.definition.creationEvent,
         messagePayload: { associatedEntityId: req.body.associatedEntityId, metadata: req.body.metadata },
       });
-      if (!req.query.wait) return reply.code(201).send({ sagaId });
+      if (req.query.wait !== 'true') return reply.code(201).send({ sagaId });
       const deadline = Date.now() + (deps.waitTimeoutMs ?? 15_000);
       while (Date.now() < deadline) {
         const found = await lookup(sagaId, false);

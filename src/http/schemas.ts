@@ -53,7 +53,7 @@ export const schemas = {
     querystring: {
       type: 'object',
       additionalProperties: false,
-      properties: { wait: { type: 'boolean', description: 'answer once the saga exists, with its document' } },
+      properties: { wait: { type: 'string', enum: ['true', 'false'], description: 'true: answer once the saga exists, with its document' } },
     },
     response: {
       201: { type: 'object', properties: { sagaId: { type: 'string' }, saga: sagaDocument }, required: ['sagaId'] },
