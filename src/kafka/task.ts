@@ -301,6 +301,8 @@ export class PartitionTask {
     try {
       envelope = await codec.decodeEvent(eventsTopic, message.value);
     } catch (err) {
+      // A registry that is down is not the record's fault: fail the batch and retry it.
+      if (isSagaflowError(err) && err.retryable) throw err;
       deadLetter(isSagaflowError(err) ? err.code : 'SAGAFLOW_DECODE_FAILED', (err as Error).message);
       return;
     }
