@@ -232,14 +232,17 @@ export class PartitionTask {
       if (!last || !this.producer) return;
       const lastOffset = BigInt(last.offset);
       transaction = await this.producer.transaction();
+      // One produce request for the whole batch: changelog, commands and dead letters.
+      const topicMessages = [...pending.commands];
+      if (pending.changelog.length > 0) topicMessages.push({ topic: this.deps.changelogTopic, messages: pending.changelog });
+      if (pending.deadLetters.length > 0) topicMessages.push({ topic: this.deps.deadLetterTopic, messages: pending.deadLetters });
       let changelogEnd: bigint | undefined;
-      if (pending.changelog.length > 0) {
-        const [meta] = await transaction.send({ topic: this.deps.changelogTopic, messages: pending.changelog });
+      if (topicMessages.length > 0) {
+        const metadata = await transaction.sendBatch({ topicMessages });
+        const meta = metadata.find((m) => m.topicName === this.deps.changelogTopic);
+        // All changelog records of the batch go to partition p in one record batch, so the
+        // last one is at baseOffset + n - 1: the marker the store records after commit.
         if (meta?.baseOffset !== undefined) changelogEnd = BigInt(meta.baseOffset) + BigInt(pending.changelog.length) - 1n;
-      }
-      for (const c of pending.commands) await transaction.send(c);
-      if (pending.deadLetters.length > 0) {
-        await transaction.send({ topic: this.deps.deadLetterTopic, messages: pending.deadLetters });
       }
       await transaction.sendOffsets({
         consumerGroupId: this.deps.applicationId,

@@ -9,8 +9,9 @@ function pinoLogCreator(logger: Logger) {
     ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
       const { message, ...rest } = log;
       const fields = { ...rest, component: 'kafkajs' };
-      if (level === KafkaLogLevel.ERROR) logger.error(fields, message);
-      else if (level === KafkaLogLevel.WARN) logger.warn(fields, message);
+      // kafkajs logs retried failures (e.g. CONCURRENT_TRANSACTIONS while a transaction
+      // completes) at error level; sagaflow logs what really fails itself, so keep them at warn.
+      if (level === KafkaLogLevel.ERROR || level === KafkaLogLevel.WARN) logger.warn(fields, message);
       else logger.debug(fields, message);
     };
 }
