@@ -1,0 +1,282 @@
+import type { BusinessId } from '../../definition/types.ts';
+import type {
+  EventHistoryEntry,
+  IgnoredEventRecord,
+  SagaDocument,
+  SentCommandRecord,
+  StateHistoryEntry,
+} from '../../saga/types.ts';
+import { toEnvelope } from './json.ts';
+import { decodeFailed, describeType, encodeFailed, isPlainObject } from './serde.ts';
+import type { MessageEnvelope } from './serde.ts';
+
+/*
+ * Pure mapping between sagaflow's values and the records of schemas/avro/*.avsc.
+ * Free-form JSON (payloads, metadata) travels as JSON text; optional fields are null in Avro
+ * and absent (not undefined) in the value, so a document round-trips to the same JSON.
+ *
+ * The `*_FIELDS` tables name the Avro field of every property of the TypeScript types. They
+ * are typed `Record<keyof T, ...>`, so adding a property to a contract type fails the type
+ * check here until the schema and this mapping carry it too; a unit test checks that every
+ * named field exists in the .avsc file.
+ */
+
+export const ENVELOPE_FIELDS: Record<keyof MessageEnvelope, string> = {
+  messageLabel: 'messageLabel',
+  messagePayload: 'messagePayloadJson',
+  eventId: 'eventId',
+  timestamp: 'timestamp',
+};
+
+export const SAGA_FIELDS: Record<keyof SagaDocument, string> = {
+  sagaId: 'sagaId',
+  associatedEntityId: 'associatedEntityId',
+  currentState: 'currentState',
+  businessStateId: 'businessStateId',
+  businessStateDescription: 'businessStateDescription',
+  isFinal: 'isFinal',
+  metadata: 'metadataJson',
+  latestEvent: 'latestEvent',
+  history: 'history',
+  revision: 'revision',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt',
+  commands: 'commands',
+  ignoredEvents: 'ignoredEvents',
+  recentEventIds: 'recentEventIds',
+};
+
+export const STATE_HISTORY_FIELDS: Record<keyof StateHistoryEntry, string> = {
+  state: 'state',
+  timestamp: 'timestamp',
+  businessStateId: 'businessStateId',
+  businessStateDescription: 'businessStateDescription',
+};
+
+export const EVENT_HISTORY_FIELDS: Record<keyof EventHistoryEntry, string> = {
+  event: 'event',
+  timestamp: 'timestamp',
+  businessEventId: 'businessEventId',
+  businessEventDescription: 'businessEventDescription',
+  eventId: 'eventId',
+};
+
+export const COMMAND_FIELDS: Record<keyof SentCommandRecord, string> = {
+  label: 'label',
+  channel: 'channel',
+  kind: 'kind',
+  state: 'state',
+  timestamp: 'timestamp',
+  revision: 'revision',
+};
+
+export const IGNORED_EVENT_FIELDS: Record<keyof IgnoredEventRecord, string> = {
+  event: 'event',
+  timestamp: 'timestamp',
+  eventId: 'eventId',
+  outcome: 'outcome',
+  reason: 'reason',
+  state: 'state',
+};
+
+export interface AvroEnvelope {
+  messageLabel: string;
+  messagePayloadJson: string | null;
+  eventId: string | null;
+  timestamp: string | null;
+}
+
+interface AvroStateHistoryEntry {
+  state: string;
+  timestamp: string;
+  businessStateId: BusinessId | null;
+  businessStateDescription: string | null;
+}
+
+interface AvroEventHistoryEntry {
+  event: string;
+  timestamp: string;
+  businessEventId: BusinessId | null;
+  businessEventDescription: string | null;
+  eventId: string | null;
+}
+
+interface AvroIgnoredEvent {
+  event: string;
+  timestamp: string;
+  eventId: string | null;
+  outcome: string;
+  reason: string;
+  state: string;
+}
+
+export interface AvroSagaDocument {
+  sagaId: string;
+  associatedEntityId: string;
+  currentState: string;
+  businessStateId: BusinessId | null;
+  businessStateDescription: string | null;
+  isFinal: boolean;
+  metadataJson: string;
+  latestEvent: string;
+  history: { states: AvroStateHistoryEntry[]; events: AvroEventHistoryEntry[] };
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+  commands: SentCommandRecord[];
+  ignoredEvents: AvroIgnoredEvent[];
+  recentEventIds: string[];
+}
+
+function jsonText(topic: string, value: unknown, what: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw encodeFailed(topic, `${what} cannot be written as JSON: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+  if (text === undefined) throw encodeFailed(topic, `${what} cannot be written as JSON`);
+  return text;
+}
+
+function parseJsonText(topic: string, text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw decodeFailed(topic, `${field} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
+/** `{[key]: value}`, or `{}` when value is null: optional properties stay absent, in place. */
+function optional<K extends string, V>(key: K, value: V | null): { [P in K]?: V } {
+  return (value === null ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+export function envelopeToAvro(topic: string, envelope: MessageEnvelope): AvroEnvelope {
+  return {
+    messageLabel: envelope.messageLabel,
+    messagePayloadJson:
+      envelope.messagePayload === undefined ? null : jsonText(topic, envelope.messagePayload, `the payload of "${envelope.messageLabel}"`),
+    eventId: envelope.eventId ?? null,
+    timestamp: envelope.timestamp ?? null,
+  };
+}
+
+export function envelopeFromAvro(topic: string, record: AvroEnvelope): MessageEnvelope {
+  const payload = record.messagePayloadJson === null ? undefined : parseJsonText(topic, record.messagePayloadJson, 'messagePayloadJson');
+  return toEnvelope(topic, {
+    messageLabel: record.messageLabel,
+    messagePayload: payload,
+    eventId: record.eventId,
+    timestamp: record.timestamp,
+  });
+}
+
+export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument {
+  return {
+    sagaId: saga.sagaId,
+    associatedEntityId: saga.associatedEntityId,
+    currentState: saga.currentState,
+    businessStateId: saga.businessStateId ?? null,
+    businessStateDescription: saga.businessStateDescription ?? null,
+    isFinal: saga.isFinal,
+    metadataJson: jsonText(topic, saga.metadata, `the metadata of saga ${saga.sagaId}`),
+    latestEvent: saga.latestEvent,
+    history: {
+      states: saga.history.states.map((s) => ({
+        state: s.state,
+        timestamp: s.timestamp,
+        businessStateId: s.businessStateId ?? null,
+        businessStateDescription: s.businessStateDescription ?? null,
+      })),
+      events: saga.history.events.map((e) => ({
+        event: e.event,
+        timestamp: e.timestamp,
+        businessEventId: e.businessEventId ?? null,
+        businessEventDescription: e.businessEventDescription ?? null,
+        eventId: e.eventId ?? null,
+      })),
+    },
+    revision: saga.revision,
+    createdAt: saga.createdAt,
+    updatedAt: saga.updatedAt,
+    commands: saga.commands.map((c) => ({
+      label: c.label,
+      channel: c.channel,
+      kind: c.kind,
+      state: c.state,
+      timestamp: c.timestamp,
+      revision: c.revision,
+    })),
+    ignoredEvents: saga.ignoredEvents.map((i) => ({
+      event: i.event,
+      timestamp: i.timestamp,
+      eventId: i.eventId ?? null,
+      outcome: i.outcome,
+      reason: i.reason,
+      state: i.state,
+    })),
+    recentEventIds: [...saga.recentEventIds],
+  };
+}
+
+const IGNORED_OUTCOMES: ReadonlySet<string> = new Set<IgnoredEventRecord['outcome']>(['unexpected', 'rejected', 'already-final']);
+
+export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocument {
+  const metadata = parseJsonText(topic, record.metadataJson, 'metadataJson');
+  if (!isPlainObject(metadata)) throw decodeFailed(topic, `metadataJson is not a JSON object but ${describeType(metadata)}`);
+  return {
+    sagaId: record.sagaId,
+    associatedEntityId: record.associatedEntityId,
+    currentState: record.currentState,
+    ...optional('businessStateId', record.businessStateId),
+    ...optional('businessStateDescription', record.businessStateDescription),
+    isFinal: record.isFinal,
+    metadata,
+    latestEvent: record.latestEvent,
+    history: {
+      states: record.history.states.map(
+        (s): StateHistoryEntry => ({
+          state: s.state,
+          timestamp: s.timestamp,
+          ...optional('businessStateId', s.businessStateId),
+          ...optional('businessStateDescription', s.businessStateDescription),
+        }),
+      ),
+      events: record.history.events.map(
+        (e): EventHistoryEntry => ({
+          event: e.event,
+          timestamp: e.timestamp,
+          ...optional('businessEventId', e.businessEventId),
+          ...optional('businessEventDescription', e.businessEventDescription),
+          ...optional('eventId', e.eventId),
+        }),
+      ),
+    },
+    revision: record.revision,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    commands: record.commands.map(
+      (c): SentCommandRecord => ({
+        label: c.label,
+        channel: c.channel,
+        kind: c.kind,
+        state: c.state,
+        timestamp: c.timestamp,
+        revision: c.revision,
+      }),
+    ),
+    ignoredEvents: record.ignoredEvents.map((i): IgnoredEventRecord => {
+      if (!IGNORED_OUTCOMES.has(i.outcome)) throw decodeFailed(topic, `ignoredEvents[].outcome "${i.outcome}" is not a known outcome`);
+      return {
+        event: i.event,
+        timestamp: i.timestamp,
+        ...optional('eventId', i.eventId),
+        outcome: i.outcome as IgnoredEventRecord['outcome'],
+        reason: i.reason,
+        state: i.state,
+      };
+    }),
+    recentEventIds: [...record.recentEventIds],
+  };
+}
