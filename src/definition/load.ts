@@ -3,9 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { SagaflowError } from '../errors.ts';
 import type { DefinitionIssue } from './issues.ts';
 import { parseSagaConfig } from './parse.ts';
+import type { ParseResult } from './parse.ts';
 import type { SagaConfig } from './types.ts';
 
 export interface LoadOptions {
+  /** Default true; false leaves `<secret ...>` placeholders (offline tools). */
   resolveSecrets?: boolean;
   /** Receives each warning (unknown property, unreachable state, ...); they do not stop loading. */
   onWarning?: (issue: DefinitionIssue) => void;
@@ -18,37 +20,52 @@ export interface LoadOptions {
  *   SAGAFLOW_DEFINITION_INVALID (every issue in `details`, listed in the message) otherwise.
  */
 export function loadSagaConfigFile(path: string, env: Record<string, string | undefined>, options: LoadOptions = {}): SagaConfig {
+  const result = readSagaConfigFile(path, env, options);
+  for (const warning of result.warnings) options.onWarning?.(warning);
+  if (result.config === undefined) {
+    const lines = result.errors.map((e) => `  - ${e.path}: ${e.message}`);
+    const count = result.errors.length;
+    throw new SagaflowError('SAGAFLOW_DEFINITION_INVALID', {
+      message: `saga definition "${path}" is invalid (${count} error${count === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      path,
+      details: result.errors,
+    });
+  }
+  return result.config;
+}
+
+/**
+ * Like loadSagaConfigFile, but returns the issues instead of throwing them (for `validate`).
+ * A file that is not JSON is one error at `(root)`.
+ * @throws SagaflowError SAGAFLOW_DEFINITION_NOT_FOUND when the file cannot be read.
+ */
+export function readSagaConfigFile(
+  path: string,
+  env: Record<string, string | undefined>,
+  options: Pick<LoadOptions, 'resolveSecrets'> = {},
+): ParseResult {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const code = typeof error === 'object' && error !== null && 'code' in error ? ` (${String(error.code)})` : '';
-    throw new SagaflowError('SAGAFLOW_DEFINITION_NOT_FOUND', { message: `cannot read saga definition "${path}"${code}`, path, cause: error });
+    throw new SagaflowError('SAGAFLOW_DEFINITION_NOT_FOUND', { message: `cannot read saga definition "${path}"${errnoSuffix(error)}`, path, cause: error });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw invalid(path, [{ path: '(root)', message: describeJsonError(error, text) }]);
+    return { errors: [{ path: '(root)', message: describeJsonError(error, text) }], warnings: [] };
   }
   const base = dirname(resolve(path));
-  const result = parseSagaConfig(raw, {
+  return parseSagaConfig(raw, {
     env,
     readFile: (p) => readFileSync(resolve(base, p), 'utf8'),
     resolveSecrets: options.resolveSecrets ?? true,
   });
-  for (const warning of result.warnings) options.onWarning?.(warning);
-  if (result.config === undefined) throw invalid(path, result.errors);
-  return result.config;
 }
 
-function invalid(file: string, errors: DefinitionIssue[]): SagaflowError {
-  const lines = errors.map((e) => `  - ${e.path}: ${e.message}`);
-  return new SagaflowError('SAGAFLOW_DEFINITION_INVALID', {
-    message: `saga definition "${file}" is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
-    path: file,
-    details: errors,
-  });
+function errnoSuffix(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? ` (${String(error.code)})` : '';
 }
 
 /**
@@ -62,5 +79,8 @@ export function describeJsonError(error: unknown, text: string): string {
   const before = text.slice(0, Number(position));
   const line = before.split('\n').length;
   const column = Number(position) - before.lastIndexOf('\n');
-  return `is not valid JSON: syntax error at line ${line}, column ${column}`;
+  // V8's reason ("Expected ',' or '}' after property value") quotes no content; other forms do.
+  const reason = message.split(' in JSON at position')[0] ?? '';
+  const safeReason = reason.includes('"') || reason === message ? 'syntax error' : reason;
+  return `is not valid JSON: ${safeReason} at line ${line}, column ${column}`;
 }

@@ -1,0 +1,99 @@
+import { resolve } from 'node:path';
+import type { DefinitionIssue } from '../../definition/issues.ts';
+import { readSagaConfigFile } from '../../definition/load.ts';
+import type { SagaConfig } from '../../definition/types.ts';
+import { parseCommandArgs, usageError } from '../args.ts';
+import type { CliCommand } from '../io.ts';
+
+const usage = `Usage: sagaflow validate <saga.json> [--skip-secrets] [--json]
+
+Checks a saga.json (Flow Manager format): the JSON Schema, references between ids
+(initialState, targetState, channel, businessStateId, businessEventId), the graph and the
+payload schemas, and resolves secret references from the environment and files.
+Prints OK and a summary, or every error with its JSON path; exits 1 when invalid.
+
+Options:
+  --skip-secrets  check secret references without resolving them (no env or files needed)
+  --json          print the result as one JSON object
+  -h, --help      show this help`;
+
+export interface DefinitionSummary {
+  states: number;
+  finalStates: string[];
+  initialState: string;
+  transitions: number;
+  events: string[];
+  commands: number;
+  sideEffects: number;
+  channels: { id: string; type: string }[];
+  persistency: string;
+}
+
+export function summarise(config: SagaConfig): DefinitionSummary {
+  const states = config.machineDefinition.states;
+  const events = new Set<string>();
+  let transitions = 0;
+  let commands = 0;
+  let sideEffects = 0;
+  for (const state of states) {
+    for (const t of state.outgoingTransitions ?? []) {
+      transitions += 1;
+      events.add(t.inputEvent);
+    }
+    if (state.outputCommand) commands += 1;
+    sideEffects += state.sideEffects?.length ?? 0;
+  }
+  const persistency = 'type' in config.persistencyManagement ? String(config.persistencyManagement.type) : 'none';
+  return {
+    states: states.length,
+    finalStates: states.filter((s) => s.isFinal).map((s) => s.id),
+    initialState: config.machineDefinition.initialState,
+    transitions,
+    events: [...events],
+    commands,
+    sideEffects,
+    channels: config.communicationProtocols.map((p) => ({ id: p.id, type: p.type })),
+    persistency,
+  };
+}
+
+export const command: CliCommand = {
+  usage,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs('validate', args, {
+      'skip-secrets': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    const [file, ...extra] = positionals;
+    if (file === undefined) throw usageError('validate', 'missing the saga.json path');
+    if (extra.length > 0) throw usageError('validate', `unexpected argument "${extra[0]}"`);
+
+    const result = readSagaConfigFile(resolve(io.cwd, file), io.env, { resolveSecrets: values['skip-secrets'] !== true });
+    const summary = result.config ? summarise(result.config) : undefined;
+    if (values.json === true) {
+      io.stdout(JSON.stringify({ file, ok: summary !== undefined, errors: result.errors, warnings: result.warnings, summary }));
+      return summary ? 0 : 1;
+    }
+    if (summary === undefined) {
+      const count = result.errors.length;
+      io.stdout(`INVALID ${file} (${count} error${count === 1 ? '' : 's'}, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'})`);
+      printIssues(io.stdout, 'error', result.errors);
+      printIssues(io.stdout, 'warning', result.warnings);
+      return 1;
+    }
+    const channels = summary.channels.map((c) => `${c.id} (${c.type})`).join(', ') || 'none';
+    io.stdout(`OK ${file}`);
+    io.stdout(`  states:       ${summary.states} (initial ${summary.initialState}; final ${summary.finalStates.join(', ') || 'none'})`);
+    io.stdout(`  transitions:  ${summary.transitions} (events: ${summary.events.join(', ') || 'none'})`);
+    io.stdout(`  commands:     ${summary.commands} (+ ${summary.sideEffects} side effect${summary.sideEffects === 1 ? '' : 's'})`);
+    io.stdout(`  channels:     ${channels}`);
+    io.stdout(`  persistency:  ${summary.persistency}`);
+    io.stdout(`  warnings:     ${result.warnings.length}`);
+    printIssues(io.stdout, 'warning', result.warnings);
+    return 0;
+  },
+};
+
+function printIssues(out: (line: string) => void, kind: 'error' | 'warning', issues: readonly DefinitionIssue[]): void {
+  for (const issue of issues) out(`  ${kind}: ${issue.path}: ${issue.message}`);
+}

@@ -1,0 +1,82 @@
+import { businessKey } from './references.ts';
+import type { CommandSpec, MachineDefinition, StateSpec } from './types.ts';
+
+const SAFE_ID = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The machine as a Mermaid `stateDiagram-v2`: states (with descriptions), transitions
+ * labelled with their input event, business states as composite groups, commands and side
+ * effects as notes, `[*]` for the initial and the final states. Deterministic.
+ */
+export function renderMermaid(machine: MachineDefinition): string {
+  const ids = new Map<string, string>();
+  machine.states.forEach((state, i) => {
+    if (!ids.has(state.id)) ids.set(state.id, SAFE_ID.test(state.id) && state.id !== 'state' ? state.id : `s_${i}`);
+  });
+  const idOf = (stateId: string): string => ids.get(stateId) ?? `unknown_${stateId.replace(/\W/g, '_')}`;
+  const lines = ['stateDiagram-v2'];
+
+  const groups = new Map<string, StateSpec[]>();
+  const ungrouped: StateSpec[] = [];
+  for (const state of machine.states) {
+    if (state.businessStateId === undefined) ungrouped.push(state);
+    else groups.set(businessKey(state.businessStateId), [...(groups.get(businessKey(state.businessStateId)) ?? []), state]);
+  }
+  // Composite groups first: a state must be declared inside its group before any transition
+  // mentions it, or Mermaid places it at the top level.
+  const businessStates = machine.businessStates ?? [];
+  let groupIndex = 0;
+  for (const [key, members] of groups) {
+    const entry = businessStates.find((b) => businessKey(b.id) === key);
+    const id = members[0]?.businessStateId ?? '';
+    const title = entry?.description === undefined ? `business state ${String(id)}` : `${String(id)} - ${entry.description}`;
+    lines.push(`    state "${text(title)}" as business_${groupIndex} {`);
+    for (const state of members) lines.push(`        ${declaration(state, idOf(state.id))}`);
+    lines.push('    }');
+    groupIndex += 1;
+  }
+  for (const state of ungrouped) lines.push(`    ${declaration(state, idOf(state.id))}`);
+
+  lines.push(`    [*] --> ${idOf(machine.initialState)}`);
+  for (const state of machine.states) {
+    for (const t of state.outgoingTransitions ?? []) {
+      const label = t.payloadValidationSchema === undefined ? t.inputEvent : `${t.inputEvent} (validated)`;
+      lines.push(`    ${idOf(state.id)} --> ${idOf(t.targetState)} : ${text(label)}`);
+    }
+    if (state.isFinal) lines.push(`    ${idOf(state.id)} --> [*]`);
+  }
+  for (const state of machine.states) {
+    const commands: string[] = [];
+    if (state.outputCommand) commands.push(commandText('command', state.outputCommand));
+    for (const effect of state.sideEffects ?? []) commands.push(commandText('side effect', effect));
+    if (commands.length === 0) continue;
+    lines.push(`    note right of ${idOf(state.id)}`);
+    for (const line of commands) lines.push(`        ${line}`);
+    lines.push('    end note');
+  }
+  return lines.join('\n');
+}
+
+function declaration(state: StateSpec, id: string): string {
+  const named = id === state.id ? id : `state "${text(state.id)}" as ${id}`;
+  if (id !== state.id) return state.description ? `${named}\n        ${id} : ${text(state.description)}` : named;
+  return state.description ? `${id} : ${text(state.description)}` : id;
+}
+
+function commandText(kind: string, command: CommandSpec): string {
+  return text(`${kind} ${command.label} via ${command.channel}`);
+}
+
+/** Mermaid entity codes for the characters its state syntax gives a meaning to. */
+function text(value: string): string {
+  return value
+    .replace(/\s+/g, ' ')
+    .replaceAll('#', '#35;')
+    .replaceAll(':', '#58;')
+    .replaceAll(';', '#59;')
+    .replaceAll('"', '#quot;')
+    .replaceAll('{', '#123;')
+    .replaceAll('}', '#125;')
+    .replaceAll('<', '#lt;')
+    .replaceAll('>', '#gt;');
+}
