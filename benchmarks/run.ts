@@ -1,0 +1,397 @@
+/**
+ * Processing-throughput benchmark: for each system, fresh topics, the pre-produced workload
+ * as a backlog, then the system is started and measured until its consumer group has
+ * committed the end of the events topic. Records to benchmarks/results/<date>.json.
+ *
+ *   node benchmarks/run.ts [--systems kafka-perf,passthrough,kafka-streams] [--flow reservation]
+ *     [--sagas 20000] [--seed 42] [--partitions 12] [--threads 1] [--brokers 127.0.0.1:9092]
+ *     [--timeout 600] [--keep] [--no-record]
+ *
+ * Measures per system: events processed/s and sagas completed/s from "ready" to "all
+ * committed" (and a steady rate between 10 % and 90 % of the events), the system's CPU
+ * time and peak RSS from /proc, the broker's CPU time over the same window, and checks the
+ * output topic (read_committed) holds exactly the expected records.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { committedOffsets, connect, countCommitted, createTopics, deleteGroups, deleteTopics, endOffsets, produceAll, type BenchKafka } from './kafka.ts';
+import { consumerPerf, producerPerf, repoRoot, type ConsumerPerfResult, type ProducerPerfResult } from './perf-tools.ts';
+import { findBrokerPid, sampleProc } from './proc.ts';
+import { SYSTEMS, startSystem, type SystemContext, type SystemName } from './systems.ts';
+import { DEFAULT_WORKLOAD, emptySummary, generateWorkload, loadSagaConfig, sagasCompleted, type WorkloadOptions, type WorkloadSummary } from './workload.ts';
+
+export interface SystemResult {
+  system: SystemName;
+  startedAt: string;
+  flow: string;
+  threads?: number;
+  sagas: number;
+  events: number;
+  startupSeconds: number;
+  processingSeconds: number;
+  eventsPerSecond: number;
+  sagasPerSecond: number;
+  /** Rate between 10 % and 90 % of the events committed: excludes warm-up and tail. */
+  steadyEventsPerSecond: number;
+  /** CPU time of the system's process while processing (ready -> done). */
+  cpuSeconds: number;
+  /** cpuSeconds / processingSeconds: cores kept busy on average. */
+  cpuCores: number;
+  cpuMicrosPerEvent: number;
+  /** Including start-up. */
+  totalCpuSeconds: number;
+  peakRssMB: number;
+  brokerCpuSeconds?: number;
+  output: { topic: string; expected: number; got: number; ok: boolean; byLabel: Record<string, number> };
+  selfReported?: string;
+  error?: string;
+}
+
+export interface KafkaPerfResult {
+  system: 'kafka-perf';
+  startedAt: string;
+  records: number;
+  recordSize: number;
+  partitions: number;
+  producer: ProducerPerfResult;
+  transactionalProducer: ProducerPerfResult;
+  consumer: ConsumerPerfResult;
+}
+
+interface RunOptions {
+  bench: BenchKafka;
+  brokers: string;
+  workload: WorkloadOptions;
+  flowPath: string;
+  threads: number;
+  timeoutMs: number;
+  keep: boolean;
+  stamp: string;
+}
+
+const isTTY = process.stdout.isTTY === true;
+
+function progress(line: string): void {
+  if (isTTY) process.stdout.write(`\r${line.padEnd(118).slice(0, 118)}`);
+  else console.log(line);
+}
+
+function endProgress(): void {
+  if (isTTY) process.stdout.write('\n');
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function prepareTopics(opts: RunOptions, name: string): Promise<{ eventsTopic: string; commandsTopic: string; summary: WorkloadSummary; runId: string }> {
+  const runId = `bench-${opts.stamp}-${name}`;
+  const eventsTopic = `${runId}-events`;
+  const commandsTopic = `${runId}-commands`;
+  const partitions = opts.workload.partitions;
+  await createTopics(opts.bench.admin, [eventsTopic, commandsTopic], partitions);
+  const summary = emptySummary(partitions);
+  const began = Date.now();
+  await produceAll(opts.bench, eventsTopic, generateWorkload(opts.workload, summary), (n) => progress(`[${name}] producing the workload: ${fmt(n)} events`));
+  endProgress();
+  const seconds = (Date.now() - began) / 1000;
+  console.log(`[${name}] produced ${fmt(summary.events)} events for ${fmt(summary.sagas)} sagas in ${fmt(seconds, 1)} s`);
+  const ends = await endOffsets(opts.bench.admin, eventsTopic);
+  summary.eventsPerPartition.forEach((n, p) => {
+    // The saga-completion count relies on each record landing at its predicted offset.
+    if (ends[p] !== n) throw new Error(`${eventsTopic}[${p}] ends at ${ends[p]} but ${n} records were produced: the topic was not fresh or a send was retried`);
+  });
+  return { eventsTopic, commandsTopic, summary, runId };
+}
+
+/**
+ * Runs one system over a fresh copy of the workload and measures it. The system runs as a
+ * child process (see systems.ts for how each one is started).
+ */
+export async function runSystem(name: SystemName, opts: RunOptions): Promise<SystemResult> {
+  const { eventsTopic, commandsTopic, summary, runId } = await prepareTopics(opts, name);
+  const workDir = join(repoRoot, '.sagaflow', 'bench', runId);
+  mkdirSync(workDir, { recursive: true });
+  const ctx: SystemContext = {
+    brokers: opts.brokers,
+    runId,
+    eventsTopic,
+    commandsTopic,
+    flowPath: opts.flowPath,
+    config: opts.workload.config,
+    summary,
+    workDir,
+    threads: opts.threads,
+  };
+  const partitions = opts.workload.partitions;
+  const brokerPid = findBrokerPid();
+  const startedAt = new Date().toISOString();
+  const system = await startSystem(name, ctx);
+  const { child } = system;
+  const result: SystemResult = {
+    system: name,
+    startedAt,
+    flow: relative(repoRoot, opts.flowPath),
+    ...(name === 'kafka-streams' ? { threads: opts.threads } : {}),
+    sagas: summary.sagas,
+    events: summary.events,
+    startupSeconds: 0,
+    processingSeconds: 0,
+    eventsPerSecond: 0,
+    sagasPerSecond: 0,
+    steadyEventsPerSecond: 0,
+    cpuSeconds: 0,
+    cpuCores: 0,
+    cpuMicrosPerEvent: 0,
+    totalCpuSeconds: 0,
+    peakRssMB: 0,
+    output: { topic: commandsTopic, expected: system.expectedOutput.records, got: 0, ok: false, byLabel: {} },
+  };
+  try {
+    const readyAt = await Promise.race([
+      child.ready,
+      new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`${name} not ready after ${opts.timeoutMs} ms; see ${system.logFile}`)), opts.timeoutMs)),
+    ]);
+    result.startupSeconds = (readyAt - child.startedAt) / 1000;
+    const cpuAtReady = sampleProc(child.pid)?.cpuSeconds ?? 0;
+    const brokerCpuAtReady = brokerPid === undefined ? undefined : sampleProc(brokerPid)?.cpuSeconds;
+    let at10: number | undefined;
+    let at90: number | undefined;
+    let doneAt: number | undefined;
+    let last = { t: readyAt, events: 0 };
+    let lastPrint = 0;
+    while (doneAt === undefined) {
+      if (child.exited()) throw new Error(`${name} exited with code ${child.exitCode()} while processing; see ${system.logFile}`);
+      const now = Date.now();
+      if (now - readyAt > opts.timeoutMs) throw new Error(`${name} did not finish within ${opts.timeoutMs} ms; see ${system.logFile}`);
+      const committed = await committedOffsets(opts.bench.admin, system.groupId, eventsTopic, partitions);
+      const t = Date.now();
+      const events = committed.reduce((n, c, p) => n + Math.min(c, summary.eventsPerPartition[p] ?? 0), 0);
+      if (at10 === undefined && events >= summary.events * 0.1) at10 = t;
+      if (at90 === undefined && events >= summary.events * 0.9) at90 = t;
+      if (events >= summary.events) doneAt = t;
+      if (t - lastPrint >= (isTTY ? 250 : 5000) || doneAt !== undefined) {
+        const rate = t > last.t ? ((events - last.events) * 1000) / (t - last.t) : 0;
+        const proc = sampleProc(child.pid);
+        const sagas = sagasCompleted(summary, committed);
+        progress(
+          `[${name}] ${fmt(events)}/${fmt(summary.events)} events (${fmt((100 * events) / summary.events, 1)}%)  ` +
+            `${fmt(rate)} ev/s  sagas ${fmt(sagas)}/${fmt(summary.sagas)}  ` +
+            `cpu ${fmt(proc?.cpuSeconds ?? 0, 1)} s  rss ${fmt((proc?.rssBytes ?? 0) / 2 ** 20)} MB`,
+        );
+        last = { t, events };
+        lastPrint = t;
+      }
+      if (doneAt === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    endProgress();
+    const final = sampleProc(child.pid);
+    const brokerCpuAtDone = brokerPid === undefined ? undefined : sampleProc(brokerPid)?.cpuSeconds;
+    result.processingSeconds = (doneAt - readyAt) / 1000;
+    result.eventsPerSecond = summary.events / result.processingSeconds;
+    result.sagasPerSecond = summary.sagas / result.processingSeconds;
+    if (at10 !== undefined && at90 !== undefined && at90 > at10) result.steadyEventsPerSecond = (0.8 * summary.events * 1000) / (at90 - at10);
+    result.totalCpuSeconds = final?.cpuSeconds ?? 0;
+    result.cpuSeconds = result.totalCpuSeconds - cpuAtReady;
+    result.cpuCores = result.cpuSeconds / result.processingSeconds;
+    result.cpuMicrosPerEvent = (result.cpuSeconds * 1e6) / summary.events;
+    result.peakRssMB = (final?.peakRssBytes ?? 0) / 2 ** 20;
+    if (brokerCpuAtReady !== undefined && brokerCpuAtDone !== undefined) result.brokerCpuSeconds = brokerCpuAtDone - brokerCpuAtReady;
+  } catch (err) {
+    endProgress();
+    result.error = err instanceof Error ? err.message : String(err);
+    console.error(`[${name}] ${result.error}`);
+  } finally {
+    await child.stop();
+  }
+  result.selfReported = system.lastCounts();
+  if (!result.error) {
+    const out = await countCommitted(opts.bench, system.outputTopic, system.expectedOutput.records);
+    result.output.got = out.records;
+    result.output.byLabel = out.byLabel;
+    const expectedLabels = system.expectedOutput.byLabel;
+    result.output.ok =
+      out.records === system.expectedOutput.records &&
+      (expectedLabels === undefined || Object.entries(expectedLabels).every(([label, n]) => out.byLabel[label] === n));
+    if (!result.output.ok) console.error(`[${name}] output check failed: expected ${system.expectedOutput.records} records, read ${out.records}`);
+  }
+  if (!opts.keep) {
+    await deleteTopics(opts.bench.admin, [eventsTopic, commandsTopic, ...system.ownTopics]);
+    await deleteGroups(opts.bench.admin, [system.groupId]);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+async function runKafkaPerf(opts: RunOptions, records: number, recordSize: number): Promise<KafkaPerfResult> {
+  const topic = `bench-${opts.stamp}-kafka-perf`;
+  const logDir = join(repoRoot, '.sagaflow', 'bench', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const partitions = opts.workload.partitions;
+  const startedAt = new Date().toISOString();
+  await createTopics(opts.bench.admin, [topic, `${topic}-tx`], partitions);
+  try {
+    const base = { brokers: opts.brokers, records, recordSize };
+    progress(`[kafka-perf] ProducerPerformance: ${fmt(records)} records of ${recordSize} bytes, acks=all`);
+    const producer = await producerPerf({ ...base, topic, transactional: false, logFile: join(logDir, `${topic}-producer.log`) });
+    progress(`[kafka-perf] ProducerPerformance, transactional (one transaction per 100 ms)`);
+    const transactionalProducer = await producerPerf({ ...base, topic: `${topic}-tx`, transactional: true, logFile: join(logDir, `${topic}-producer-tx.log`) });
+    progress(`[kafka-perf] ConsumerPerformance`);
+    const consumer = await consumerPerf({ brokers: opts.brokers, topic, records, logFile: join(logDir, `${topic}-consumer.log`) });
+    endProgress();
+    return { system: 'kafka-perf', startedAt, records, recordSize, partitions, producer, transactionalProducer, consumer };
+  } finally {
+    if (!opts.keep) await deleteTopics(opts.bench.admin, [topic, `${topic}-tx`]);
+  }
+}
+
+function javaVersionLine(): string {
+  try {
+    // java -version prints on stderr.
+    return execFileSync('sh', ['-c', 'java -version 2>&1 | head -1'], { encoding: 'utf8' }).trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function printTable(results: (SystemResult | KafkaPerfResult)[]): void {
+  console.log('');
+  console.log('| system | events/s | steady events/s | sagas/s | CPU s (cores) | CPU µs/event | peak RSS MB | broker CPU s | output |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of results) {
+    if (r.system === 'kafka-perf') {
+      console.log(`| producer-perf (acks=all) | ${fmt(r.producer.recordsPerSec)} | | | ${fmt(r.producer.cpuSeconds, 1)} | | | | ${fmt(r.producer.mbPerSec, 1)} MB/s |`);
+      console.log(`| producer-perf (transactional) | ${fmt(r.transactionalProducer.recordsPerSec)} | | | ${fmt(r.transactionalProducer.cpuSeconds, 1)} | | | | ${fmt(r.transactionalProducer.mbPerSec, 1)} MB/s |`);
+      console.log(`| consumer-perf | ${fmt(r.consumer.recordsPerSec)} | | | ${fmt(r.consumer.cpuSeconds, 1)} | | | | ${fmt(r.consumer.mbPerSec, 1)} MB/s |`);
+      continue;
+    }
+    const label = r.threads === undefined ? r.system : `${r.system} (${r.threads} thread${r.threads === 1 ? '' : 's'})`;
+    if (r.error) {
+      console.log(`| ${label} | failed: ${r.error} | | | | | | | |`);
+      continue;
+    }
+    console.log(
+      `| ${label} | ${fmt(r.eventsPerSecond)} | ${fmt(r.steadyEventsPerSecond)} | ${fmt(r.sagasPerSecond)} | ` +
+        `${fmt(r.cpuSeconds, 1)} (${fmt(r.cpuCores, 2)}) | ${fmt(r.cpuMicrosPerEvent)} | ${fmt(r.peakRssMB)} | ` +
+        `${r.brokerCpuSeconds === undefined ? '' : fmt(r.brokerCpuSeconds, 1)} | ${r.output.ok ? 'ok' : `MISMATCH ${r.output.got}/${r.output.expected}`} |`,
+    );
+  }
+}
+
+function record(results: (SystemResult | KafkaPerfResult)[], workload: WorkloadOptions, flowPath: string, sizes: WorkloadSummary | undefined): string {
+  const dir = join(repoRoot, 'benchmarks', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
+  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { sessions?: unknown[] }) : {};
+  const cpu = cpus();
+  const session = {
+    recordedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model ?? 'unknown',
+      memoryGB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      java: javaVersionLine(),
+      kafka: '3.9.1 (local stack, single KRaft node)',
+    },
+    workload: {
+      flow: relative(repoRoot, flowPath),
+      sagas: workload.sagas,
+      seed: workload.seed,
+      partitions: workload.partitions,
+      happyRatio: workload.happyRatio,
+      window: workload.window,
+      events: sizes?.events,
+      commands: sizes?.commands,
+      averageEventBytes: sizes?.averageEventBytes,
+      finalStates: sizes?.finalStates,
+    },
+    results,
+  };
+  writeFileSync(file, JSON.stringify({ sessions: [...(existing.sessions ?? []), session] }, null, 2) + '\n');
+  return file;
+}
+
+const FLOWS: Record<string, string> = {
+  reservation: 'benchmarks/flows/reservation.saga.json',
+  'order-fulfillment': 'benchmarks/flows/order-fulfillment.saga.json',
+};
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      systems: { type: 'string', default: 'kafka-perf,passthrough,kafka-streams' },
+      flow: { type: 'string', default: 'reservation' },
+      sagas: { type: 'string', default: '20000' },
+      seed: { type: 'string', default: String(DEFAULT_WORKLOAD.seed) },
+      partitions: { type: 'string', default: String(DEFAULT_WORKLOAD.partitions) },
+      'happy-ratio': { type: 'string', default: String(DEFAULT_WORKLOAD.happyRatio) },
+      window: { type: 'string', default: String(DEFAULT_WORKLOAD.window) },
+      threads: { type: 'string', default: '1' },
+      brokers: { type: 'string', default: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092' },
+      timeout: { type: 'string', default: '600' },
+      keep: { type: 'boolean', default: false },
+      'no-record': { type: 'boolean', default: false },
+    },
+  });
+  const systems = values.systems.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of systems) {
+    if (s !== 'kafka-perf' && !(SYSTEMS as readonly string[]).includes(s)) {
+      console.error(`unknown system "${s}"; choose among kafka-perf, ${SYSTEMS.join(', ')}`);
+      return 2;
+    }
+  }
+  const flowPath = resolve(repoRoot, FLOWS[values.flow] ?? values.flow);
+  const workload: WorkloadOptions = {
+    config: loadSagaConfig(flowPath),
+    sagas: Number(values.sagas),
+    seed: Number(values.seed),
+    partitions: Number(values.partitions),
+    happyRatio: Number(values['happy-ratio']),
+    window: Number(values.window),
+  };
+  // The workload's size, for the perf tools and the record (generation is cheap).
+  const sizes = emptySummary(workload.partitions);
+  for (const _ of generateWorkload(workload, sizes));
+
+  let bench: BenchKafka;
+  try {
+    bench = await connect(values.brokers);
+    await bench.admin.listTopics();
+  } catch (err) {
+    console.error(`cannot reach Kafka at ${values.brokers} (${err instanceof Error ? err.message : String(err)}); start the local stack with: npm run stack -- up`);
+    return 1;
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  const opts: RunOptions = {
+    bench,
+    brokers: values.brokers,
+    workload,
+    flowPath,
+    threads: Number(values.threads),
+    timeoutMs: Number(values.timeout) * 1000,
+    keep: values.keep,
+    stamp,
+  };
+  console.log(
+    `workload: ${values.flow}, ${fmt(sizes.sagas)} sagas, ${fmt(sizes.events)} events (~${sizes.averageEventBytes} bytes), ` +
+      `${fmt(sizes.commands)} commands, ${workload.partitions} partitions, seed ${workload.seed}`,
+  );
+  const results: (SystemResult | KafkaPerfResult)[] = [];
+  try {
+    for (const s of systems) {
+      if (s === 'kafka-perf') results.push(await runKafkaPerf(opts, sizes.events, sizes.averageEventBytes));
+      else results.push(await runSystem(s as SystemName, opts));
+    }
+  } finally {
+    await bench.close();
+  }
+  printTable(results);
+  if (!values['no-record']) console.log(`\nrecorded in ${record(results, workload, flowPath, sizes)}`);
+  return results.some((r) => r.system !== 'kafka-perf' && (r.error !== undefined || !r.output.ok)) ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main(process.argv.slice(2));
