@@ -1,16 +1,29 @@
-import { randomUUID } from 'node:crypto';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isSagaflowError } from '../../../src/errors.ts';
 import { avroSchemaText, registerSchemas, valueSubject } from '../../../src/kafka/serdes/avro.ts';
 import { createSerdes } from '../../../src/kafka/serdes/create.ts';
 import type { Serdes } from '../../../src/kafka/serdes/create.ts';
 import { decodeFailureReason } from '../../../src/kafka/serdes/serde.ts';
 import type { MessageEnvelope } from '../../../src/kafka/serdes/serde.ts';
+import { registerCleanup } from '../../support/cleanup.ts';
+import { uniqueName } from '../../support/names.ts';
+import { services } from '../../support/services.ts';
 import { fullSaga, minimalSaga } from '../../unit/kafka/serdes/fixtures.ts';
 
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? '';
-const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+/**
+ * A topic name whose value subject is deleted after the file (soft then permanent delete,
+ * as the Confluent API requires). No topic is created: the serdes only need the subject.
+ */
+function subjectTopic(registryUrl: string, prefix: string): string {
+  const topic = uniqueName(prefix);
+  registerCleanup(async () => {
+    const subject = encodeURIComponent(valueSubject(topic));
+    await fetch(`${registryUrl}/subjects/${subject}`, { method: 'DELETE' });
+    await fetch(`${registryUrl}/subjects/${subject}?permanent=true`, { method: 'DELETE' });
+  });
+  return topic;
+}
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -22,12 +35,13 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('Avro serdes against the schema registry', () => {
+  const registryUrl = services().schemaRegistryUrl;
   const registry = new SchemaRegistry({ host: registryUrl });
-  const events = uniqueName('serdes-events');
-  const commands = uniqueName('serdes-commands');
-  const changelog = uniqueName('serdes-changelog');
-  const other = uniqueName('serdes-other');
-  const subjects = [events, commands, changelog, other].map(valueSubject);
+  const events = subjectTopic(registryUrl, 'serdes-events');
+  const commands = subjectTopic(registryUrl, 'serdes-commands');
+  const changelog = subjectTopic(registryUrl, 'serdes-changelog');
+  const other = subjectTopic(registryUrl, 'serdes-other');
+  const impostor = subjectTopic(registryUrl, 'serdes-impostor');
   let ids: Map<string, number>;
   let serdes: Serdes;
 
@@ -38,14 +52,6 @@ describe('Avro serdes against the schema registry', () => {
       { topic: changelog, kind: 'saga' },
     ]);
     serdes = createSerdes({ serialization: 'avro' }, registry);
-  });
-
-  afterAll(async () => {
-    // Soft delete then permanent delete, as the Confluent API requires.
-    for (const subject of subjects) {
-      await fetch(`${registryUrl}/subjects/${subject}`, { method: 'DELETE' });
-      await fetch(`${registryUrl}/subjects/${subject}?permanent=true`, { method: 'DELETE' });
-    }
   });
 
   it('registers each schema under <topic>-value, idempotently', async () => {
@@ -121,9 +127,8 @@ describe('Avro serdes against the schema registry', () => {
   });
 
   it('fails with SAGAFLOW_DECODE_FAILED on a record of the same name but another shape', async () => {
-    const impostor = { type: 'record', name: 'EventEnvelope', namespace: 'io.sagaflow', fields: [{ name: 'messageLabel', type: 'int' }] };
-    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(impostor) }, { subject: valueSubject(`${other}-impostor`) });
-    subjects.push(valueSubject(`${other}-impostor`));
+    const sameName = { type: 'record', name: 'EventEnvelope', namespace: 'io.sagaflow', fields: [{ name: 'messageLabel', type: 'int' }] };
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(sameName) }, { subject: valueSubject(impostor) });
     const bytes = await registry.encode(id, { messageLabel: 5 });
     expect(decodeFailureReason(await failure(serdes.event.deserialize(events, bytes)))).toMatch(
       new RegExp(`^writer schema id ${id} \\(io\\.sagaflow\\.EventEnvelope\\) cannot be read as io\\.sagaflow\\.EventEnvelope`),
