@@ -6,6 +6,7 @@ import type { Command, SagaDocument, SagaInput, TransitionResult } from '../saga
 import { SagaflowError, isSagaflowError } from '../errors.ts';
 import type { Envelope, ProcessorCodec } from './codec.ts';
 import type { ChangelogReader } from './restore.ts';
+import { TransactionOverlay } from '../store/transaction-overlay.ts';
 import type { Metrics } from './metrics.ts';
 
 /** The part of the per-partition state store the task needs (see src/store). */
@@ -47,7 +48,8 @@ interface Pending {
   commands: { topic: string; messages: Message[] }[];
   changelog: Message[];
   deadLetters: Message[];
-  sagas: Map<string, SagaDocument>;
+  /** The batch's saga changes; the store sees them only after the transaction commits. */
+  overlay: TransactionOverlay;
 }
 
 /** Header names on dead-letter records. */
@@ -221,8 +223,9 @@ export class PartitionTask {
   }
 
   private async processMessages(messages: Batch['messages'], resolveOffset: (offset: string) => void): Promise<void> {
+    if (!this.store) return;
     this.busy = true;
-    const pending: Pending = { commands: [], changelog: [], deadLetters: [], sagas: new Map() };
+    const pending: Pending = { commands: [], changelog: [], deadLetters: [], overlay: new TransactionOverlay(this.store) };
     let transaction: Transaction | undefined;
     try {
       for (const message of messages) {
@@ -258,7 +261,7 @@ export class PartitionTask {
         throw err;
       }
       transaction = undefined;
-      if (changelogEnd !== undefined) await this.store?.applyCommitted([...pending.sagas.values()], changelogEnd);
+      if (changelogEnd !== undefined) await this.store?.applyCommitted(pending.overlay.entries(), changelogEnd);
       this.nextOffset = lastOffset + 1n;
       resolveOffset(last.offset);
       this.deps.metrics.transactions += 1;
@@ -329,7 +332,7 @@ export class PartitionTask {
       input = { kind: 'event', sagaId, label: envelope.messageLabel, payload: envelope.messagePayload, timestamp };
       if (envelope.eventId !== undefined) input.eventId = envelope.eventId;
     }
-    const current = pending.sagas.get(sagaId) ?? (await this.store?.getSaga(sagaId));
+    const current = await pending.overlay.getSaga(sagaId);
     let result: TransitionResult;
     try {
       result = transition(definition, current, input);
@@ -347,7 +350,7 @@ export class PartitionTask {
       this.log.info({ sagaId, outcome: result.outcome, reason: result.reason, label: envelope.messageLabel }, 'event recorded in saga history');
     }
     if (result.changed && result.saga) {
-      pending.sagas.set(sagaId, result.saga);
+      pending.overlay.set(result.saga);
       pending.changelog.push({ key: sagaId, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) });
     }
     for (const command of result.commands) await this.addCommand(command, pending, result.saga);
