@@ -1,0 +1,36 @@
+import { MongoClient } from 'mongodb';
+import type { Collection, Db, Document } from 'mongodb';
+import { registerCleanup } from './cleanup.ts';
+import { uniqueName } from './names.ts';
+import { services } from './services.ts';
+
+let shared: Promise<MongoClient> | undefined;
+
+/** One MongoDB client per test file, closed after every cleanup that uses it. */
+export function mongoClient(): Promise<MongoClient> {
+  shared ??= (async () => {
+    const client = new MongoClient(services().mongodbUrl, { serverSelectionTimeoutMS: 10_000 });
+    registerCleanup(async () => {
+      shared = undefined;
+      await client.close();
+    });
+    await client.connect();
+    return client;
+  })();
+  return shared;
+}
+
+/** The tests' database. */
+export async function testDb(): Promise<Db> {
+  return (await mongoClient()).db('sagaflow_test');
+}
+
+/** A collection with a unique name, dropped after the test file. */
+export async function mongoCollection<T extends Document = Document>(prefix = 'coll'): Promise<Collection<T>> {
+  const db = await testDb();
+  const name = uniqueName(prefix).replaceAll('-', '_');
+  registerCleanup(async () => {
+    await db.collection(name).drop().catch(() => undefined);
+  });
+  return db.collection<T>(name);
+}
