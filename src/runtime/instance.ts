@@ -48,6 +48,15 @@ export function kafkaLayout(config: SagaConfig): {
       path: `communicationProtocols[${index}].configurations.consumerGroup`,
     });
   }
+  channel.configurations.brokers.forEach((broker, i) => {
+    // Brokers may be secrets: name the path, never the value.
+    if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) {
+      throw new SagaflowError('SAGAFLOW_CONFIG_INVALID', {
+        message: `communicationProtocols[${index}].configurations.brokers[${i}]: not a host:port address; set it to e.g. "kafka-0:9092"`,
+        path: `communicationProtocols[${index}].configurations.brokers[${i}]`,
+      });
+    }
+  });
   const commandTopics = new Map<string, string>();
   config.communicationProtocols.forEach((p, i) => {
     if (p.type !== 'kafka') return;

@@ -23,7 +23,7 @@ export async function runStart(env: Record<string, string | undefined>, cwd: str
   try {
     instance = await startInstance({ env: runtime, config, logger });
   } catch (err) {
-    logger.error({ err }, 'start failed');
+    // One line, no stack: the code and message say what to fix.
     stderr(describe(err));
     return 1;
   }
