@@ -31,11 +31,11 @@ export function renderMermaid(machine: MachineDefinition): string {
     const id = members[0]?.businessStateId ?? '';
     const title = entry?.description === undefined ? `business state ${String(id)}` : `${String(id)} - ${entry.description}`;
     lines.push(`    state "${text(title)}" as business_${groupIndex} {`);
-    for (const state of members) lines.push(`        ${declaration(state, idOf(state.id))}`);
+    for (const state of members) lines.push(...declaration(state, idOf(state.id)).map((l) => `        ${l}`));
     lines.push('    }');
     groupIndex += 1;
   }
-  for (const state of ungrouped) lines.push(`    ${declaration(state, idOf(state.id))}`);
+  for (const state of ungrouped) lines.push(...declaration(state, idOf(state.id)).map((l) => `    ${l}`));
 
   lines.push(`    [*] --> ${idOf(machine.initialState)}`);
   for (const state of machine.states) {
@@ -57,26 +57,29 @@ export function renderMermaid(machine: MachineDefinition): string {
   return lines.join('\n');
 }
 
-function declaration(state: StateSpec, id: string): string {
-  const named = id === state.id ? id : `state "${text(state.id)}" as ${id}`;
-  if (id !== state.id) return state.description ? `${named}\n        ${id} : ${text(state.description)}` : named;
-  return state.description ? `${id} : ${text(state.description)}` : id;
+function declaration(state: StateSpec, id: string): string[] {
+  const lines = id === state.id ? [] : [`state "${text(state.id)}" as ${id}`];
+  if (state.description) lines.push(`${id} : ${text(state.description)}`);
+  else if (lines.length === 0) lines.push(id);
+  return lines;
 }
 
 function commandText(kind: string, command: CommandSpec): string {
   return text(`${kind} ${command.label} via ${command.channel}`);
 }
 
-/** Mermaid entity codes for the characters its state syntax gives a meaning to. */
+const ENTITIES: Record<string, string> = {
+  '#': '#35;',
+  ':': '#58;',
+  ';': '#59;',
+  '"': '#quot;',
+  '{': '#123;',
+  '}': '#125;',
+  '<': '#lt;',
+  '>': '#gt;',
+};
+
+/** Mermaid entity codes for the characters its state syntax gives a meaning to (one pass). */
 function text(value: string): string {
-  return value
-    .replace(/\s+/g, ' ')
-    .replaceAll('#', '#35;')
-    .replaceAll(':', '#58;')
-    .replaceAll(';', '#59;')
-    .replaceAll('"', '#quot;')
-    .replaceAll('{', '#123;')
-    .replaceAll('}', '#125;')
-    .replaceAll('<', '#lt;')
-    .replaceAll('>', '#gt;');
+  return value.replace(/\s+/g, ' ').replace(/[#:;"{}<>]/g, (c) => ENTITIES[c] ?? c);
 }

@@ -49,8 +49,9 @@ function normalizeBrokers(config: SagaConfig, issues: IssueList): void {
   config.communicationProtocols.forEach((protocol, i) => {
     if (protocol.type !== 'kafka') return;
     const value: unknown = protocol.configurations.brokers;
-    const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
-    if (!list.every((b): b is string => typeof b === 'string')) return; // an unresolved secret, already reported
+    const list: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [value];
+    // A secret reference left in place could not be resolved and is already reported.
+    if (!list.every((b): b is string => typeof b === 'string')) return;
     const brokers = list.flatMap((b) => b.split(',')).map((b) => b.trim()).filter((b) => b !== '');
     protocol.configurations.brokers = brokers;
     if (brokers.length === 0) {

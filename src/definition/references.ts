@@ -115,7 +115,7 @@ function checkTransitions(
     if (transition.inputEvent === creationEvent) {
       issues.error(
         [...tp, 'inputEvent'],
-        `"${creationEvent}" is the creation event (machineDefinition.creationEvent): messages with this label create sagas and never reach a transition; rename the event`,
+        `"${creationEvent}" is the creation event (machineDefinition.creationEvent, default "${DEFAULT_CREATION_EVENT}"): messages with this label create sagas and never reach a transition; rename the event`,
       );
     }
     if (!stateIndex.has(transition.targetState)) {
@@ -227,7 +227,8 @@ function checkGraph(config: SagaConfig, stateIndex: Map<string, number>, issues:
         ['machineDefinition', 'states', i],
         `state "${state.id}" is unreachable from initialState "${initialState}": no transition leads to it; remove it or add a transition to it`,
       );
-    } else if (finals.length > 0 && !canFinish.has(state.id)) {
+    } else if (finals.length > 0 && !canFinish.has(state.id) && (state.outgoingTransitions ?? []).length > 0) {
+      // A non-final state without transitions is already an error; this is about cycles.
       issues.warn(
         ['machineDefinition', 'states', i],
         `no final state can be reached from state "${state.id}": sagas entering it never complete`,

@@ -63,9 +63,18 @@ const REQUIRED_HINTS: Record<string, string> = {
   targetState: 'set it to the id of the state the transition leads to',
   brokers: 'list the Kafka bootstrap servers, e.g. ["kafka:9092"]',
   endpoint: 'set the host name of the service to call',
+  key: 'name the environment variable that holds the secret',
+  path: 'name the file that holds the secret',
 };
 
-const SECRET_SCHEMAS = ['#/definitions/secretString', '#/definitions/sslMaterial', '#/definitions/kafkaConfigurations/properties/brokers'];
+const SECRET_HINT = 'a secret reference ({"type": "env", "key": "NAME"} or {"type": "file", "path": "..."})';
+const TYPE_NAMES: Record<string, string> = { array: 'an array', string: 'a string', object: SECRET_HINT };
+
+/** Schemas that accept a secret reference say so with `then: {$ref: secretRef}`. */
+function acceptsSecretRef(schema: unknown): boolean {
+  const then = (schema as { then?: { $ref?: unknown } } | undefined)?.then;
+  return then?.$ref === '#/definitions/secretRef';
+}
 
 function formatSchemaError(error: ErrorObject, raw: unknown): FormattedError | undefined {
   const path = instanceSegments(error.instancePath, raw);
@@ -94,15 +103,13 @@ function formatSchemaError(error: ErrorObject, raw: unknown): FormattedError | u
       };
     }
     case 'type': {
-      const expected = Array.isArray(params.type) ? params.type.join(' or ') : String(params.type);
       const found = jsonType(error.data);
-      if (SECRET_SCHEMAS.some((s) => error.schemaPath.startsWith(s))) {
-        return {
-          path,
-          message: `must be ${expected} (found ${found}); a secret may also be {"type": "env", "key": "NAME"}, {"type": "file", "path": "..."} or "\${NAME}"`,
-          warning: false,
-        };
+      if (acceptsSecretRef(error.parentSchema) && Array.isArray(params.type)) {
+        const names = params.type.map((t) => TYPE_NAMES[String(t)] ?? String(t));
+        const expectedText = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1) ?? ''}` : names.join('');
+        return { path, message: `must be ${expectedText} (found ${found})`, warning: false };
       }
+      const expected = Array.isArray(params.type) ? params.type.join(' or ') : String(params.type);
       return { path, message: `must be ${withArticle(expected)} (found ${found})`, warning: false };
     }
     case 'enum': {

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { renderMermaid } from '../../../src/definition/mermaid.ts';
+import type { MachineDefinition } from '../../../src/definition/types.ts';
+import { push, set, validConfig } from './fixtures.ts';
+
+describe('renderMermaid', () => {
+  it('renders business groups, transitions, the start, final states and commands as notes', () => {
+    const machine = validConfig((r) => set(r, 'machineDefinition.states[0].outgoingTransitions[0].payloadValidationSchema', { type: 'object' })).machineDefinition;
+    expect(renderMermaid(machine)).toBe(
+      [
+        'stateDiagram-v2',
+        '    state "0 - in progress" as business_0 {',
+        '        created : start',
+        '    }',
+        '    state "1 - ok" as business_1 {',
+        '        done',
+        '    }',
+        '    state "2 - ko" as business_2 {',
+        '        failed',
+        '    }',
+        '    [*] --> created',
+        '    created --> done : workDone (validated)',
+        '    created --> failed : workFailed',
+        '    done --> [*]',
+        '    failed --> [*]',
+        '    note right of created',
+        '        command doWork via bus',
+        '        side effect audit via hook',
+        '    end note',
+      ].join('\n'),
+    );
+  });
+
+  it('aliases ids Mermaid cannot take and escapes its special characters', () => {
+    const machine: MachineDefinition = {
+      initialState: 'order-placed',
+      states: [
+        { id: 'order-placed', description: 'step: one; "quoted" {x} #1', isFinal: false, outgoingTransitions: [{ inputEvent: 'go:now', targetState: 'state' }] },
+        { id: 'state', isFinal: true },
+      ],
+    };
+    const text = renderMermaid(machine);
+    expect(text).toContain('    state "order-placed" as s_0\n    s_0 : step#58; one#59; #quot;quoted#quot; #123;x#125; #35;1');
+    expect(text).toContain('    state "state" as s_1');
+    expect(text).toContain('    [*] --> s_0');
+    expect(text).toContain('    s_0 --> s_1 : go#58;now');
+    expect(text).toContain('    s_1 --> [*]');
+  });
+
+  it('keeps states without a business state at the top level', () => {
+    const machine = validConfig((r) => push(r, 'machineDefinition.states', { id: 'loose', isFinal: true })).machineDefinition;
+    const lines = renderMermaid(machine).split('\n');
+    expect(lines).toContain('    loose');
+    expect(lines).toContain('    loose --> [*]');
+  });
+});
