@@ -5,6 +5,7 @@ import { loadStackConfig, serviceEnv, stackPaths } from './config.ts';
 import type { StackConfig } from './config.ts';
 import { StackError } from './errors.ts';
 import { kafkaService } from './kafka.ts';
+import { withStackLock } from './lock.ts';
 import { mongoService } from './mongo.ts';
 import { describeListener, isPortFree } from './ports.ts';
 import { seconds, silentProgress } from './progress.ts';
@@ -108,8 +109,14 @@ export interface UpOptions extends StackOptions {
  */
 export async function stackUp(options: UpOptions = {}): Promise<ReturnType<typeof serviceEnv>> {
   const ctx = contextOf(options);
+  return withStackLock(ctx.paths.run, ctx.progress, async () => {
+    if (options.fresh) await reset(ctx);
+    return up(ctx);
+  });
+}
+
+async function up(ctx: ServiceContext): Promise<ReturnType<typeof serviceEnv>> {
   const started = Date.now();
-  if (options.fresh) await stackReset(options);
   for (const dir of Object.values(ctx.paths)) await mkdir(dir, { recursive: true });
 
   const alreadyRunning = new Set<ServiceName>();
@@ -137,6 +144,10 @@ export async function stackUp(options: UpOptions = {}): Promise<ReturnType<typeo
 /** Stops every service the stack started (and any stray process of it); leaves data in place. */
 export async function stackDown(options: StackOptions = {}): Promise<void> {
   const ctx = contextOf(options);
+  await withStackLock(ctx.paths.run, ctx.progress, () => down(ctx));
+}
+
+async function down(ctx: ServiceContext): Promise<void> {
   const marker = ctx.config.stackDir;
   const records = (await Promise.all(services.map((service) => runningProcess(ctx.paths.run, service.name, marker)))).filter(
     (record) => record !== undefined,
@@ -154,7 +165,11 @@ export async function stackDown(options: StackOptions = {}): Promise<void> {
 /** Stops everything and deletes the data folders; downloads and builds stay cached. */
 export async function stackReset(options: StackOptions = {}): Promise<void> {
   const ctx = contextOf(options);
-  await stackDown(options);
+  await withStackLock(ctx.paths.run, ctx.progress, () => reset(ctx));
+}
+
+async function reset(ctx: ServiceContext): Promise<void> {
+  await down(ctx);
   await rm(ctx.paths.data, { recursive: true, force: true });
   ctx.progress.line(`data wiped (${ctx.paths.data})`);
 }

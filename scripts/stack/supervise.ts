@@ -124,6 +124,11 @@ export async function stopProcess(runDir: string, record: PidRecord, graceMs = 2
       throw new StackError('SAGAFLOW_STACK_STOP_FAILED', `${record.service} (pid ${record.pid}) survived SIGKILL`, `check it with ps -p ${record.pid}`);
     }
   }
+  // The exited process stays a zombie until its parent reaps it; when `up` has already ended
+  // that is init, which may take a few seconds. Wait (bounded) so that `ps` right after
+  // `down` shows nothing left.
+  const reapDeadline = Date.now() + 10_000;
+  while (processState(record.pid) !== undefined && Date.now() < reapDeadline) await delay(100);
   await rm(pidFile(runDir, record.service), { force: true });
   return outcome;
 }
