@@ -54,7 +54,6 @@ type Lookup =
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
-    disableRequestLogging: true,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
   const log = deps.logger.child({ component: 'http' });

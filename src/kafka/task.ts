@@ -1,3 +1,4 @@
+import { Partitioners } from 'kafkajs';
 import type { Admin, Batch, Consumer, IHeaders, Kafka, Message, Producer, Transaction } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { CompiledDefinition } from '../definition/compile.ts';
@@ -137,6 +138,8 @@ export class PartitionTask {
       maxInFlightRequests: 1,
       transactionTimeout: 60_000,
       allowAutoTopicCreation: false,
+      // Java-compatible murmur2: sagaId -> partition matches Java clients and Kafka Streams.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     // kafkajs sends InitProducerId (which fences the previous owner and aborts its open

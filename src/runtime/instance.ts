@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Partitioners } from 'kafkajs';
 import type { Admin, Producer } from 'kafkajs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -134,7 +135,7 @@ export async function startInstance(opts: {
       logger,
       ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
     });
-    const ingress = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const ingress = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     producer = ingress;
     await ingress.connect();
     const proc = processor;

@@ -9,6 +9,10 @@ function pinoLogCreator(logger: Logger) {
     ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
       const { message, ...rest } = log;
       const fields = { ...rest, component: 'kafkajs' };
+      // Transactional producers keep the client's bounded retries on purpose (a task that
+      // cannot reach the broker re-fences and restores instead of blocking forever), so this
+      // per-producer warning carries no information.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       // kafkajs logs retried failures (e.g. CONCURRENT_TRANSACTIONS while a transaction
       // completes) at error level; sagaflow logs what really fails itself, so keep them at warn.
       if (level === KafkaLogLevel.ERROR || level === KafkaLogLevel.WARN) logger.warn(fields, message);

@@ -1,3 +1,4 @@
+import { Partitioners } from 'kafkajs';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 
@@ -45,7 +46,12 @@ export class SagaWorker {
   }
 
   async start(): Promise<void> {
-    this.producer = this.opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = this.opts.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await this.producer.connect();
     this.consumer = this.opts.kafka.consumer({ groupId: this.opts.groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
     await this.consumer.connect();

@@ -1,9 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import pino from 'pino';
-import { afterAll } from 'vitest';
 import { parseSagaConfig } from '../../src/definition/parse.ts';
 import type { KafkaProtocol, SagaConfig } from '../../src/definition/types.ts';
 import { createProcessorCodec } from '../../src/kafka/codec-factory.ts';
@@ -14,6 +13,8 @@ import type { Instance } from '../../src/runtime/instance.ts';
 import { SagaWorker } from '../../src/worker/client.ts';
 import { services } from './services.ts';
 import { uniqueName } from './names.ts';
+import { registerCleanup } from './cleanup.ts';
+import { kafkaClient } from './kafka.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -23,8 +24,20 @@ export interface FlowTopics {
   commands: string;
 }
 
+/** Unique topic and group names for one flow; its topics are deleted after the test file. */
 export function uniqueFlow(prefix = 'flow'): FlowTopics {
   const base = uniqueName(prefix);
+  registerCleanup(async () => {
+    const admin = kafkaClient().admin();
+    await admin.connect();
+    try {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${base}-`));
+      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
+      await admin.deleteGroups([`${base}-app`, `${base}-app-projection`]).catch(() => undefined);
+    } finally {
+      await admin.disconnect();
+    }
+  });
   return { applicationId: `${base}-app`, events: `${base}-events`, commands: `${base}-commands` };
 }
 
@@ -53,7 +66,7 @@ export const quietLogger = pino({ level: process.env.SAGAFLOW_TEST_LOG_LEVEL ?? 
 
 export function tempStateDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sagaflow-state-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -92,12 +105,12 @@ export async function startTestInstance(
       await instance.stop();
     },
   };
-  afterAll(() => wrapped.stop());
+  registerCleanup(() => wrapped.stop());
   return wrapped;
 }
 
 export function testKafka(): Kafka {
-  return new Kafka({ clientId: uniqueName('client'), brokers: services().kafkaBrokers, logLevel: logLevel.NOTHING });
+  return kafkaClient();
 }
 
 export async function codecFor(config: SagaConfig): Promise<ProcessorCodec> {
@@ -133,7 +146,7 @@ export async function startReservationWorkers(config: SagaConfig, flow: FlowTopi
       await worker.emit(fail ? 'checkKO' : 'checkOK', sagaId, { checkedBy: 'test' });
     });
   await worker.start();
-  afterAll(() => worker.stop());
+  registerCleanup(() => worker.stop());
   return worker;
 }
 
