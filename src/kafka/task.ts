@@ -354,7 +354,9 @@ export class PartitionTask {
     }
     if (result.changed && result.saga) {
       pending.overlay.set(result.saga);
-      pending.changelog.push({ key: sagaId, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) });
+      // The changelog partition is the task's partition, whatever partitioner put the event
+      // here: restore reads partition p only (Kafka Streams does the same).
+      pending.changelog.push({ key: sagaId, partition: this.deps.partition, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) });
     }
     for (const command of result.commands) await this.addCommand(command, pending, result.saga);
   }
