@@ -8,7 +8,7 @@ import type { SagaConfig } from './types.ts';
 export type { DefinitionIssue } from './issues.ts';
 
 export interface ParseOptions {
-  /** Environment for `${NAME}` and `{"type": "env"}` references; never read from process.env here. */
+  /** Environment for `${NAME}` and `{"type": "env"}` references; the caller reads the process environment, not this module. */
   env: Record<string, string | undefined>;
   /** Reads a `{"type": "file"}` reference; its content is trimmed. */
   readFile: (path: string) => string;

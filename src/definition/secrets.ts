@@ -1,8 +1,8 @@
 import type { IssueList, PathSegment } from './issues.ts';
 
 /**
- * Where secret references are resolved from. The definition code never reads `process.env`
- * or the file system itself: the caller passes both, so tests and tools stay in control.
+ * Where secret references are resolved from. Resolution never reads the process environment
+ * or files itself: the caller passes both, so tests and tools stay in control.
  */
 export interface SecretSources {
   env: Record<string, string | undefined>;
