@@ -10,6 +10,7 @@ import { SagaflowError } from '../errors.ts';
 import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
+import { BatchingSender } from '../kafka/batching-sender.ts';
 import { Processor } from '../kafka/processor.ts';
 import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
@@ -138,6 +139,7 @@ export async function startInstance(opts: {
     const ingress = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     producer = ingress;
     await ingress.connect();
+    const sender = new BatchingSender(ingress);
     const proc = processor;
     app = await buildHttpApp({
       definition,
@@ -145,7 +147,7 @@ export async function startInstance(opts: {
       sagaIdPrefix: env.sagaIdPrefix,
       ingress: {
         async produce(sagaId, envelope) {
-          await ingress.send({ topic: topics.events, messages: [{ key: sagaId, value: await codec.encodeEvent(topics.events, envelope) }] });
+          await sender.send(topics.events, { key: sagaId, value: await codec.encodeEvent(topics.events, envelope) });
         },
       },
       queries: proc,

@@ -1,5 +1,6 @@
 import { Partitioners } from 'kafkajs';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { BatchingSender } from '../kafka/batching-sender.ts';
 import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 
 export type CommandHandler = (command: { sagaId: string; label: string; payload: unknown; headers: Record<string, string> }) => Promise<void> | void;
@@ -25,6 +26,7 @@ export class SagaWorker {
   private readonly handlers = new Map<string, CommandHandler>();
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
+  private sender: BatchingSender | undefined;
 
   constructor(opts: WorkerOptions) {
     this.opts = opts;
@@ -36,13 +38,10 @@ export class SagaWorker {
   }
 
   async emit(label: string, sagaId: string, payload: unknown = {}, eventId?: string): Promise<void> {
-    if (!this.producer) throw new Error('worker not started: call start() first');
+    if (!this.sender) throw new Error('worker not started: call start() first');
     const envelope: Envelope = { messageLabel: label, messagePayload: payload };
     if (eventId !== undefined) envelope.eventId = eventId;
-    await this.producer.send({
-      topic: this.opts.eventsTopic,
-      messages: [{ key: sagaId, value: await this.opts.codec.encodeEvent(this.opts.eventsTopic, envelope) }],
-    });
+    await this.sender.send(this.opts.eventsTopic, { key: sagaId, value: await this.opts.codec.encodeEvent(this.opts.eventsTopic, envelope) });
   }
 
   async start(): Promise<void> {
@@ -53,10 +52,13 @@ export class SagaWorker {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await this.producer.connect();
+    this.sender = new BatchingSender(this.producer);
     this.consumer = this.opts.kafka.consumer({ groupId: this.opts.groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.opts.commandsTopic], fromBeginning: true });
     await this.consumer.run({
+      // Partitions are independent (order only matters per saga): handle them in parallel.
+      partitionsConsumedConcurrently: 16,
       eachMessage: async ({ message }) => {
         if (!message.key) return;
         const envelope = await this.opts.codec.decodeCommand(this.opts.commandsTopic, message.value);
