@@ -12,6 +12,9 @@ import type { KafkaProtocol } from '../src/definition/types.ts';
 import { createProcessorCodec } from '../src/kafka/codec-factory.ts';
 import { changelogTopicName } from '../src/kafka/topics.ts';
 import { SagaWorker } from '../src/worker/client.ts';
+import { silenceKnownKafkajsWarnings } from '../src/runtime/warnings.ts';
+
+silenceKnownKafkajsWarnings();
 
 const { values } = parseArgs({
   options: {

@@ -9,6 +9,9 @@ import { createProcessorCodec } from '../src/kafka/codec-factory.ts';
 import type { KafkaProtocol } from '../src/definition/types.ts';
 import type { SagaDocument } from '../src/saga/types.ts';
 import { SagaWorker } from '../src/worker/client.ts';
+import { silenceKnownKafkajsWarnings } from '../src/runtime/warnings.ts';
+
+silenceKnownKafkajsWarnings();
 
 const root = new URL('../', import.meta.url).pathname;
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');

@@ -3,12 +3,14 @@ import { loadSagaConfigFile } from '../definition/load.ts';
 import { isSagaflowError } from '../errors.ts';
 import { readRuntimeEnv } from './env.ts';
 import { startInstance } from './instance.ts';
+import { silenceKnownKafkajsWarnings } from './warnings.ts';
 
 /**
  * `sagaflow start`: reads the environment and saga.json once, starts an instance and runs
  * until SIGINT/SIGTERM. Invalid configuration ends with one clear line and exit code 1.
  */
 export async function runStart(env: Record<string, string | undefined>, cwd: string, stderr: (line: string) => void): Promise<number> {
+  silenceKnownKafkajsWarnings();
   let runtime;
   let config;
   try {
