@@ -74,8 +74,10 @@ export function create(sagaId = 'saga-1', metadata: Record<string, unknown> = { 
   return { kind: 'create', sagaId, associatedEntityId: 'entity-1', metadata, timestamp: at };
 }
 
-export function event(label: string, payload: unknown = {}, at = ts(1), eventId?: string, sagaId = 'saga-1'): SagaInput {
-  const input: SagaInput = { kind: 'event', sagaId, label, payload, timestamp: at };
+export type EventInput = Extract<SagaInput, { kind: 'event' }>;
+
+export function event(label: string, payload: unknown = {}, at = ts(1), eventId?: string, sagaId = 'saga-1'): EventInput {
+  const input: EventInput = { kind: 'event', sagaId, label, payload, timestamp: at };
   if (eventId !== undefined) input.eventId = eventId;
   return input;
 }
