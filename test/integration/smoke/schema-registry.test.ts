@@ -1,7 +1,6 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { describe, expect, it } from 'vitest';
-import { uniqueName } from '../../support/names.ts';
-import { services } from '../../support/services.ts';
+import { schemaRegistry, uniqueSubject } from '../../support/registry.ts';
 
 const reservationV1 = {
   type: 'record',
@@ -15,8 +14,8 @@ const reservationV1 = {
 
 describe('schema registry (Confluent API)', () => {
   it('registers an Avro schema under <topic>-value and round-trips a record in the wire format', async () => {
-    const registry = new SchemaRegistry({ host: services().schemaRegistryUrl });
-    const subject = `${uniqueName('smoke-sr')}-value`;
+    const registry = schemaRegistry();
+    const { subject } = uniqueSubject('smoke-sr');
 
     const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(reservationV1) }, { subject });
     expect(id).toBeGreaterThan(0);
@@ -29,7 +28,7 @@ describe('schema registry (Confluent API)', () => {
     expect(encoded.length).toBeGreaterThan(5);
 
     // A fresh client has no cache: decoding fetches the schema by the id in bytes 1-4.
-    const decoded: unknown = await new SchemaRegistry({ host: services().schemaRegistryUrl }).decode(encoded);
+    const decoded: unknown = await schemaRegistry().decode(encoded);
     expect(decoded).toEqual(record);
 
     // BACKWARD: adding a field with a default is accepted...
