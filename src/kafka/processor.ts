@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { CompiledDefinition } from '../definition/compile.ts';
 import type { SagaDocument } from '../saga/types.ts';
 import { decodeMemberInfo, stickyAdvertisingAssigner } from './assigner.ts';
+import type { MemberInfo } from './assigner.ts';
 import type { ProcessorCodec } from './codec.ts';
 import { Metrics } from './metrics.ts';
 import { KafkajsChangelogReader } from './restore.ts';
@@ -53,6 +54,25 @@ export function partitionForKey(key: string, partitions: number): number {
     offlineReplicas: [],
   }));
   return partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+}
+
+/**
+ * A member's advertised address and assignment as DescribeGroups reports them. While the group
+ * rebalances the broker sends both empty (it reports them only for a Stable group), and a
+ * member of another client may send anything: such members own nothing we can use.
+ */
+export function decodeMember(
+  metadata: Buffer | null | undefined,
+  assignment: Buffer | null | undefined,
+): { info: MemberInfo; assignment: { assignment: Record<string, number[]> } } | undefined {
+  if (!metadata || metadata.length === 0 || !assignment || assignment.length === 0) return undefined;
+  try {
+    const info = decodeMemberInfo(AssignerProtocol.MemberMetadata.decode(metadata)?.userData);
+    const decoded = AssignerProtocol.MemberAssignment.decode(assignment);
+    return info && decoded ? { info, assignment: decoded } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -218,10 +238,9 @@ export class Processor {
     const { groups } = await this.opts.admin.describeGroups([this.opts.applicationId]);
     const byPartition = new Map<number, { memberId: string; url: string }>();
     for (const member of groups[0]?.members ?? []) {
-      const meta = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
-      const info = decodeMemberInfo(meta?.userData);
-      const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
-      if (!info || !assignment) continue;
+      const decoded = decodeMember(member.memberMetadata, member.memberAssignment);
+      if (!decoded) continue;
+      const { info, assignment } = decoded;
       for (const p of assignment.assignment[this.opts.eventsTopic] ?? []) {
         byPartition.set(p, { memberId: member.memberId, url: info.url });
       }
