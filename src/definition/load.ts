@@ -75,7 +75,7 @@ function errnoSuffix(error: unknown): string {
 export function describeJsonError(error: unknown, text: string): string {
   const message = error instanceof Error ? error.message : '';
   const position = /position (\d+)/.exec(message)?.[1];
-  if (position === undefined) return 'is not valid JSON';
+  if (position === undefined) return message === '' || message.includes('"') ? 'is not valid JSON' : `is not valid JSON: ${message}`;
   const before = text.slice(0, Number(position));
   const line = before.split('\n').length;
   const column = Number(position) - before.lastIndexOf('\n');

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runCli } from './run-cli.ts';
+
+interface Summary {
+  summary: true;
+  sagaId: string;
+  state: string;
+  isFinal: boolean;
+  path: string[];
+  metadata: Record<string, unknown>;
+}
+
+function expected(example: string): string[] {
+  return readFileSync(join(ROOT, 'examples', example, 'expected.jsonl'), 'utf8').trimEnd().split('\n');
+}
+
+async function simulate(example: string): Promise<{ lines: string[]; summaries: Map<string, Summary> }> {
+  const run = await runCli(['simulate', `examples/${example}/saga.json`, '--events', `examples/${example}/events.jsonl`, '--seed', '7']);
+  expect(run.stderr).toEqual([]);
+  expect(run.code).toBe(0);
+  const summaries = new Map<string, Summary>();
+  for (const line of run.stdout) {
+    const parsed = JSON.parse(line) as Partial<Summary>;
+    if (parsed.summary === true) summaries.set(parsed.sagaId ?? '', parsed as Summary);
+  }
+  return { lines: run.stdout, summaries };
+}
+
+describe('sagaflow simulate on the examples', () => {
+  it('reservation (the tutorial): matches expected.jsonl and reaches the final states', async () => {
+    const { lines, summaries } = await simulate('reservation');
+    expect(lines).toEqual(expected('reservation'));
+    expect([...summaries.values()].map((s) => [s.sagaId, s.state, s.isFinal])).toEqual([
+      ['reservation-1', 'reservationConfirmed', true],
+      ['reservation-2', 'reservationFailed', true],
+      ['reservation-3', 'reservationFailed', true],
+    ]);
+    const outcomes = lines.slice(0, 12).map((l) => (JSON.parse(l) as { outcome: string }).outcome);
+    expect(outcomes).toEqual([
+      'created', 'applied', 'duplicate', 'unexpected', 'applied', 'already-final',
+      'created', 'applied', 'created', 'applied', 'applied', 'unknown-saga',
+    ]);
+  });
+
+  it('order: happy path, refund and release compensations, validation rejections; deep-merged metadata', async () => {
+    const { lines, summaries } = await simulate('order');
+    expect(lines).toEqual(expected('order'));
+    expect(summaries.get('order-1001')?.path).toEqual(['orderCreated', 'stockReserved', 'shipping', 'orderCompleted']);
+    expect(summaries.get('order-1002')?.path).toEqual(['orderCreated', 'stockReserved', 'shipping', 'refundingPayment', 'releasingStock', 'orderCancelled']);
+    expect(summaries.get('order-1003')?.path).toEqual(['orderCreated', 'stockReserved', 'releasingStock', 'orderCancelled']);
+    expect(summaries.get('order-1004')?.state).toBe('orderRejected');
+    expect(summaries.get('order-1001')?.metadata.order).toEqual({ id: '1001', items: [{ sku: 'BOOK-1', qty: 2 }], total: 39.8, deliveredAt: '2024-01-03' });
+    const rejected = lines.map((l) => JSON.parse(l) as { outcome?: string; line?: number }).filter((r) => r.outcome === 'rejected');
+    expect(rejected.map((r) => r.line)).toEqual([3, 14]);
+  });
+
+  it('car-dealer: 13 states, negotiation loop, factory order, compensation, a generated sagaId', async () => {
+    const { lines, summaries } = await simulate('car-dealer');
+    expect(lines).toEqual(expected('car-dealer'));
+    expect(summaries.get('deal-1')?.state).toBe('saleCompleted');
+    expect(summaries.get('deal-1')?.path).toContain('factoryOrder');
+    expect(summaries.get('deal-2')?.state).toBe('requestCancelled');
+    expect(summaries.get('deal-3')?.path.slice(-2)).toEqual(['contractCancellation', 'requestCancelled']);
+    const generated = [...summaries.values()].find((s) => s.sagaId.startsWith('saga-'));
+    expect(generated?.state).toBe('requestCancelled');
+    expect(summaries.size).toBe(4);
+  });
+
+  it('is reproducible with --seed and takes random ids without it', async () => {
+    const input = '{"create": {"associatedEntityId": "a"}}\n{"associatedEntityId": "a", "messageLabel": "validationKO"}\n';
+    const first = await runCli(['simulate', 'examples/reservation/saga.json', '--seed', '3'], { stdin: input });
+    const second = await runCli(['simulate', 'examples/reservation/saga.json', '--seed', '3'], { stdin: input });
+    expect(first.stdout).toEqual(second.stdout);
+    const other = await runCli(['simulate', 'examples/reservation/saga.json', '--seed', '4'], { stdin: input });
+    expect(other.stdout).not.toEqual(first.stdout);
+    const random = await runCli(['simulate', 'examples/reservation/saga.json'], { stdin: input, randomIds: ['r-1'] });
+    expect(JSON.parse(random.stdout[0] ?? '')).toMatchObject({ sagaId: 'r-1', outcome: 'created' });
+    expect(JSON.parse(random.stdout[1] ?? '')).toMatchObject({ sagaId: 'r-1', outcome: 'applied', state: 'reservationFailed' });
+  });
+
+  it('reads stdin, skips blank lines, reports lines it cannot understand and exits 1', async () => {
+    const input = ['{"create": {"sagaId": "s", "associatedEntityId": "a"}}', '', 'not json', '{"messageLabel": "validationOK"}', '{"sagaId": "s", "messageLabel": "validationOK"}'].join('\n');
+    const run = await runCli(['simulate', 'examples/reservation/saga.json'], { stdin: input });
+    expect(run.code).toBe(1);
+    expect(run.stdout.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      { line: 1, sagaId: 's', event: '__created__', outcome: 'created', state: 'reservationCreated', isFinal: false, commands: [{ label: 'validateReservation', channel: 'kafkaChannel', kind: 'main' }] },
+      { line: 3, outcome: 'invalid-input', commands: [], reason: 'not a JSON object' },
+      { line: 4, outcome: 'invalid-input', commands: [], reason: 'missing "sagaId" (or "associatedEntityId")' },
+      { line: 5, sagaId: 's', event: 'validationOK', outcome: 'applied', state: 'reservationValidated', isFinal: false, commands: [{ label: 'checkReservation', channel: 'kafkaChannel', kind: 'main' }] },
+      { summary: true, sagaId: 's', associatedEntityId: 'a', state: 'reservationValidated', isFinal: false, revision: 2, path: ['reservationCreated', 'reservationValidated'], ignoredEvents: 0, metadata: {} },
+    ]);
+  });
+
+  it('needs no secrets: the order example runs without its environment variables', async () => {
+    const run = await runCli(['simulate', 'examples/order/saga.json'], { stdin: '{"create": {"sagaId": "o", "associatedEntityId": "c"}}' });
+    expect(run.code).toBe(0);
+  });
+
+  it('reports a missing events file in one line', async () => {
+    const run = await runCli(['simulate', 'examples/order/saga.json', '--events', 'nope.jsonl']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toEqual([`sagaflow simulate: cannot read events file "${join(ROOT, 'nope.jsonl')}" (ENOENT)`]);
+  });
+
+  it('reports an invalid saga.json with its issues', async () => {
+    const run = await runCli(['simulate', 'test/unit/definition/fixtures/tutorial/step-5.json'], { stdin: '' });
+    expect(run.code).toBe(1);
+    expect(run.stderr[0]).toMatch(/^sagaflow simulate: saga definition ".*step-5.json" is invalid \(2 errors\):$/);
+    expect(run.stderr[1]).toBe('  - machineDefinition.states[0].outputCommand.channel: is required: set it to the id of one of communicationProtocols');
+  });
+});
