@@ -13,7 +13,7 @@ import type { Progress } from './progress.ts';
 import { registryService } from './registry.ts';
 import { tailOf } from './run-command.ts';
 import type { Service, ServiceContext, ServiceName } from './service.ts';
-import { findStrays, runningProcess, startDetached, stopProcess } from './supervise.ts';
+import { findStrays, isAlive, runningProcess, startDetached, stopProcess } from './supervise.ts';
 
 export const services: readonly Service[] = [kafkaService, registryService, mongoService];
 
@@ -33,7 +33,11 @@ function logFile(ctx: ServiceContext, service: Service): string {
   return path.join(ctx.paths.logs, `${service.name}.log`);
 }
 
-async function waitUntilReady(ctx: ServiceContext, service: Service, exited: Promise<number | null> | undefined): Promise<void> {
+/**
+ * Polls the service's probe until it answers. `exited` (a process this call started) or `pid`
+ * (one an earlier `up` started) make a crash fail fast instead of waiting for the deadline.
+ */
+async function waitUntilReady(ctx: ServiceContext, service: Service, exited: Promise<number | null> | undefined, pid?: number): Promise<void> {
   const started = Date.now();
   let lastReport = started;
   let exitCode: number | null | undefined;
@@ -44,10 +48,11 @@ async function waitUntilReady(ctx: ServiceContext, service: Service, exited: Pro
   });
   while (Date.now() - started < readyTimeoutMs) {
     if (await service.probe(ctx.config)) return;
+    if (pid !== undefined && !isAlive(pid)) hasExited = true;
     if (hasExited) {
       throw new StackError(
         'SAGAFLOW_STACK_START_FAILED',
-        `${service.name} exited (code ${exitCode ?? 'by signal'}) before answering; last lines of ${logFile(ctx, service)}:\n${tailOf(logFile(ctx, service))}`,
+        `${service.name} exited (${exitCode === undefined ? 'exit code unknown' : `code ${exitCode ?? 'by signal'}`}) before answering; last lines of ${logFile(ctx, service)}:\n${tailOf(logFile(ctx, service))}`,
         'fix the cause shown above; `npm run stack -- reset` starts from empty data if the data folder is damaged',
       );
     }
@@ -82,7 +87,7 @@ async function bringUp(ctx: ServiceContext, service: Service): Promise<'already 
   const running = await runningProcess(ctx.paths.run, service.name, marker);
   if (running) {
     // Ours and alive: answering already, or still starting from an earlier `up`.
-    if (!(await service.probe(ctx.config))) await waitUntilReady(ctx, service, undefined);
+    if (!(await service.probe(ctx.config))) await waitUntilReady(ctx, service, undefined, running.pid);
     return 'already running';
   }
   await checkPorts(ctx, service);
