@@ -124,10 +124,9 @@ async function up(ctx: ServiceContext): Promise<ReturnType<typeof serviceEnv>> {
   const started = Date.now();
   for (const dir of Object.values(ctx.paths)) await mkdir(dir, { recursive: true });
 
-  const alreadyRunning = new Set<ServiceName>();
+  // Missing tools fail here, before any download starts.
   for (const service of services) {
-    if (await runningProcess(ctx.paths.run, service.name, ctx.config.stackDir)) alreadyRunning.add(service.name);
-    else service.preflight();
+    if (!(await runningProcess(ctx.paths.run, service.name, ctx.config.stackDir))) service.preflight();
   }
 
   const results = await Promise.allSettled(
