@@ -63,8 +63,8 @@ export class SagaflowError extends Error {
 
   /**
    * A known code takes its message and retryable flag from the catalog unless overridden.
-   * Unknown codes are accepted so that a component can raise its code before it is catalogued,
-   * but the catalog test expects every raised code to be listed.
+   * A code not in the catalog yet is accepted (default: not retryable); add it to
+   * ERROR_CATALOG so that it is documented with the others.
    */
   constructor(code: KnownErrorCode | (string & {}), options: SagaflowErrorOptions = {}) {
     const entry: ErrorCatalogEntry | undefined = (ERROR_CATALOG as Record<string, ErrorCatalogEntry>)[code];

@@ -1,8 +1,16 @@
+import type { KnownErrorCode } from '../errors.ts';
+
 /** One problem found in a saga definition: where (JSON path) and what to do about it. */
 export interface DefinitionIssue {
   /** e.g. `machineDefinition.states[2].outgoingTransitions[0].targetState`; `(root)` for the whole file. */
   path: string;
   message: string;
+  /**
+   * Set when a more specific catalogued code applies (SAGAFLOW_HOOK_NOT_ALLOWED,
+   * SAGAFLOW_SECRET_UNRESOLVED), so callers can branch on it inside a
+   * SAGAFLOW_DEFINITION_INVALID error.
+   */
+  code?: string;
 }
 
 export type PathSegment = string | number;
@@ -25,8 +33,10 @@ export class IssueList {
   readonly errors: DefinitionIssue[] = [];
   readonly warnings: DefinitionIssue[] = [];
 
-  error(path: readonly PathSegment[], message: string): void {
-    this.errors.push({ path: formatPath(path), message });
+  error(path: readonly PathSegment[], message: string, code?: KnownErrorCode): void {
+    const issue: DefinitionIssue = { path: formatPath(path), message };
+    if (code !== undefined) issue.code = code;
+    this.errors.push(issue);
   }
 
   warn(path: readonly PathSegment[], message: string): void {

@@ -47,7 +47,7 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
     if (state.outputCommand) commands.push([state.outputCommand, [...sp, 'outputCommand']]);
     state.sideEffects?.forEach((c, j) => commands.push([c, [...sp, 'sideEffects', j]]));
     for (const [command, cp] of commands) {
-      if (command.hook !== undefined) issues.error([...cp, 'hook'], HOOK_REFUSED);
+      if (command.hook !== undefined) issues.error([...cp, 'hook'], HOOK_REFUSED, 'SAGAFLOW_HOOK_NOT_ALLOWED');
       if (!protocolIds.has(command.channel)) {
         issues.error(
           [...cp, 'channel'],

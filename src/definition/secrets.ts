@@ -113,7 +113,7 @@ function resolveValue(value: unknown, path: readonly PathSegment[], sources: Sec
     if (!sources.resolve) return `<secret env:${envKey}>`;
     const resolved = sources.env[envKey];
     if (resolved === undefined) {
-      issues.error(path, `environment variable ${envKey} is not set: set it, or write the value here instead of the reference`);
+      issues.error(path, `environment variable ${envKey} is not set: set it, or write the value here instead of the reference`, 'SAGAFLOW_SECRET_UNRESOLVED');
       return undefined;
     }
     return resolved;
@@ -124,7 +124,7 @@ function resolveValue(value: unknown, path: readonly PathSegment[], sources: Sec
     return sources.readFile(filePath).trim();
   } catch (error) {
     const code = typeof error === 'object' && error !== null && 'code' in error ? ` (${String(error.code)})` : '';
-    issues.error(path, `cannot read secret file "${filePath}"${code}: mount the file or fix the path`);
+    issues.error(path, `cannot read secret file "${filePath}"${code}: mount the file or fix the path`, 'SAGAFLOW_SECRET_UNRESOLVED');
     return undefined;
   }
 }

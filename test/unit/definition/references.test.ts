@@ -6,8 +6,8 @@ type Edit = (raw: Record<string, unknown>) => void;
 const T0 = 'machineDefinition.states[0].outgoingTransitions[0]';
 const T1 = 'machineDefinition.states[0].outgoingTransitions[1]';
 
-/** [rule, how to break it, expected path, expected message (exact)] */
-const REFERENCE_ERRORS: [string, Edit, string, string][] = [
+/** [rule, how to break it, expected path, expected message (exact), specific code] */
+const REFERENCE_ERRORS: [string, Edit, string, string, string?][] = [
   [
     'initialState names a state',
     (r) => set(r, 'machineDefinition.initialState', 'nope'),
@@ -114,12 +114,14 @@ const REFERENCE_ERRORS: [string, Edit, string, string][] = [
     (r) => set(r, 'machineDefinition.states[0].outputCommand.hook', 'return { payload: saga.metadata }'),
     'machineDefinition.states[0].outputCommand.hook',
     "is not supported: sagaflow does not execute JavaScript from the configuration (it would run with the service's full privileges). Remove the hook; the command payload is the saga's metadata, which event payloads shape",
+    'SAGAFLOW_HOOK_NOT_ALLOWED',
   ],
   [
     'a side effect hook is refused too',
     (r) => set(r, 'machineDefinition.states[0].sideEffects[0].hook', 'x'),
     'machineDefinition.states[0].sideEffects[0].hook',
     "is not supported: sagaflow does not execute JavaScript from the configuration (it would run with the service's full privileges). Remove the hook; the command payload is the saga's metadata, which event payloads shape",
+    'SAGAFLOW_HOOK_NOT_ALLOWED',
   ],
   [
     'an inputEvent cannot be the creation event',
@@ -142,10 +144,10 @@ const REFERENCE_ERRORS: [string, Edit, string, string][] = [
 ];
 
 describe('reference checks', () => {
-  it.each(REFERENCE_ERRORS)('%s', (_rule, edit, path, message) => {
+  it.each(REFERENCE_ERRORS)('%s', (_rule, edit, path, message, code) => {
     const result = parseEdited(edit);
     expect(result.config).toBeUndefined();
-    expect(result.errors).toEqual([{ path, message }]);
+    expect(result.errors).toEqual([code === undefined ? { path, message } : { path, message, code }]);
   });
 
   it('reports every reference error at once, in file order', () => {

@@ -68,15 +68,15 @@ describe('secret references', () => {
       set(r, `${KAFKA}.authenticationProperties`, { sasl: { mechanism: 'plain', username: '${KAFKA_USER}', password: { type: 'env', key: 'KAFKA_PASS' } } });
     });
     expect(result.errors).toEqual([
-      { path: `${SASL}.username`, message: 'environment variable KAFKA_USER is not set: set it, or write the value here instead of the reference' },
-      { path: `${SASL}.password`, message: 'environment variable KAFKA_PASS is not set: set it, or write the value here instead of the reference' },
+      { path: `${SASL}.username`, message: 'environment variable KAFKA_USER is not set: set it, or write the value here instead of the reference', code: 'SAGAFLOW_SECRET_UNRESOLVED' },
+      { path: `${SASL}.password`, message: 'environment variable KAFKA_PASS is not set: set it, or write the value here instead of the reference', code: 'SAGAFLOW_SECRET_UNRESOLVED' },
     ]);
   });
 
   it('names the path and the file of an unreadable secret file, never its content', () => {
     const result = parseEdited((r) => set(r, `${SASL.replace('.sasl', '')}`, { sasl: { mechanism: 'plain', username: 'u', password: { type: 'file', path: '/run/secrets/missing' } } }));
     expect(result.errors).toEqual([
-      { path: `${SASL}.password`, message: 'cannot read secret file "/run/secrets/missing" (ENOENT): mount the file or fix the path' },
+      { path: `${SASL}.password`, message: 'cannot read secret file "/run/secrets/missing" (ENOENT): mount the file or fix the path', code: 'SAGAFLOW_SECRET_UNRESOLVED' },
     ]);
   });
 
