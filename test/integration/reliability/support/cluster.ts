@@ -1,0 +1,268 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+const root = new URL('../../../../', import.meta.url).pathname;
+
+/** Where child logs go: git-ignored, kept after the run so a failure can be read afterwards. */
+export function runDirectory(runId: string): string {
+  const dir = join(root, '.sagaflow', 'reliability', runId);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The tutorial's reservation saga.json (raw JSON) pointed at the given broker and topics. */
+export function reservationSagaJson(opts: {
+  brokers: string[];
+  events: string;
+  commands: string;
+  applicationId: string;
+  authenticationProperties?: unknown;
+}): Record<string, unknown> {
+  const raw = JSON.parse(readFileSync(join(root, 'examples/reservation/saga.json'), 'utf8')) as Record<string, unknown> & {
+    communicationProtocols: { configurations: Record<string, unknown> }[];
+  };
+  const channel = raw.communicationProtocols[0];
+  if (!channel) throw new Error('examples/reservation/saga.json has no protocol');
+  channel.configurations = {
+    brokers: opts.brokers,
+    inputTopics: [opts.events],
+    outputTopics: [opts.commands],
+    consumerGroup: opts.applicationId,
+    ...(opts.authenticationProperties === undefined ? {} : { authenticationProperties: opts.authenticationProperties }),
+  };
+  raw.persistencyManagement = {};
+  return raw;
+}
+
+export interface Member {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  /** Incremented by every start; the log file of start n is `<name>.<n>.log`. */
+  generation: number;
+  stateDir: string;
+  child: ChildProcess | undefined;
+  exited: Promise<number | null> | undefined;
+  logFile: string;
+  /** Set while the cluster itself kills or stops the member. */
+  expectingExit: boolean;
+}
+
+export interface ClusterOptions {
+  /** Directory for saga.json, state and logs (see runDirectory). */
+  dir: string;
+  sagaJson: Record<string, unknown>;
+  partitions: number;
+  logLevel?: string;
+  /** Extra environment of every instance. */
+  env?: Record<string, string>;
+}
+
+export interface ClusterCounters {
+  starts: number;
+  kills: number;
+  stops: number;
+  freshStarts: number;
+}
+
+/**
+ * `sagaflow start` child processes of one application (same saga.json, same consumer group),
+ * each with a fixed HTTP port and its own state directory, started, SIGKILLed and restarted
+ * on demand. Every child is killed by `close()`.
+ */
+export class SagaflowCluster {
+  readonly members = new Map<string, Member>();
+  readonly counters: ClusterCounters = { starts: 0, kills: 0, stops: 0, freshStarts: 0 };
+  /** Members that ended on their own: an instance must never exit unless told to. */
+  readonly unexpectedExits: { name: string; generation: number; code: number | null; logFile: string }[] = [];
+  private readonly opts: ClusterOptions;
+  private readonly configPath: string;
+
+  constructor(opts: ClusterOptions) {
+    this.opts = opts;
+    this.configPath = join(opts.dir, 'saga.json');
+    writeFileSync(this.configPath, JSON.stringify(opts.sagaJson, null, 2));
+  }
+
+  /** Starts a new member, or restarts a stopped one (same port; `fresh` wipes its state first). */
+  async start(name: string, opts: { fresh?: boolean } = {}): Promise<Member> {
+    let member = this.members.get(name);
+    if (!member) {
+      const port = await freePort();
+      member = {
+        name,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        generation: 0,
+        stateDir: join(this.opts.dir, `state-${name}`),
+        child: undefined,
+        exited: undefined,
+        logFile: '',
+        expectingExit: false,
+      };
+      this.members.set(name, member);
+    }
+    if (member.child) throw new Error(`member ${name} is already running`);
+    if (opts.fresh) {
+      rmSync(member.stateDir, { recursive: true, force: true });
+      this.counters.freshStarts += 1;
+    }
+    member.generation += 1;
+    member.logFile = join(this.opts.dir, `${name}.${member.generation}.log`);
+    const fd = openSync(member.logFile, 'a');
+    const child = spawn(process.execPath, [join(root, 'bin/sagaflow.js'), 'start'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        CONFIGURATIONS_FILE_PATH: this.configPath,
+        HTTP_PORT: String(member.port),
+        HTTP_HOST: '127.0.0.1',
+        SAGAFLOW_STATE_DIR: member.stateDir,
+        SAGAFLOW_DEFAULT_PARTITIONS: String(this.opts.partitions),
+        SAGAFLOW_REPLICATION_FACTOR: '1',
+        SAGAFLOW_PROJECTION: 'false',
+        LOG_LEVEL: this.opts.logLevel ?? 'info',
+        ...this.opts.env,
+      },
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    member.child = child;
+    member.expectingExit = false;
+    member.exited = new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.once('error', () => resolve(null));
+    });
+    const running = member;
+    const generation = member.generation;
+    const logFile = member.logFile;
+    void member.exited.then((code) => {
+      if (running.child !== child) return;
+      running.child = undefined;
+      if (!running.expectingExit) this.unexpectedExits.push({ name, generation, code, logFile });
+    });
+    this.counters.starts += 1;
+    return member;
+  }
+
+  /** SIGKILL: no shutdown at all, as a crash or an OOM kill. */
+  async kill(name: string): Promise<void> {
+    const member = this.require(name);
+    const child = member.child;
+    if (!child) return;
+    member.expectingExit = true;
+    child.kill('SIGKILL');
+    await member.exited;
+    member.child = undefined;
+    this.counters.kills += 1;
+  }
+
+  /** SIGTERM: the instance leaves the group cleanly. */
+  async stop(name: string, timeoutMs = 30_000): Promise<void> {
+    const member = this.require(name);
+    const child = member.child;
+    if (!child) return;
+    member.expectingExit = true;
+    child.kill('SIGTERM');
+    const outcome = await Promise.race([member.exited, delay(timeoutMs).then(() => 'timeout' as const)]);
+    if (outcome === 'timeout') {
+      child.kill('SIGKILL');
+      await member.exited;
+    }
+    member.child = undefined;
+    this.counters.stops += 1;
+  }
+
+  running(): Member[] {
+    return [...this.members.values()].filter((m) => m.child !== undefined);
+  }
+
+  isRunning(name: string): boolean {
+    return this.members.get(name)?.child !== undefined;
+  }
+
+  /** Whether GET /-/ready answers 200 on the member. */
+  async isReady(name: string): Promise<boolean> {
+    const member = this.require(name);
+    if (!member.child) return false;
+    try {
+      const res = await fetch(`${member.url}/-/ready`, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits until every running member is ready and together they own all partitions. */
+  async waitAllReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const members = this.running();
+      const states = await Promise.all(members.map((m) => this.readiness(m)));
+      const owned = new Set(states.flatMap((s) => s?.partitions ?? []));
+      if (members.length > 0 && states.every((s) => s?.ready === true) && owned.size === this.opts.partitions) return;
+      if (Date.now() > deadline) {
+        throw new Error(`cluster not ready within ${timeoutMs} ms: ${JSON.stringify(states)}; logs in ${this.opts.dir}`);
+      }
+      await delay(250);
+    }
+  }
+
+  private async readiness(member: Member): Promise<{ ready: boolean; partitions: number[] } | undefined> {
+    try {
+      const res = await fetch(`${member.url}/-/ready`, { signal: AbortSignal.timeout(2_000) });
+      const body = (await res.json()) as { partitions?: { partition: number }[] };
+      return { ready: res.status === 200, partitions: (body.partitions ?? []).map((p) => p.partition) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Kills every running member. */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.members.values()].map(async (m) => {
+        if (!m.child) return;
+        m.expectingExit = true;
+        m.child.kill('SIGKILL');
+        await m.exited;
+        m.child = undefined;
+      }),
+    );
+  }
+
+  logsOf(name: string): string {
+    const member = this.require(name);
+    const parts: string[] = [];
+    for (let g = 1; g <= member.generation; g += 1) {
+      try {
+        parts.push(readFileSync(join(this.opts.dir, `${name}.${g}.log`), 'utf8'));
+      } catch {
+        // not written yet
+      }
+    }
+    return parts.join('');
+  }
+
+  private require(name: string): Member {
+    const member = this.members.get(name);
+    if (!member) throw new Error(`no member ${name}`);
+    return member;
+  }
+}

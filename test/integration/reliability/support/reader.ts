@@ -1,0 +1,67 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { tally } from './verify.ts';
+import type { HttpTally } from './verify.ts';
+
+/**
+ * Clients reading sagas over HTTP while the cluster changes under them. A read must never go
+ * back in time: once a client has seen revision r of a saga, any later request (sent after
+ * that answer arrived) must answer 200 with revision >= r, or 503 (restoring / owner
+ * unavailable). A 200 with an older revision, or a 404 for a saga already seen, is a stale
+ * read. Every answer is tallied by status and code.
+ */
+export class MonotonicReader {
+  readonly answers: HttpTally = new Map();
+  readonly staleReads: string[] = [];
+  reads = 0;
+  private readonly seen = new Map<string, number>();
+  private running = false;
+  private loops: Promise<void>[] = [];
+
+  /** `ids()` gives the sagas that may be read now (created ones); `urls()` the instances to ask. */
+  start(ids: () => readonly string[], urls: () => readonly string[], concurrency = 4): void {
+    this.running = true;
+    this.loops = Array.from({ length: concurrency }, () => this.loop(ids, urls));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  private async loop(ids: () => readonly string[], urls: () => readonly string[]): Promise<void> {
+    while (this.running) {
+      const candidates = ids();
+      const targets = urls();
+      const id = candidates[Math.floor(Math.random() * candidates.length)];
+      const url = targets[Math.floor(Math.random() * targets.length)];
+      if (id === undefined || url === undefined) {
+        await delay(50);
+        continue;
+      }
+      await this.readOnce(url, id);
+    }
+  }
+
+  async readOnce(url: string, sagaId: string): Promise<void> {
+    const floor = this.seen.get(sagaId);
+    let status: number;
+    let body: { revision?: number; code?: string };
+    try {
+      const res = await fetch(`${url}/saga/${encodeURIComponent(sagaId)}`, { signal: AbortSignal.timeout(5_000) });
+      status = res.status;
+      body = (await res.json()) as { revision?: number; code?: string };
+    } catch {
+      tally(this.answers, 0, 'connection');
+      await delay(20);
+      return;
+    }
+    this.reads += 1;
+    if (status !== 200) tally(this.answers, status, body.code);
+    if (status === 200 && typeof body.revision === 'number') {
+      if (floor !== undefined && body.revision < floor) this.staleReads.push(`${url} served ${sagaId} at revision ${body.revision} after revision ${floor} was seen`);
+      if (floor === undefined || body.revision > floor) this.seen.set(sagaId, Math.max(body.revision, this.seen.get(sagaId) ?? 0));
+    } else if (status === 404 && floor !== undefined) {
+      this.staleReads.push(`${url} answered 404 for ${sagaId} after revision ${floor} was seen`);
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { SagaflowCluster } from './cluster.ts';
+import { MonotonicReader } from './reader.ts';
+import { checkRun, checkRunDetects, collectRun, deadLetterCodes, serverErrors, waitAllFinal } from './verify.ts';
+import type { HttpTally, RunRecords } from './verify.ts';
+import { jsonCodec, planWorkload, produceCreations, startWorkers } from './workload.ts';
+import type { PlannedSaga, WorkerStats } from './workload.ts';
+
+export interface ScenarioContext {
+  cluster: SagaflowCluster;
+  /** True once every creation event is produced. */
+  productionDone: () => boolean;
+  log: (line: string) => void;
+}
+
+export interface ScenarioOptions {
+  /** Client of the broker under test (workers, producer, verification). */
+  kafka: Kafka;
+  brokers: string[];
+  topics: { events: string; commands: string; applicationId: string };
+  /** Directory for saga.json, state and logs. */
+  dir: string;
+  instances: readonly string[];
+  partitions: number;
+  sagas: number;
+  seed: number;
+  /** Creations produced per second. */
+  rate: number;
+  /** What happens to the cluster while the workload runs; resolves to counts for the report. */
+  disrupt: (ctx: ScenarioContext) => Promise<Record<string, number>>;
+  finalTimeoutMs: number;
+  log: (line: string) => void;
+  /** Called with resources to release when the caller's test ends (whatever the outcome). */
+  onCleanup: (cleanup: () => Promise<void>) => void;
+  /** Also read sagas continuously and check that no read goes back in time. */
+  monotonicReads?: boolean;
+  logLevel?: string;
+  instanceEnv?: Record<string, string>;
+  sagaJson: Record<string, unknown>;
+}
+
+export interface ScenarioResult {
+  sagas: PlannedSaga[];
+  disruption: Record<string, number>;
+  problems: string[];
+  /** Ways in which checkRun failed to notice tampered data (must be empty). */
+  detectorFailures: string[];
+  /** Non-200 answers while waiting for the end, and of the monotonic reader. */
+  answers: HttpTally;
+  serverErrors: string[];
+  staleReads: string[];
+  reads: number;
+  deadLetters: Map<string, number>;
+  records: RunRecords;
+  workers: WorkerStats;
+  cluster: SagaflowCluster;
+  durationMs: number;
+}
+
+/**
+ * One reliability run: a cluster of `sagaflow start` processes over a generated reservation
+ * workload, with workers answering commands, while `disrupt` kills, restarts or otherwise
+ * disturbs things; then waits for every saga to end and checks the outcome (see checkRun).
+ */
+export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult> {
+  const started = Date.now();
+  const { kafka, topics, log } = opts;
+  const cluster = new SagaflowCluster({
+    dir: opts.dir,
+    partitions: opts.partitions,
+    sagaJson: opts.sagaJson,
+    ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    ...(opts.instanceEnv ? { env: opts.instanceEnv } : {}),
+  });
+  opts.onCleanup(() => cluster.close());
+  for (const name of opts.instances) await cluster.start(name);
+  await cluster.waitAllReady(120_000);
+
+  const codec = await jsonCodec(opts.brokers);
+  const { worker, stats } = await startWorkers({
+    kafka,
+    codec,
+    commandsTopic: topics.commands,
+    eventsTopic: topics.events,
+    groupId: `${topics.applicationId}-workers`,
+  });
+  opts.onCleanup(() => worker.stop());
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  opts.onCleanup(() => producer.disconnect());
+
+  const sagas = planWorkload(topics.applicationId, opts.sagas, opts.seed);
+  let produced = 0;
+  const reader = new MonotonicReader();
+  const urls = () => cluster.running().map((m) => m.url);
+  if (opts.monotonicReads) reader.start(() => sagas.slice(0, produced).map((s) => s.sagaId), urls);
+
+  const chunk = Math.max(1, Math.round(opts.rate / 4));
+  const production = (async () => {
+    for (let i = 0; i < sagas.length; i += chunk) {
+      const next = sagas.slice(i, i + chunk);
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          await produceCreations(producer, codec, topics.events, next);
+          break;
+        } catch (err) {
+          // Only the broker-restart scenario gets here; the idempotent producer keeps order.
+          if (attempt > 240) throw err;
+          await delay(500);
+        }
+      }
+      produced = Math.min(sagas.length, i + chunk);
+      await delay(250);
+    }
+  })();
+  const disruption = await opts.disrupt({ cluster, productionDone: () => produced >= sagas.length, log });
+  await production;
+  log(`${produced} sagas produced; ${JSON.stringify(disruption)}; waiting for every saga to end`);
+
+  const answers: HttpTally = new Map();
+  const served = await waitAllFinal(sagas, urls, opts.finalTimeoutMs, answers);
+  await reader.stop();
+  for (const [key, n] of reader.answers) answers.set(key, (answers.get(key) ?? 0) + n);
+  const records = await collectRun({
+    kafka,
+    codec,
+    topics: { commands: topics.commands, changelog: `${topics.applicationId}-sagas-changelog`, deadLetter: `${topics.applicationId}-dead-letter` },
+  });
+  const problems = checkRun({ sagas, served, records });
+  const detectorFailures = checkRunDetects({ sagas, served, records });
+  const result: ScenarioResult = {
+    sagas,
+    disruption,
+    problems,
+    detectorFailures,
+    answers,
+    serverErrors: serverErrors(answers),
+    staleReads: reader.staleReads,
+    reads: reader.reads,
+    deadLetters: deadLetterCodes(records),
+    records,
+    workers: stats,
+    cluster,
+    durationMs: Date.now() - started,
+  };
+  log(
+    `${sagas.length} sagas verified in ${Math.round(result.durationMs / 1000)} s: ${records.commands.length} commands, ` +
+      `${records.changelogRecords} changelog records, ${stats.commands} commands seen by workers, ` +
+      `cluster ${JSON.stringify(cluster.counters)}, answers ${JSON.stringify([...answers])}, ` +
+      `${reader.reads} monotonic reads, dead letters ${JSON.stringify([...result.deadLetters])}`,
+  );
+  return result;
+}

@@ -1,0 +1,118 @@
+import type { Kafka, Producer } from 'kafkajs';
+import type { KafkaProtocol } from '../../../../src/definition/types.ts';
+import { createProcessorCodec } from '../../../../src/kafka/codec-factory.ts';
+import type { ProcessorCodec } from '../../../../src/kafka/codec.ts';
+import { SagaWorker } from '../../../../src/worker/client.ts';
+import { seededRandom } from '../../../../src/cli/prng.ts';
+
+export type FailMode = 'none' | 'validation' | 'check';
+
+/** One saga of the generated workload and everything the orchestrator must do for it. */
+export interface PlannedSaga {
+  sagaId: string;
+  fail: FailMode;
+  finalState: 'reservationConfirmed' | 'reservationFailed';
+  /** Revision of the final document: one per change (creation, then one per applied event). */
+  revision: number;
+  /** Labels of history.events, in order. */
+  events: string[];
+  /** Commands the orchestrator must send, each exactly once: label and the revision that sent it. */
+  commands: { label: string; revision: number }[];
+}
+
+/** The reservation flow's outcome for each way the workers answer. */
+export function planSaga(sagaId: string, fail: FailMode): PlannedSaga {
+  const validate = { label: 'validateReservation', revision: 1 };
+  const check = { label: 'checkReservation', revision: 2 };
+  if (fail === 'validation') {
+    return { sagaId, fail, finalState: 'reservationFailed', revision: 2, events: ['__created__', 'validationKO'], commands: [validate] };
+  }
+  return {
+    sagaId,
+    fail,
+    finalState: fail === 'check' ? 'reservationFailed' : 'reservationConfirmed',
+    revision: 3,
+    events: ['__created__', 'validationOK', fail === 'check' ? 'checkKO' : 'checkOK'],
+    commands: [validate, check],
+  };
+}
+
+/**
+ * `count` sagas with ids `<prefix>-<n>`; one in ten fails its validation and one in ten its
+ * check, decided by `seed` so a run can be replayed.
+ */
+export function planWorkload(prefix: string, count: number, seed: number, from = 0): PlannedSaga[] {
+  const random = seededRandom(seed + from);
+  return Array.from({ length: count }, (_, i) => {
+    const r = random();
+    const fail: FailMode = r < 0.1 ? 'validation' : r < 0.2 ? 'check' : 'none';
+    return planSaga(`${prefix}-${from + i}`, fail);
+  });
+}
+
+/** A JSON codec for a topic set (what the workers and producers of the tests speak). */
+export async function jsonCodec(brokers: string[]): Promise<ProcessorCodec> {
+  const channel: KafkaProtocol = { id: 'test', type: 'kafka', configurations: { brokers } };
+  return createProcessorCodec(channel, { events: '', changelog: '', deadLetter: '', commands: [] });
+}
+
+/** Produces the creation events of `sagas` (Flow Manager envelope, key = sagaId). */
+export async function produceCreations(producer: Producer, codec: ProcessorCodec, topic: string, sagas: readonly PlannedSaga[]): Promise<void> {
+  const messages = await Promise.all(
+    sagas.map(async (s) => ({
+      key: s.sagaId,
+      value: await codec.encodeEvent(topic, {
+        messageLabel: '__created__',
+        messagePayload: { associatedEntityId: `entity-${s.sagaId}`, metadata: { sagaId: s.sagaId, fail: s.fail } },
+      }),
+    })),
+  );
+  await producer.send({ topic, messages });
+}
+
+export interface WorkerStats {
+  commands: number;
+  byLabel: Map<string, number>;
+  emitRetries: number;
+}
+
+/**
+ * Reservation services: answer validateReservation and checkReservation as the metadata's
+ * `fail` says. Each answer carries eventId `<sagaId>/<label>/<revision>`, so a command seen
+ * twice (the workers are at-least-once) cannot move a saga twice. Emits are retried until
+ * they succeed: the workers are test scaffolding, not what is under test.
+ */
+export async function startWorkers(opts: {
+  kafka: Kafka;
+  codec: ProcessorCodec;
+  commandsTopic: string;
+  eventsTopic: string;
+  groupId: string;
+}): Promise<{ worker: SagaWorker; stats: WorkerStats }> {
+  const worker = new SagaWorker(opts);
+  const stats: WorkerStats = { commands: 0, byLabel: new Map(), emitRetries: 0 };
+  const emit = async (label: string, sagaId: string, payload: unknown, eventId: string) => {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await worker.emit(label, sagaId, payload, eventId);
+        return;
+      } catch (err) {
+        if (attempt > 200) throw err;
+        stats.emitRetries += 1;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
+  const answer = (okLabel: string, koLabel: string, failWhen: FailMode) =>
+    async ({ sagaId, label, payload, headers }: { sagaId: string; label: string; payload: unknown; headers: Record<string, string> }) => {
+      stats.commands += 1;
+      stats.byLabel.set(label, (stats.byLabel.get(label) ?? 0) + 1);
+      const fail = (payload as { fail?: string } | null)?.fail === failWhen;
+      await emit(fail ? koLabel : okLabel, sagaId, { [`${label}By`]: 'worker' }, `${sagaId}/${label}/${headers['sagaflow-revision'] ?? '?'}`);
+    };
+  worker
+    .onCommand('validateReservation', answer('validationOK', 'validationKO', 'validation'))
+    .onCommand('checkReservation', answer('checkOK', 'checkKO', 'check'));
+  await worker.start();
+  return { worker, stats };
+}
