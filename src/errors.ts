@@ -42,6 +42,102 @@ export const ERROR_CATALOG = {
     message: 'An input line could not be understood',
     retryable: false,
   },
+  SAGAFLOW_TOPIC_PARTITIONS_MISMATCH: {
+    message: 'The changelog topic is not co-partitioned with the events topic; give them the same partition count',
+    retryable: false,
+  },
+  SAGAFLOW_CHANNEL_UNSUPPORTED: {
+    message: 'A state sends commands on a channel sagaflow start cannot send on (only kafka channels carry commands for now)',
+    retryable: false,
+  },
+  SAGAFLOW_DECODE_FAILED: {
+    message: 'A record cannot be decoded; it goes to the dead-letter topic with the reason',
+    retryable: false,
+  },
+  SAGAFLOW_ENCODE_FAILED: {
+    message: 'A value cannot be encoded for its topic',
+    retryable: false,
+  },
+  SAGAFLOW_SCHEMA_REGISTRY_FAILED: {
+    message: 'The schema registry could not be reached or failed; the work is retried',
+    retryable: true,
+  },
+  SAGAFLOW_SCHEMA_REGISTRATION_FAILED: {
+    message: 'The schema registry refused a schema (incompatible change or bad subject configuration)',
+    retryable: false,
+  },
+  SAGAFLOW_EVENT_MISSING_KEY: {
+    message: 'An event has no key; the key must be the sagaId (dead-lettered)',
+    retryable: false,
+  },
+  SAGAFLOW_INVALID_CREATION: {
+    message: 'A creation event lacks {associatedEntityId, metadata} (dead-lettered)',
+    retryable: false,
+  },
+  SAGAFLOW_UNKNOWN_SAGA: {
+    message: 'An event addresses a saga that does not exist (dead-lettered)',
+    retryable: false,
+  },
+  SAGAFLOW_DUPLICATE_EVENT: {
+    message: 'An event repeats an eventId the saga already applied (dead-lettered)',
+    retryable: false,
+  },
+  SAGAFLOW_SAGA_EXISTS: {
+    message: 'A creation event addresses a saga that already exists (dead-lettered)',
+    retryable: false,
+  },
+  SAGAFLOW_INTERNAL_ERROR: {
+    message: 'An unexpected internal failure; the record is dead-lettered with the reason',
+    retryable: false,
+  },
+  SAGAFLOW_STORE_CLOSED: {
+    message: 'The state store is closed',
+    retryable: false,
+  },
+  SAGAFLOW_STORE_FAILED: {
+    message: 'The state store failed an operation',
+    retryable: true,
+  },
+  SAGAFLOW_STORE_LOCKED: {
+    message: 'The state store directory is held by another open store; retry once it is released',
+    retryable: true,
+  },
+  SAGAFLOW_STORE_CORRUPT: {
+    message: 'The state store holds an unreadable document; wipe it and restore from the changelog',
+    retryable: false,
+  },
+  SAGAFLOW_PROJECTION_INDEX_CONFLICT: {
+    message: 'The projection collection has a conflicting index; drop it or use another collection',
+    retryable: false,
+  },
+  SAGAFLOW_PROJECTION_NOT_RUNNING: {
+    message: 'The projection is not running',
+    retryable: true,
+  },
+  SAGAFLOW_PROJECTION_STORE_UNAVAILABLE: {
+    message: 'The projection database cannot be reached; the projection retries',
+    retryable: true,
+  },
+  SAGAFLOW_PROJECTION_TARGET_FAILED: {
+    message: 'The persistency target (CRUD or REST service) failed; the projection retries and never drops a saga',
+    retryable: true,
+  },
+  SAGAFLOW_PROJECTION_TOPIC_MISSING: {
+    message: 'The changelog topic to project does not exist yet; start the processor first',
+    retryable: true,
+  },
+  SAGAFLOW_PROJECTION_WRITE_FAILED: {
+    message: 'Writing to the projection failed; the batch is retried',
+    retryable: true,
+  },
+  SAGAFLOW_BAD_QUERY: {
+    message: 'A query parameter is invalid',
+    retryable: false,
+  },
+  SAGAFLOW_CURSOR_INVALID: {
+    message: 'The pagination cursor is invalid; start again without a cursor',
+    retryable: false,
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type KnownErrorCode = keyof typeof ERROR_CATALOG;

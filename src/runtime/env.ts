@@ -16,6 +16,15 @@ export interface RuntimeEnv {
   projection: boolean;
 }
 
+/** sagaflow's own environment variables (names, not error codes). */
+export const SAGAFLOW_ENV_VARS = [
+  'SAGAFLOW_ADVERTISED_URL',
+  'SAGAFLOW_STATE_DIR',
+  'SAGAFLOW_DEFAULT_PARTITIONS',
+  'SAGAFLOW_REPLICATION_FACTOR',
+  'SAGAFLOW_PROJECTION',
+] as const;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function invalid(name: string, message: string): SagaflowError {

@@ -51,3 +51,32 @@ describe('SagaflowError', () => {
     expect(isSagaflowError(new Error('x'))).toBe(false);
   });
 });
+
+describe('every raised code is catalogued', () => {
+  it('finds each SAGAFLOW_ code literal of src/ in ERROR_CATALOG or the HTTP catalog', async () => {
+    const { readdirSync, readFileSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { HTTP_ERRORS } = await import('../../src/http/errors.ts');
+    const root = new URL('../../src/', import.meta.url).pathname;
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (path.endsWith('.ts')) files.push(path);
+      }
+    };
+    walk(root);
+    const { SAGAFLOW_ENV_VARS } = await import('../../src/runtime/env.ts');
+    const known = new Set([...Object.keys(ERROR_CATALOG), ...Object.keys(HTTP_ERRORS), ...SAGAFLOW_ENV_VARS]);
+    const missing = new Set<string>();
+    for (const file of files) {
+      // Quoted literals only; environment variable names (SAGAFLOW_STATE_DIR, ...) are not codes.
+      for (const m of readFileSync(file, 'utf8').matchAll(/'(SAGAFLOW_[A-Z0-9_]+)'/g)) {
+        const code = m[1] as string;
+        if (!known.has(code)) missing.add(`${code} (${file.slice(root.length)})`);
+      }
+    }
+    expect([...missing]).toEqual([]);
+  });
+});
