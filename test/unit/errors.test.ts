@@ -80,3 +80,11 @@ describe('every raised code is catalogued', () => {
     expect([...missing]).toEqual([]);
   });
 });
+
+describe('docs/errors.md', () => {
+  it('lists every code as generated from the catalogs (run node scripts/error-docs.ts)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { renderErrorDocs } = await import('../../src/errors-doc.ts');
+    expect(readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')).toBe(renderErrorDocs());
+  });
+});
