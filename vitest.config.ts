@@ -18,6 +18,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/quiet-warnings.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           // Integration tests share one broker on a 2-core machine: run files one at a time.
