@@ -212,8 +212,16 @@ export class Processor {
       if (task.state !== 'ready') return { kind: 'restoring', partition };
       return { kind: 'local', saga: await task.getSaga(sagaId) };
     }
-    let owner = (await this.ownerMap(false)).get(partition);
-    if (!owner || owner.memberId === this.memberId) owner = (await this.ownerMap(true)).get(partition);
+    let owner: { memberId: string; url: string } | undefined;
+    try {
+      owner = (await this.ownerMap(false)).get(partition);
+      if (!owner || owner.memberId === this.memberId) owner = (await this.ownerMap(true)).get(partition);
+    } catch (err) {
+      // The group cannot be described (broker unreachable): no owner is known, which the
+      // API answers with 503 and Retry-After rather than an internal error.
+      this.log.debug({ err, partition }, 'owner lookup failed');
+      return { kind: 'no-owner', partition };
+    }
     if (!owner || owner.memberId === this.memberId) return { kind: 'no-owner', partition };
     return { kind: 'remote', url: owner.url, partition };
   }

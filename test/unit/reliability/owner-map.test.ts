@@ -9,9 +9,14 @@ import { Processor, partitionForKey } from '../../../src/kafka/processor.ts';
 
 type Member = { memberId: string; memberMetadata: Buffer; memberAssignment: Buffer };
 
-function processorOver(members: Member[]): Processor {
+function processorOver(members: Member[] | Error): Processor {
   const kafka = { consumer: () => ({}) } as unknown as Kafka;
-  const admin = { describeGroups: async () => ({ groups: [{ members }] }) } as unknown as Admin;
+  const admin = {
+    describeGroups: async () => {
+      if (members instanceof Error) throw members;
+      return { groups: [{ members }] };
+    },
+  } as unknown as Admin;
   return new Processor({
     applicationId: 'app',
     eventsTopic: 'events',
@@ -57,5 +62,13 @@ describe('owner lookup for interactive queries', () => {
       stableMember('owner', 'http://owner:2', [0, 1, 2, 3]),
     ]);
     await expect(processor.locate(sagaId)).resolves.toEqual({ kind: 'remote', url: 'http://owner:2', partition });
+  });
+
+  // Regression: with the broker unreachable, describeGroups failed after its retries and
+  // GET /saga/:id for a partition owned elsewhere answered 500 instead of 503.
+  it('knows no owner when the group cannot be described', async () => {
+    const failure = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false });
+    const processor = processorOver(failure);
+    await expect(processor.locate(sagaId)).resolves.toEqual({ kind: 'no-owner', partition });
   });
 });
