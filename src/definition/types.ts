@@ -72,17 +72,20 @@ export interface KafkaProtocol {
   };
 }
 
+/** An HTTP target, as Flow Manager configures REST channels and REST persistency alike. */
+export interface RestTarget {
+  protocol?: 'http' | 'https';
+  endpoint: string;
+  method?: 'POST' | 'PUT' | 'PATCH';
+  path?: string;
+  headers?: Record<string, string>;
+  port?: number;
+}
+
 export interface RestProtocol {
   id: string;
   type: 'rest';
-  configurations: {
-    protocol?: 'http' | 'https';
-    endpoint: string;
-    method?: 'POST' | 'PUT' | 'PATCH';
-    path?: string;
-    headers?: Record<string, string>;
-    port?: number;
-  };
+  configurations: RestTarget;
 }
 
 export type CommunicationProtocol = KafkaProtocol | RestProtocol;
@@ -99,17 +102,7 @@ export type PersistencyManagement =
         headers?: Record<string, string>;
       };
     }
-  | {
-      type: 'rest';
-      configurations: {
-        protocol?: 'http' | 'https';
-        endpoint: string;
-        method?: 'POST' | 'PUT' | 'PATCH';
-        path?: string;
-        headers?: Record<string, string>;
-        port?: number;
-      };
-    }
+  | { type: 'rest'; configurations: RestTarget }
   | Record<string, never>;
 
 export interface Settings {
