@@ -58,10 +58,15 @@ export function renderMermaid(machine: MachineDefinition): string {
 }
 
 function declaration(state: StateSpec, id: string): string[] {
-  const lines = id === state.id ? [] : [`state "${text(state.id)}" as ${id}`];
-  if (state.description) lines.push(`${id} : ${text(state.description)}`);
-  else if (lines.length === 0) lines.push(id);
-  return lines;
+  // `id : description` would make Mermaid show the description instead of the state's name;
+  // a quoted label shows both.
+  if (!state.description) return [id === state.id ? id : `state "${quoted(state.id)}" as ${id}`];
+  return [`state "${quoted(`${state.id} - ${state.description}`)}" as ${id}`];
+}
+
+/** Text inside a quoted state label: Mermaid takes it literally up to the closing quote. */
+function quoted(value: string): string {
+  return value.replace(/"/g, "'").replace(/\s+/g, ' ');
 }
 
 function commandText(kind: string, command: CommandSpec): string {

@@ -34,7 +34,7 @@ describe('sagaflow diagram', () => {
       expect(edges).toHaveLength(transitions);
       const finals = run.stdout.filter((l) => l.endsWith(' --> [*]'));
       expect(finals.length).toBeGreaterThan(0);
-      const declared = run.stdout.filter((l) => /^ {8}\w+ : /.test(l));
+      const declared = run.stdout.filter((l) => /^ {8}state "[^"]+" as \w+$/.test(l));
       expect(declared).toHaveLength(states);
     }
   });

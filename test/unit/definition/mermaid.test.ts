@@ -10,7 +10,7 @@ describe('renderMermaid', () => {
       [
         'stateDiagram-v2',
         '    state "0 - in progress" as business_0 {',
-        '        created : start',
+        '        state "created - start" as created',
         '    }',
         '    state "1 - ok" as business_1 {',
         '        done',
@@ -40,7 +40,7 @@ describe('renderMermaid', () => {
       ],
     };
     const text = renderMermaid(machine);
-    expect(text).toContain('    state "order-placed" as s_0\n    s_0 : step#58; one#59; #quot;quoted#quot; #123;x#125; #35;1');
+    expect(text).toContain(`    state "order-placed - step: one; 'quoted' {x} #1" as s_0`);
     expect(text).toContain('    state "state" as s_1');
     expect(text).toContain('    [*] --> s_0');
     expect(text).toContain('    s_0 --> s_1 : go#58;now');
