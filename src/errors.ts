@@ -86,6 +86,10 @@ export const ERROR_CATALOG = {
     message: 'A creation event addresses a saga that already exists (dead-lettered)',
     retryable: false,
   },
+  SAGAFLOW_SAGA_TOO_LARGE: {
+    message: 'Applying an event would write a saga document or command over the record size limit (dead-lettered, not applied)',
+    retryable: false,
+  },
   SAGAFLOW_INTERNAL_ERROR: {
     message: 'An unexpected internal failure; the record is dead-lettered with the reason',
     retryable: false,

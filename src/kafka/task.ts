@@ -43,6 +43,10 @@ export interface TaskDeps {
   stillOwned: (partition: number) => Promise<boolean>;
   /** Fault injection for tests: runs inside the open transaction, right before commit. */
   beforeCommit?: (partition: number) => Promise<void> | void;
+  /** Largest record the task writes (default MAX_RECORD_BYTES). */
+  maxRecordBytes?: number;
+  /** Output bytes after which a batch is split into one more transaction (default MAX_TRANSACTION_BYTES). */
+  maxTransactionBytes?: number;
 }
 
 interface Pending {
@@ -51,6 +55,34 @@ interface Pending {
   deadLetters: Message[];
   /** The batch's saga changes; the store sees them only after the transaction commits. */
   overlay: TransactionOverlay;
+  /** Key and value bytes of everything above. */
+  bytes: number;
+  /** The last event whose outputs are included. */
+  last: Batch['messages'][number] | undefined;
+}
+
+/** What one event adds to the transaction. */
+interface EventOutputs {
+  saga?: SagaDocument;
+  changelog?: Message;
+  commands: { topic: string; message: Message }[];
+  deadLetters: Message[];
+  bytes: number;
+}
+
+/**
+ * A broker refuses a record batch above `message.max.bytes` (default 1048588) for the whole
+ * produce request, so one oversized record, or the changelog records of a long backlog sent in
+ * one transaction, failed every retry and stalled the partition for good. A change that would
+ * write a record above this is dead-lettered instead, and a batch whose outputs pass
+ * MAX_TRANSACTION_BYTES is committed in several transactions.
+ */
+export const MAX_RECORD_BYTES = 1_000_000;
+export const MAX_TRANSACTION_BYTES = 512 * 1024;
+
+function messageBytes(message: Message): number {
+  const size = (v: Message['key'] | Message['value']) => (v === null || v === undefined ? 0 : Buffer.byteLength(v));
+  return size(message.key) + size(message.value);
 }
 
 /** Header names on dead-letter records. */
@@ -228,14 +260,58 @@ export class PartitionTask {
   private async processMessages(messages: Batch['messages'], resolveOffset: (offset: string) => void): Promise<void> {
     if (!this.store) return;
     this.busy = true;
-    const pending: Pending = { commands: [], changelog: [], deadLetters: [], overlay: new TransactionOverlay(this.store) };
+    try {
+      const budget = this.deps.maxTransactionBytes ?? MAX_TRANSACTION_BYTES;
+      let pending = this.newPending(this.store);
+      for (const message of messages) {
+        const outputs = await this.processOne(message, pending.overlay);
+        if (pending.last && pending.bytes + outputs.bytes > budget) {
+          // The transition above read the overlay, which the store equals once this commits.
+          if (!(await this.commit(pending, pending.last, resolveOffset))) return;
+          if (this.state !== 'ready' || !this.store) return;
+          pending = this.newPending(this.store);
+        }
+        this.include(pending, outputs, message);
+      }
+      if (pending.last && !(await this.commit(pending, pending.last, resolveOffset))) return;
+      if (this.reseekAfterBatch) {
+        this.reseekAfterBatch = false;
+        this.seekToNext();
+      }
+    } catch (err) {
+      // Raised while applying an event (a registry that is down): nothing of the current
+      // transaction was sent; re-fence and restart from the committed offset.
+      await this.recover(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private newPending(store: TaskStore): Pending {
+    return { commands: [], changelog: [], deadLetters: [], overlay: new TransactionOverlay(store), bytes: 0, last: undefined };
+  }
+
+  private include(pending: Pending, outputs: EventOutputs, message: Batch['messages'][number]): void {
+    if (outputs.saga) pending.overlay.set(outputs.saga);
+    if (outputs.changelog) pending.changelog.push(outputs.changelog);
+    for (const { topic, message: record } of outputs.commands) {
+      let group = pending.commands.find((c) => c.topic === topic);
+      if (!group) {
+        group = { topic, messages: [] };
+        pending.commands.push(group);
+      }
+      group.messages.push(record);
+    }
+    pending.deadLetters.push(...outputs.deadLetters);
+    pending.bytes += outputs.bytes;
+    pending.last = message;
+  }
+
+  /** Commits the outputs of the events up to `last` in one transaction; false when it failed (the task recovers). */
+  private async commit(pending: Pending, last: Batch['messages'][number], resolveOffset: (offset: string) => void): Promise<boolean> {
     let transaction: Transaction | undefined;
     try {
-      for (const message of messages) {
-        await this.processOne(message, pending);
-      }
-      const last = messages[messages.length - 1];
-      if (!last || !this.producer) return;
+      if (!this.producer) return false;
       const lastOffset = BigInt(last.offset);
       transaction = await this.producer.transaction();
       // One produce request for the whole batch: changelog, commands and dead letters.
@@ -270,22 +346,20 @@ export class PartitionTask {
       this.deps.metrics.transactions += 1;
       this.deps.metrics.commandsSent += pending.commands.reduce((n, c) => n + c.messages.length, 0);
       this.deps.metrics.deadLettered += pending.deadLetters.length;
-      if (this.reseekAfterBatch) {
-        this.reseekAfterBatch = false;
-        this.seekToNext();
-      }
+      return true;
     } catch (err) {
       if (transaction) await transaction.abort().catch(() => undefined);
       await this.recover(err);
-    } finally {
-      this.busy = false;
+      return false;
     }
   }
 
-  private async processOne(message: Batch['messages'][number], pending: Pending): Promise<void> {
+  /** Decodes and applies one event against `overlay` (which it does not change); returns what to write. */
+  private async processOne(message: Batch['messages'][number], overlay: TransactionOverlay): Promise<EventOutputs> {
     const { codec, eventsTopic, definition } = this.deps;
-    const deadLetter = (code: string, reason: string) => {
-      pending.deadLetters.push({
+    const outputs: EventOutputs = { commands: [], deadLetters: [], bytes: 0 };
+    const deadLetter = (code: string, reason: string): EventOutputs => {
+      const record: Message = {
         key: message.key,
         value: message.value,
         headers: {
@@ -296,14 +370,14 @@ export class PartitionTask {
           [DLQ_HEADERS.partition]: String(this.deps.partition),
           [DLQ_HEADERS.offset]: message.offset,
         },
-      });
+      };
       this.deps.metrics.count(code);
       this.log.warn({ offset: message.offset, code, reason }, 'event sent to the dead-letter topic');
+      return { commands: [], deadLetters: [record], bytes: messageBytes(record) };
     };
     this.deps.metrics.eventsProcessed += 1;
     if (!message.key || message.key.length === 0) {
-      deadLetter('SAGAFLOW_EVENT_MISSING_KEY', 'the record has no key; the key must be the sagaId');
-      return;
+      return deadLetter('SAGAFLOW_EVENT_MISSING_KEY', 'the record has no key; the key must be the sagaId');
     }
     const sagaId = message.key.toString('utf8');
     let envelope: Envelope;
@@ -312,8 +386,7 @@ export class PartitionTask {
     } catch (err) {
       // A registry that is down is not the record's fault: fail the batch and retry it.
       if (isSagaflowError(err) && err.retryable) throw err;
-      deadLetter(isSagaflowError(err) ? err.code : 'SAGAFLOW_DECODE_FAILED', (err as Error).message);
-      return;
+      return deadLetter(isSagaflowError(err) ? err.code : 'SAGAFLOW_DECODE_FAILED', (err as Error).message);
     }
     const timestamp = new Date(Number(message.timestamp)).toISOString();
     let input: SagaInput;
@@ -327,54 +400,60 @@ export class PartitionTask {
         typeof payload.metadata !== 'object' ||
         Array.isArray(payload.metadata)
       ) {
-        deadLetter('SAGAFLOW_INVALID_CREATION', `a "${definition.creationEvent}" event needs a payload {associatedEntityId: string, metadata: object}`);
-        return;
+        return deadLetter('SAGAFLOW_INVALID_CREATION', `a "${definition.creationEvent}" event needs a payload {associatedEntityId: string, metadata: object}`);
       }
       input = { kind: 'create', sagaId, associatedEntityId: payload.associatedEntityId, metadata: payload.metadata as Record<string, unknown>, timestamp };
     } else {
       input = { kind: 'event', sagaId, label: envelope.messageLabel, payload: envelope.messagePayload, timestamp };
       if (envelope.eventId !== undefined) input.eventId = envelope.eventId;
     }
-    const current = await pending.overlay.getSaga(sagaId);
+    const current = await overlay.getSaga(sagaId);
     let result: TransitionResult;
     try {
       result = transition(definition, current, input);
     } catch (err) {
-      deadLetter('SAGAFLOW_INTERNAL_ERROR', `transition failed: ${(err as Error).message}`);
-      return;
+      return deadLetter('SAGAFLOW_INTERNAL_ERROR', `transition failed: ${(err as Error).message}`);
     }
     this.deps.metrics.count(`outcome:${result.outcome}`);
     if (result.outcome === 'duplicate' || result.outcome === 'unknown-saga' || result.outcome === 'already-exists') {
       const code = result.outcome === 'duplicate' ? 'SAGAFLOW_DUPLICATE_EVENT' : result.outcome === 'unknown-saga' ? 'SAGAFLOW_UNKNOWN_SAGA' : 'SAGAFLOW_SAGA_EXISTS';
-      deadLetter(code, result.reason ?? result.outcome);
-      return;
+      return deadLetter(code, result.reason ?? result.outcome);
     }
     if (result.outcome !== 'applied' && result.outcome !== 'created') {
       this.log.info({ sagaId, outcome: result.outcome, reason: result.reason, label: envelope.messageLabel }, 'event recorded in saga history');
     }
+    // The changelog partition is the task's partition, whatever partitioner put the event
+    // here: restore reads partition p only (Kafka Streams does the same).
     if (result.changed && result.saga) {
-      pending.overlay.set(result.saga);
-      // The changelog partition is the task's partition, whatever partitioner put the event
-      // here: restore reads partition p only (Kafka Streams does the same).
-      pending.changelog.push({ key: sagaId, partition: this.deps.partition, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) });
+      outputs.saga = result.saga;
+      outputs.changelog = { key: sagaId, partition: this.deps.partition, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) };
     }
-    for (const command of result.commands) await this.addCommand(command, pending, result.saga);
+    for (const command of result.commands) outputs.commands.push(await this.encodeCommand(command, result.saga));
+    const sizes = [...(outputs.changelog ? [outputs.changelog] : []), ...outputs.commands.map((c) => c.message)].map(messageBytes);
+    const largest = Math.max(0, ...sizes);
+    const limit = this.deps.maxRecordBytes ?? MAX_RECORD_BYTES;
+    if (largest > limit) {
+      return deadLetter(
+        'SAGAFLOW_SAGA_TOO_LARGE',
+        `applying "${envelope.messageLabel}" would write a saga document or command of ${largest} bytes, over the ${limit}-byte record limit; the event is not applied (send smaller payloads)`,
+      );
+    }
+    outputs.bytes = sizes.reduce((a, b) => a + b, 0);
+    return outputs;
   }
 
-  private async addCommand(command: Command, pending: Pending, saga: SagaDocument | undefined): Promise<void> {
+  private async encodeCommand(command: Command, saga: SagaDocument | undefined): Promise<{ topic: string; message: Message }> {
     const topic = this.deps.commandTopics.get(command.channel);
     if (!topic) throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', { message: `no Kafka topic for channel "${command.channel}"` });
     const value = await this.deps.codec.encodeCommand(topic, { messageLabel: command.label, messagePayload: command.payload });
-    let group = pending.commands.find((c) => c.topic === topic);
-    if (!group) {
-      group = { topic, messages: [] };
-      pending.commands.push(group);
-    }
-    group.messages.push({
-      key: command.sagaId,
-      value,
-      headers: { 'sagaflow-revision': String(saga?.revision ?? 0), 'sagaflow-command-kind': command.kind },
-    });
+    return {
+      topic,
+      message: {
+        key: command.sagaId,
+        value,
+        headers: { 'sagaflow-revision': String(saga?.revision ?? 0), 'sagaflow-command-kind': command.kind },
+      },
+    };
   }
 
   private async recover(err: unknown): Promise<void> {
