@@ -1,0 +1,70 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { registerCleanup } from '../../support/cleanup.ts';
+import { uniqueName } from '../../support/names.ts';
+import { services } from '../../support/services.ts';
+import { chaosSeed } from './support/chaos.ts';
+import { reservationSagaJson, runDirectory } from './support/cluster.ts';
+import { brokerControlUnavailable, PrivateBroker } from './support/private-broker.ts';
+import { runScenario } from './support/scenario.ts';
+import { describeProblems } from './support/verify.ts';
+
+// Long enough for every client retry in flight to fail at least once; RELIABILITY_BROKER_DOWN_MS
+// tries longer outages (the soak does too).
+const DOWN_MS = Number(process.env.RELIABILITY_BROKER_DOWN_MS ?? 8_000);
+
+describe('broker restart', () => {
+  it('instances ride out a Kafka stop and start mid-run without help and lose or duplicate nothing', { timeout: 480_000 }, async (ctx) => {
+    const unavailable = await brokerControlUnavailable(services().kafkaBrokers);
+    if (unavailable) ctx.skip(unavailable);
+
+    const seed = chaosSeed();
+    const name = uniqueName('broker');
+    const dir = runDirectory(name);
+    const log = (line: string) => console.log(`[broker-restart seed=${seed}] ${line}`);
+    log(`logs in ${dir}`);
+    const broker = await PrivateBroker.create(dir);
+    registerCleanup(() => broker.destroy());
+    await broker.start();
+    const kafka = new Kafka({ clientId: name, brokers: broker.brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+    const topics = { events: `${name}-events`, commands: `${name}-commands`, applicationId: `${name}-app` };
+
+    const result = await runScenario({
+      kafka,
+      brokers: broker.brokers,
+      topics,
+      dir,
+      sagaJson: reservationSagaJson({ brokers: broker.brokers, ...topics }),
+      instances: ['a', 'b'],
+      partitions: 6,
+      sagas: 800,
+      seed,
+      rate: 40,
+      monotonicReads: true,
+      finalTimeoutMs: 300_000,
+      log,
+      onCleanup: registerCleanup,
+      disrupt: async ({ cluster, productionDone }) => {
+        // A third of the sagas in flight, then the broker goes away for a while.
+        await delay(7_000);
+        log('stopping the broker');
+        await broker.stop();
+        await delay(DOWN_MS);
+        const down = cluster.running().length;
+        log(`starting the broker again (${down} instances still running)`);
+        await broker.start();
+        while (!productionDone()) await delay(250);
+        return { brokerRestarts: 1, instancesAliveWhileDown: down };
+      },
+    });
+    expect(result.problems, describeProblems(result.problems)).toEqual([]);
+    expect(result.detectorFailures).toEqual([]);
+    expect(result.serverErrors).toEqual([]);
+    expect(result.staleReads, describeProblems(result.staleReads)).toEqual([]);
+    expect([...result.deadLetters.keys()].filter((code) => code !== 'SAGAFLOW_DUPLICATE_EVENT')).toEqual([]);
+    // Recovery without manual action: no instance exited, none was restarted by the test.
+    expect(result.cluster.unexpectedExits).toEqual([]);
+    expect(result.cluster.counters.starts).toBe(2);
+  });
+});
