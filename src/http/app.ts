@@ -42,6 +42,21 @@ export interface HttpDeps {
   fetchImpl?: typeof fetch;
 }
 
+/** Deepest nesting of objects and arrays a request body may have. */
+export const MAX_BODY_DEPTH = 64;
+
+/** Whether `value` nests objects or arrays more than `max` levels deep (iterative: any depth is safe). */
+export function nestingDepthExceeds(value: unknown, max: number): boolean {
+  const stack: { node: unknown; depth: number }[] = [{ node: value, depth: 0 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { node, depth } = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+  }
+  return false;
+}
+
 type Lookup =
   | { kind: 'found'; saga: SagaDocument; servedBy: 'local' | 'owner' | 'projection' }
   | { kind: 'not-found' }
@@ -64,6 +79,14 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       openapi: '3.0.3',
       info: { title: 'sagaflow', version: '0.1.0', description: 'Saga orchestrator HTTP API (Flow Manager compatible)' },
     },
+  });
+
+  // Bodies nest a few levels at most; a deeper one (e.g. 100 000 nested arrays, well under the
+  // size limit) overflowed the stack of JSON.stringify when the event was encoded: a 500.
+  app.addHook('preValidation', async (req, reply) => {
+    if (nestingDepthExceeds(req.body, MAX_BODY_DEPTH)) {
+      return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `the body nests deeper than ${MAX_BODY_DEPTH} levels`);
+    }
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
