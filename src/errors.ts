@@ -86,6 +86,14 @@ export const ERROR_CATALOG = {
     message: 'A creation event addresses a saga that already exists (dead-lettered)',
     retryable: false,
   },
+  SAGAFLOW_EVENT_TOO_LARGE: {
+    message: 'The event is larger than the broker accepts for the events topic; send a smaller payload',
+    retryable: false,
+  },
+  SAGAFLOW_EVENTS_UNAVAILABLE: {
+    message: 'The events topic cannot be written now (Kafka unreachable or refusing the write); retry later',
+    retryable: true,
+  },
   SAGAFLOW_SAGA_TOO_LARGE: {
     message: 'Applying an event would write a saga document or command over the record size limit (dead-lettered, not applied)',
     retryable: false,

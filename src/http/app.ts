@@ -91,7 +91,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
     if (err.validation) return sendError(reply, 'SAGAFLOW_BAD_REQUEST', err.message);
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 'SAGAFLOW_BODY_TOO_LARGE', err.message);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.code === 'SAGAFLOW_EVENT_TOO_LARGE') return sendError(reply, 'SAGAFLOW_BODY_TOO_LARGE', err.message);
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 'SAGAFLOW_UNSUPPORTED_MEDIA_TYPE', err.message);
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, 'SAGAFLOW_BAD_REQUEST', err.message);

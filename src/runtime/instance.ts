@@ -12,6 +12,7 @@ import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import { BatchingSender } from '../kafka/batching-sender.ts';
 import { Processor } from '../kafka/processor.ts';
+import { produceError } from '../kafka/produce-errors.ts';
 import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
@@ -147,7 +148,14 @@ export async function startInstance(opts: {
       sagaIdPrefix: env.sagaIdPrefix,
       ingress: {
         async produce(sagaId, envelope) {
-          await sender.send(topics.events, { key: sagaId, value: await codec.encodeEvent(topics.events, envelope) });
+          const value = await codec.encodeEvent(topics.events, envelope);
+          try {
+            await sender.send(topics.events, { key: sagaId, value });
+          } catch (err) {
+            const mapped = produceError(err);
+            logger.warn({ err, code: mapped.code }, 'event not produced');
+            throw mapped;
+          }
         },
       },
       queries: proc,

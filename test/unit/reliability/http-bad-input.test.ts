@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { compileDefinition } from '../../../src/definition/compile.ts';
 import { parseSagaConfig } from '../../../src/definition/parse.ts';
 import { MAX_BODY_DEPTH, buildHttpApp, nestingDepthExceeds } from '../../../src/http/app.ts';
 import type { EventIngress } from '../../../src/http/app.ts';
+import { produceError } from '../../../src/kafka/produce-errors.ts';
 
 async function appWith(produce: EventIngress['produce']) {
   const raw = JSON.parse(readFileSync(new URL('../../../examples/reservation/saga.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -50,5 +52,36 @@ describe('HTTP bad input', () => {
     expect(nestingDepthExceeds({ a: [{ b: 1 }] }, 3)).toBe(false);
     expect(nestingDepthExceeds({ a: [{ b: {} }] }, 3)).toBe(true);
     expect(nestingDepthExceeds('text', 0)).toBe(false);
+  });
+
+  // Regression: a body under the HTTP limit whose record the broker refused as too large, and
+  // a broker that could not be reached, both answered 500 "internal error".
+  it('answers 413 for an event the broker refuses as too large', async () => {
+    const app = await appWith(async () => {
+      // As kafkajs builds it from the broker's error code 10 (createErrorFromCode).
+      const protocolError = { type: 'MESSAGE_TOO_LARGE', code: 10, retriable: false, message: 'The request included a message larger than the max message size the server will accept' };
+      throw produceError(new KafkaJSProtocolError(protocolError as unknown as Error));
+    });
+    const res = await app.inject({ method: 'POST', url: '/saga', payload: { associatedEntityId: 'a', metadata: {} } });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'SAGAFLOW_BODY_TOO_LARGE', retryable: false });
+  });
+
+  it('answers 503 with Retry-After semantics when the broker cannot be reached, without naming it', async () => {
+    const cause = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 10.1.2.3:9092', { broker: '10.1.2.3:9092' });
+    const app = await appWith(async () => {
+      throw produceError(new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 8, retryTime: 5000 }));
+    });
+    for (const [url, payload] of [['/saga', { associatedEntityId: 'a', metadata: {} }], ['/event', { key: 'k', value: { messageLabel: 'x' } }]] as const) {
+      const res = await app.inject({ method: 'POST', url, payload });
+      expect(res.statusCode, url).toBe(503);
+      expect(res.json()).toMatchObject({ code: 'SAGAFLOW_UNAVAILABLE', retryable: true });
+      expect(res.body).not.toContain('10.1.2.3');
+    }
+  });
+
+  it('maps produce failures to codes', () => {
+    expect(produceError(Object.assign(new Error('x'), { type: 'RECORD_LIST_TOO_LARGE' })).code).toBe('SAGAFLOW_EVENT_TOO_LARGE');
+    expect(produceError(new Error('socket hang up'))).toMatchObject({ code: 'SAGAFLOW_EVENTS_UNAVAILABLE', retryable: true });
   });
 });
