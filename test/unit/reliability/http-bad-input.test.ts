@@ -84,4 +84,17 @@ describe('HTTP bad input', () => {
     expect(produceError(Object.assign(new Error('x'), { type: 'RECORD_LIST_TOO_LARGE' })).code).toBe('SAGAFLOW_EVENT_TOO_LARGE');
     expect(produceError(new Error('socket hang up'))).toMatchObject({ code: 'SAGAFLOW_EVENTS_UNAVAILABLE', retryable: true });
   });
+
+  // Regression: Fastify's maxParamLength (100) answered 414 for GET /saga/:id with any sagaId
+  // longer than 100 characters, though POST /event accepts keys of up to 512.
+  it('reads sagas with ids up to 512 characters, also non-ASCII, and refuses longer ones with 400', async () => {
+    const app = await appWith(async () => undefined);
+    for (const id of ['s'.repeat(512), '\u00ba'.repeat(512), '\u{1F600}'.repeat(256)]) {
+      const res = await app.inject({ method: 'GET', url: `/saga/${encodeURIComponent(id)}` });
+      expect(res.statusCode, `${id.length} characters`).toBe(404);
+      expect(res.json()).toMatchObject({ code: 'SAGAFLOW_SAGA_NOT_FOUND' });
+    }
+    const tooLong = await app.inject({ method: 'GET', url: `/saga/${'s'.repeat(513)}` });
+    expect(tooLong.statusCode).toBe(400);
+  });
 });
