@@ -2,6 +2,17 @@
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
 import type { WorkloadMessage } from './workload.ts';
 
+/**
+ * kafkajs schedules a negative timeout when a response arrives with no request pending
+ * (kafkajs/src/network/requestQueue), and Node 24 warns about it each time; it is harmless.
+ */
+export function silenceKafkajsTimeoutWarnings(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name !== 'TimeoutNegativeWarning') console.warn(`${warning.name}: ${warning.message}`);
+  });
+}
+
 export interface BenchKafka {
   kafka: Kafka;
   admin: Admin;

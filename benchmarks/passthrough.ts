@@ -13,6 +13,9 @@
  */
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { silenceKafkajsTimeoutWarnings } from './kafka.ts';
+
+silenceKafkajsTimeoutWarnings();
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

@@ -1,6 +1,6 @@
 /** Child processes of a benchmark run and what /proc says about them. */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, readdirSync } from 'node:fs';
+import { createWriteStream, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 let clockTicks: number | undefined;
@@ -40,18 +40,58 @@ export function sampleProc(pid: number): ProcSample | undefined {
   }
 }
 
-/** The local Kafka broker's pid, if it runs on this machine (read-only scan of /proc). */
-export function findBrokerPid(): number | undefined {
+/**
+ * The pid of the process listening on 127.0.0.1:`port` (or any address), found through
+ * /proc/net/tcp and the processes' socket descriptors. Several brokers may run on one
+ * machine; the port says which one the benchmark talks to.
+ */
+export function pidListeningOn(port: number): number | undefined {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      // st 0A = LISTEN; the local address is HEXIP:HEXPORT.
+      if (!local || cols[3] !== '0A') continue;
+      if (Number.parseInt(local.split(':')[1] ?? '', 16) === port && cols[9]) inodes.add(cols[9]);
+    }
+  }
+  if (inodes.size === 0) return undefined;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmdline.includes('kafka.Kafka')) return Number(entry);
+      fds = readdirSync(`/proc/${entry}/fd`);
     } catch {
-      // the process ended while we looked
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${entry}/fd/${fd}`));
+        if (m?.[1] && inodes.has(m[1])) return Number(entry);
+      } catch {
+        // descriptor closed while we looked
+      }
     }
   }
   return undefined;
+}
+
+/** CPU time of the whole machine (all cores) from /proc/stat: busy and total. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const first = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [, ...values] = first.trim().split(/\s+/);
+  const n = values.map(Number);
+  // user nice system idle iowait irq softirq steal ...
+  const idle = (n[3] ?? 0) + (n[4] ?? 0);
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) / ticksPerSecond(), total: total / ticksPerSecond() };
 }
 
 export interface ChildSpec {

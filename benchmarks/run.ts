@@ -13,14 +13,14 @@
  * output topic (read_committed) holds exactly the expected records.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { committedOffsets, connect, countCommitted, createTopics, deleteGroups, deleteTopics, endOffsets, produceAll, type BenchKafka } from './kafka.ts';
+import { committedOffsets, connect, silenceKafkajsTimeoutWarnings, countCommitted, createTopics, deleteGroups, deleteTopics, endOffsets, produceAll, type BenchKafka } from './kafka.ts';
 import { consumerPerf, producerPerf, repoRoot, type ConsumerPerfResult, type ProducerPerfResult } from './perf-tools.ts';
-import { findBrokerPid, sampleProc } from './proc.ts';
+import { machineCpuSeconds, pidListeningOn, sampleProc } from './proc.ts';
 import { SYSTEMS, startSystem, type SystemContext, type SystemName } from './systems.ts';
 import { DEFAULT_WORKLOAD, emptySummary, generateWorkload, loadSagaConfig, sagasCompleted, type WorkloadOptions, type WorkloadSummary } from './workload.ts';
 
@@ -35,8 +35,9 @@ export interface SystemResult {
   processingSeconds: number;
   eventsPerSecond: number;
   sagasPerSecond: number;
-  /** Rate between 10 % and 90 % of the events committed: excludes warm-up and tail. */
-  steadyEventsPerSecond: number;
+  /** Rate between 10 % and 90 % of the events committed: excludes warm-up and tail.
+   * Null when the run was too short to see both points in distinct samples. */
+  steadyEventsPerSecond: number | null;
   /** CPU time of the system's process while processing (ready -> done). */
   cpuSeconds: number;
   /** cpuSeconds / processingSeconds: cores kept busy on average. */
@@ -46,6 +47,12 @@ export interface SystemResult {
   totalCpuSeconds: number;
   peakRssMB: number;
   brokerCpuSeconds?: number;
+  /** Cores kept busy by everything else on the machine while processing: a noise indicator. */
+  otherCpuCores?: number;
+  /** 1-minute load average when the system started. */
+  loadAverage: number;
+  /** [seconds since ready, events committed], about every half second. */
+  timeline: [number, number][];
   output: { topic: string; expected: number; got: number; ok: boolean; byLabel: Record<string, number> };
   selfReported?: string;
   error?: string;
@@ -126,7 +133,7 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     threads: opts.threads,
   };
   const partitions = opts.workload.partitions;
-  const brokerPid = findBrokerPid();
+  const brokerPid = pidListeningOn(Number(opts.brokers.split(',')[0]?.split(':')[1] ?? 9092));
   const startedAt = new Date().toISOString();
   const system = await startSystem(name, ctx);
   const { child } = system;
@@ -141,12 +148,14 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     processingSeconds: 0,
     eventsPerSecond: 0,
     sagasPerSecond: 0,
-    steadyEventsPerSecond: 0,
+    steadyEventsPerSecond: null,
     cpuSeconds: 0,
     cpuCores: 0,
     cpuMicrosPerEvent: 0,
     totalCpuSeconds: 0,
     peakRssMB: 0,
+    loadAverage: loadavg()[0] ?? 0,
+    timeline: [],
     output: { topic: commandsTopic, expected: system.expectedOutput.records, got: 0, ok: false, byLabel: {} },
   };
   try {
@@ -157,6 +166,7 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     result.startupSeconds = (readyAt - child.startedAt) / 1000;
     const cpuAtReady = sampleProc(child.pid)?.cpuSeconds ?? 0;
     const brokerCpuAtReady = brokerPid === undefined ? undefined : sampleProc(brokerPid)?.cpuSeconds;
+    const machineAtReady = machineCpuSeconds();
     let at10: number | undefined;
     let at90: number | undefined;
     let doneAt: number | undefined;
@@ -172,6 +182,10 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
       if (at10 === undefined && events >= summary.events * 0.1) at10 = t;
       if (at90 === undefined && events >= summary.events * 0.9) at90 = t;
       if (events >= summary.events) doneAt = t;
+      const lastPoint = result.timeline[result.timeline.length - 1];
+      if (!lastPoint || t - readyAt - lastPoint[0] * 1000 >= 500 || doneAt !== undefined) {
+        result.timeline.push([Math.round(t - readyAt) / 1000, events]);
+      }
       if (t - lastPrint >= (isTTY ? 250 : 5000) || doneAt !== undefined) {
         const rate = t > last.t ? ((events - last.events) * 1000) / (t - last.t) : 0;
         const proc = sampleProc(child.pid);
@@ -189,16 +203,20 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     endProgress();
     const final = sampleProc(child.pid);
     const brokerCpuAtDone = brokerPid === undefined ? undefined : sampleProc(brokerPid)?.cpuSeconds;
+    const machineAtDone = machineCpuSeconds();
     result.processingSeconds = (doneAt - readyAt) / 1000;
     result.eventsPerSecond = summary.events / result.processingSeconds;
     result.sagasPerSecond = summary.sagas / result.processingSeconds;
-    if (at10 !== undefined && at90 !== undefined && at90 > at10) result.steadyEventsPerSecond = (0.8 * summary.events * 1000) / (at90 - at10);
+    // Offsets move in commit-sized steps; below ~2 s between the two points the rate is noise.
+    if (at10 !== undefined && at90 !== undefined && at90 - at10 >= 2000) result.steadyEventsPerSecond = (0.8 * summary.events * 1000) / (at90 - at10);
     result.totalCpuSeconds = final?.cpuSeconds ?? 0;
     result.cpuSeconds = result.totalCpuSeconds - cpuAtReady;
     result.cpuCores = result.cpuSeconds / result.processingSeconds;
     result.cpuMicrosPerEvent = (result.cpuSeconds * 1e6) / summary.events;
     result.peakRssMB = (final?.peakRssBytes ?? 0) / 2 ** 20;
     if (brokerCpuAtReady !== undefined && brokerCpuAtDone !== undefined) result.brokerCpuSeconds = brokerCpuAtDone - brokerCpuAtReady;
+    const others = machineAtDone.busy - machineAtReady.busy - result.cpuSeconds - (result.brokerCpuSeconds ?? 0);
+    result.otherCpuCores = Math.max(0, others) / result.processingSeconds;
   } catch (err) {
     endProgress();
     result.error = err instanceof Error ? err.message : String(err);
@@ -258,24 +276,24 @@ function javaVersionLine(): string {
 
 function printTable(results: (SystemResult | KafkaPerfResult)[]): void {
   console.log('');
-  console.log('| system | events/s | steady events/s | sagas/s | CPU s (cores) | CPU µs/event | peak RSS MB | broker CPU s | output |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('| system | events/s | steady events/s | sagas/s | CPU s (cores) | CPU µs/event | peak RSS MB | broker CPU s | other load (cores) | output |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
     if (r.system === 'kafka-perf') {
-      console.log(`| producer-perf (acks=all) | ${fmt(r.producer.recordsPerSec)} | | | ${fmt(r.producer.cpuSeconds, 1)} | | | | ${fmt(r.producer.mbPerSec, 1)} MB/s |`);
-      console.log(`| producer-perf (transactional) | ${fmt(r.transactionalProducer.recordsPerSec)} | | | ${fmt(r.transactionalProducer.cpuSeconds, 1)} | | | | ${fmt(r.transactionalProducer.mbPerSec, 1)} MB/s |`);
-      console.log(`| consumer-perf | ${fmt(r.consumer.recordsPerSec)} | | | ${fmt(r.consumer.cpuSeconds, 1)} | | | | ${fmt(r.consumer.mbPerSec, 1)} MB/s |`);
+      console.log(`| producer-perf (acks=all) | ${fmt(r.producer.recordsPerSec)} | | | ${fmt(r.producer.cpuSeconds, 1)} | | | | | ${fmt(r.producer.mbPerSec, 1)} MB/s |`);
+      console.log(`| producer-perf (transactional) | ${fmt(r.transactionalProducer.recordsPerSec)} | | | ${fmt(r.transactionalProducer.cpuSeconds, 1)} | | | | | ${fmt(r.transactionalProducer.mbPerSec, 1)} MB/s |`);
+      console.log(`| consumer-perf | ${fmt(r.consumer.recordsPerSec)} | | | ${fmt(r.consumer.cpuSeconds, 1)} | | | | | ${fmt(r.consumer.mbPerSec, 1)} MB/s |`);
       continue;
     }
     const label = r.threads === undefined ? r.system : `${r.system} (${r.threads} thread${r.threads === 1 ? '' : 's'})`;
     if (r.error) {
-      console.log(`| ${label} | failed: ${r.error} | | | | | | | |`);
+      console.log(`| ${label} | failed: ${r.error} | | | | | | | | |`);
       continue;
     }
     console.log(
-      `| ${label} | ${fmt(r.eventsPerSecond)} | ${fmt(r.steadyEventsPerSecond)} | ${fmt(r.sagasPerSecond)} | ` +
+      `| ${label} | ${fmt(r.eventsPerSecond)} | ${r.steadyEventsPerSecond === null ? '—' : fmt(r.steadyEventsPerSecond)} | ${fmt(r.sagasPerSecond)} | ` +
         `${fmt(r.cpuSeconds, 1)} (${fmt(r.cpuCores, 2)}) | ${fmt(r.cpuMicrosPerEvent)} | ${fmt(r.peakRssMB)} | ` +
-        `${r.brokerCpuSeconds === undefined ? '' : fmt(r.brokerCpuSeconds, 1)} | ${r.output.ok ? 'ok' : `MISMATCH ${r.output.got}/${r.output.expected}`} |`,
+        `${r.brokerCpuSeconds === undefined ? '' : fmt(r.brokerCpuSeconds, 1)} | ${r.otherCpuCores === undefined ? '' : fmt(r.otherCpuCores, 2)} | ${r.output.ok ? 'ok' : `MISMATCH ${r.output.got}/${r.output.expected}`} |`,
     );
   }
 }
@@ -320,6 +338,7 @@ const FLOWS: Record<string, string> = {
 };
 
 async function main(argv: string[]): Promise<number> {
+  silenceKafkajsTimeoutWarnings();
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -16,7 +16,7 @@ export type SystemName = (typeof SYSTEMS)[number];
 
 export interface SystemContext {
   brokers: string;
-  /** Unique per run: used for application ids, groups and transactional ids. */
+  /** Unique per run and system: the application id, group id and transactional id prefix. */
   runId: string;
   eventsTopic: string;
   commandsTopic: string;
@@ -88,7 +88,7 @@ export async function startSystem(name: SystemName, ctx: SystemContext): Promise
   const commands = { records: ctx.summary.commands, byLabel: ctx.summary.commandsByLabel };
   switch (name) {
     case 'kafka-streams': {
-      const applicationId = `${ctx.runId}-kafka-streams`;
+      const applicationId = ctx.runId;
       const child = startChild({
         name,
         command: 'java',
@@ -119,7 +119,7 @@ export async function startSystem(name: SystemName, ctx: SystemContext): Promise
       };
     }
     case 'passthrough': {
-      const groupId = `${ctx.runId}-passthrough`;
+      const groupId = ctx.runId;
       const child = startChild({
         name,
         command: process.execPath,
@@ -140,7 +140,7 @@ export async function startSystem(name: SystemName, ctx: SystemContext): Promise
     }
     case 'sagaflow': {
       // Wired to the documented start contract; not yet run against a finished sagaflow.
-      const applicationId = `${ctx.runId}-sagaflow`;
+      const applicationId = ctx.runId;
       const configPath = join(ctx.workDir, 'sagaflow.saga.json');
       writeFileSync(configPath, JSON.stringify(runConfig(ctx, applicationId), null, 2));
       const port = await freePort();
