@@ -14,6 +14,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: 'validate', summary: 'check a saga.json and summarise it', load: () => import('./commands/validate.ts') },
   { name: 'simulate', summary: 'run events (JSONL) through a saga.json, offline', load: () => import('./commands/simulate.ts') },
   { name: 'diagram', summary: 'print a saga.json as a Mermaid state diagram', load: () => import('./commands/diagram.ts') },
+  { name: 'project', summary: 'run only the projection of sagas into persistencyManagement', load: () => import('./commands/project.ts') },
   { name: 'start', summary: 'run the saga processor and its HTTP API (config from the environment)', load: () => import('./commands/start.ts') },
 ];
 

@@ -11,6 +11,8 @@ import type { SagaLocation } from '../kafka/processor.ts';
 import { HTTP_ERRORS, sendError } from './errors.ts';
 import type { HttpErrorCode } from './errors.ts';
 import { schemas } from './schemas.ts';
+import { sagasRoutes } from './sagas-routes.ts';
+import type { SagaRepository } from '../projection/repository.ts';
 
 /** Header set on forwarded queries so an instance never forwards twice. */
 export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
@@ -36,6 +38,8 @@ export interface HttpDeps {
   logger: Logger;
   /** Where a saga is stored when its owner cannot be reached (the MongoDB projection). */
   fallback?: (sagaId: string) => Promise<SagaDocument | undefined>;
+  /** The MongoDB projection's read side: serves GET /sagas and GET /sagas/stats when present. */
+  repository?: SagaRepository;
   newSagaId?: () => string;
   bodyLimit?: number;
   waitTimeoutMs?: number;
@@ -126,7 +130,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
         log.warn({ err, partition: where.partition }, 'owner unreachable');
       }
     }
-    const fromProjection = deps.fallback ? await deps.fallback(sagaId).catch(() => undefined) : undefined;
+    const fallback = deps.fallback ?? (deps.repository ? (id: string) => (deps.repository as SagaRepository).findById(id) : undefined);
+    const fromProjection = fallback ? await fallback(sagaId).catch(() => undefined) : undefined;
     if (fromProjection) return { kind: 'found', saga: fromProjection, servedBy: 'projection' };
     return { kind: 'unavailable', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: 'no reachable instance owns this saga now' };
   }
@@ -196,6 +201,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     const forwarded = req.headers[FORWARDED_HEADER] !== undefined;
     return replyLookup(reply, await lookup(req.params.sagaId, forwarded), req.params.sagaId);
   });
+
+  if (deps.repository) await app.register(sagasRoutes, { repository: deps.repository });
 
   app.get('/machine-definition', { schema: schemas.machineDefinition }, async () => deps.machineDefinition);
 

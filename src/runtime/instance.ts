@@ -17,12 +17,16 @@ import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { kafkaClient } from './kafka-client.ts';
+import { hasPersistency, startProjection } from '../projection/run.ts';
+import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
 
 export interface Instance {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly processor: Processor;
+  /** The projection into persistencyManagement, when saga.json configures one. */
+  readonly projection: ProjectionHandle | undefined;
   readonly applicationId: string;
   readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[] };
   stop(): Promise<void>;
@@ -105,6 +109,7 @@ export async function startInstance(opts: {
   let producer: Producer | undefined;
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
+  let projection: ProjectionHandle | undefined;
   try {
     await admin.connect();
     const topics = {
@@ -142,6 +147,17 @@ export async function startInstance(opts: {
     await ingress.connect();
     const sender = new BatchingSender(ingress);
     const proc = processor;
+    // The projection (persistencyManagement) runs beside the processor; its consumer group
+    // is its own, so it never delays sagas. Mongo persistency also gives the read API.
+    if (env.projection && hasPersistency(config.persistencyManagement)) {
+      projection = startProjection({
+        persistency: config.persistencyManagement,
+        kafka,
+        applicationId: layout.applicationId,
+        codec,
+        logger: logger.child({ component: 'projection' }),
+      });
+    }
     app = await buildHttpApp({
       definition,
       machineDefinition: config.machineDefinition,
@@ -161,6 +177,7 @@ export async function startInstance(opts: {
       queries: proc,
       metrics: () => proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0 }),
       logger,
+      ...(projection?.repository ? { repository: projection.repository } : {}),
       ...opts.httpExtras,
     });
     await app.listen({ host: env.httpHost, port: env.httpPort });
@@ -172,15 +189,18 @@ export async function startInstance(opts: {
     await processor.start();
     logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events }, 'sagaflow started');
     const httpApp = app;
+    const projectionHandle = projection;
     return {
       url,
       app: httpApp,
       processor: proc,
+      projection: projectionHandle,
       applicationId: layout.applicationId,
       topics,
       async stop() {
         await httpApp.close().catch(() => undefined);
         await proc.stop();
+        await projectionHandle?.stop().catch(() => undefined);
         await ingress.disconnect().catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
       },
@@ -188,6 +208,7 @@ export async function startInstance(opts: {
   } catch (err) {
     await app?.close().catch(() => undefined);
     await processor?.stop().catch(() => undefined);
+    await projection?.stop().catch(() => undefined);
     await producer?.disconnect().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     throw err;

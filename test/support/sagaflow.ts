@@ -42,7 +42,11 @@ export function uniqueFlow(prefix = 'flow'): FlowTopics {
 }
 
 /** The tutorial's reservation saga.json, pointed at the test broker and the given topics. */
-export function reservationConfig(flow: FlowTopics, serialization: 'json' | 'avro' = 'json'): SagaConfig {
+export function reservationConfig(
+  flow: FlowTopics,
+  serialization: 'json' | 'avro' = 'json',
+  persistencyManagement: Record<string, unknown> = {},
+): SagaConfig {
   const raw = JSON.parse(readFileSync(join(root, 'examples/reservation/saga.json'), 'utf8')) as {
     communicationProtocols: { id: string; configurations: Record<string, unknown> }[];
   };
@@ -57,6 +61,7 @@ export function reservationConfig(flow: FlowTopics, serialization: 'json' | 'avr
   };
   if (serialization === 'avro') configurations.schemaRegistry = { url: services().schemaRegistryUrl };
   channel.configurations = configurations;
+  (raw as Record<string, unknown>).persistencyManagement = persistencyManagement;
   const parsed = parseSagaConfig(raw, { env: {}, readFile: (p) => readFileSync(p, 'utf8') });
   if (!parsed.config) throw new Error(`invalid test config: ${JSON.stringify(parsed.errors)}`);
   return parsed.config;
@@ -97,6 +102,7 @@ export async function startTestInstance(
     url: instance.url,
     app: instance.app,
     processor: instance.processor,
+    projection: instance.projection,
     applicationId: instance.applicationId,
     topics: instance.topics,
     async stop() {

@@ -14,6 +14,7 @@ the environment (read once, at start):
   SAGAFLOW_DEFAULT_PARTITIONS  partitions of the events topic if it is created 6
   SAGAFLOW_REPLICATION_FACTOR  replication of the topics sagaflow creates     broker default
   LOG_LEVEL                    fatal, error, warn, info, debug, trace, silent info
+  SAGAFLOW_PROJECTION          false: do not run the persistencyManagement projection here  true
 
 Kafka brokers, topics, consumer group (= application id), SASL/SSL and the wire format
 (serialization: json | avro, schemaRegistry.url) come from the saga.json kafka channel.`;
