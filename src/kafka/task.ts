@@ -424,11 +424,22 @@ export class PartitionTask {
     }
     // The changelog partition is the task's partition, whatever partitioner put the event
     // here: restore reads partition p only (Kafka Streams does the same).
-    if (result.changed && result.saga) {
-      outputs.saga = result.saga;
-      outputs.changelog = { key: sagaId, partition: this.deps.partition, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) };
+    try {
+      if (result.changed && result.saga) {
+        outputs.saga = result.saga;
+        outputs.changelog = { key: sagaId, partition: this.deps.partition, value: await codec.encodeSaga(this.deps.changelogTopic, result.saga) };
+      }
+      for (const command of result.commands) outputs.commands.push(await this.encodeCommand(command, result.saga));
+    } catch (err) {
+      // A document the event made unencodable (e.g. metadata nested thousands of levels deep
+      // overflows JSON.stringify) fails the same way on every retry: retrying stalled the
+      // partition for good. Only a failure that can pass (registry down) is retried.
+      if (isSagaflowError(err) && err.retryable) throw err;
+      return deadLetter(
+        isSagaflowError(err) ? err.code : 'SAGAFLOW_ENCODE_FAILED',
+        `the saga after "${envelope.messageLabel}" cannot be written; the event is not applied: ${(err as Error).message}`,
+      );
     }
-    for (const command of result.commands) outputs.commands.push(await this.encodeCommand(command, result.saga));
     const sizes = [...(outputs.changelog ? [outputs.changelog] : []), ...outputs.commands.map((c) => c.message)].map(messageBytes);
     const largest = Math.max(0, ...sizes);
     const limit = this.deps.maxRecordBytes ?? MAX_RECORD_BYTES;
