@@ -32,6 +32,10 @@ export function reservationSagaJson(opts: {
   commands: string;
   applicationId: string;
   authenticationProperties?: unknown;
+  /** Avro through this registry instead of Flow Manager's JSON. */
+  schemaRegistryUrl?: string;
+  /** validationOK must carry {validateReservationBy: string} (what the test workers send). */
+  validatePayloads?: boolean;
 }): Record<string, unknown> {
   const raw = JSON.parse(readFileSync(join(root, 'examples/reservation/saga.json'), 'utf8')) as Record<string, unknown> & {
     communicationProtocols: { configurations: Record<string, unknown> }[];
@@ -44,8 +48,19 @@ export function reservationSagaJson(opts: {
     outputTopics: [opts.commands],
     consumerGroup: opts.applicationId,
     ...(opts.authenticationProperties === undefined ? {} : { authenticationProperties: opts.authenticationProperties }),
+    ...(opts.schemaRegistryUrl === undefined ? {} : { serialization: 'avro', schemaRegistry: { url: opts.schemaRegistryUrl } }),
   };
   raw.persistencyManagement = {};
+  if (opts.validatePayloads) {
+    const machine = raw.machineDefinition as { states: { id: string; outgoingTransitions?: { inputEvent: string; payloadValidationSchema?: unknown }[] }[] };
+    const transition = machine.states.find((s) => s.id === 'reservationCreated')?.outgoingTransitions?.find((t) => t.inputEvent === 'validationOK');
+    if (!transition) throw new Error('the reservation example has no validationOK transition');
+    transition.payloadValidationSchema = {
+      type: 'object',
+      required: ['validateReservationBy'],
+      properties: { validateReservationBy: { type: 'string' } },
+    };
+  }
   return raw;
 }
 

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { ProcessorCodec } from '../../../../src/kafka/codec.ts';
 import type { SagaDocument } from '../../../../src/saga/types.ts';
 import { readWholeTopic } from './topic-reader.ts';
@@ -87,13 +87,16 @@ export interface RunRecords {
   /** Latest changelog document per key (null for a tombstone). */
   changelog: Map<string, SagaDocument | null>;
   changelogRecords: number;
-  deadLetters: { key: string | null; code: string; reason: string }[];
+  /** Every revision, in changelog order, of the keys asked for (see collectRun's keepRevisionsOf). */
+  revisions: Map<string, SagaDocument[]>;
+  deadLetters: { key: string | null; code: string; reason: string; headers: Record<string, string> }[];
 }
 
 export async function collectRun(opts: {
   kafka: Kafka;
   codec: ProcessorCodec;
   topics: { commands: string; changelog: string; deadLetter: string };
+  keepRevisionsOf?: ReadonlySet<string>;
 }): Promise<RunRecords> {
   const commands: RunRecords['commands'] = [];
   for (const record of await readWholeTopic(opts.kafka, opts.topics.commands)) {
@@ -102,15 +105,26 @@ export async function collectRun(opts: {
   }
   const changelogRaw = await readWholeTopic(opts.kafka, opts.topics.changelog);
   const latest = new Map<string, Buffer | null>();
-  for (const record of changelogRaw) if (record.key !== null) latest.set(record.key, record.value);
+  const revisions = new Map<string, SagaDocument[]>();
+  for (const record of changelogRaw) {
+    if (record.key === null) continue;
+    latest.set(record.key, record.value);
+    if (record.value !== null && opts.keepRevisionsOf?.has(record.key)) {
+      const doc = await opts.codec.decodeSaga(opts.topics.changelog, record.value);
+      const list = revisions.get(record.key) ?? [];
+      list.push(doc);
+      revisions.set(record.key, list);
+    }
+  }
   const changelog = new Map<string, SagaDocument | null>();
   for (const [key, value] of latest) changelog.set(key, value === null ? null : await opts.codec.decodeSaga(opts.topics.changelog, value));
   const deadLetters = (await readWholeTopic(opts.kafka, opts.topics.deadLetter)).map((r) => ({
     key: r.key,
     code: r.headers['sagaflow-error-code'] ?? '(none)',
     reason: r.headers['sagaflow-reason'] ?? '',
+    headers: r.headers,
   }));
-  return { commands, changelog, changelogRecords: changelogRaw.length, deadLetters };
+  return { commands, changelog, changelogRecords: changelogRaw.length, revisions, deadLetters };
 }
 
 /**
@@ -209,6 +223,28 @@ export function checkRunDetects(opts: { sagas: readonly PlannedSaga[]; served: M
     failures.push('a missing changelog record went unnoticed');
   }
   return failures;
+}
+
+/**
+ * Waits until the application's committed offsets reach the end of every partition of the
+ * events topic: every event produced so far is processed and its outputs committed.
+ */
+export async function waitAllProcessed(admin: Admin, groupId: string, topic: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const behind = ends.filter((e) => {
+      const c = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
+      return BigInt(c === '-1' ? e.low : c) < BigInt(e.high);
+    });
+    if (behind.length === 0) return;
+    if (Date.now() > deadline) {
+      const lag = behind.map((e) => `${e.partition}:${committed?.partitions.find((p) => p.partition === e.partition)?.offset}/${e.high}`).join(' ');
+      throw new Error(`events of ${topic} not all processed within ${timeoutMs} ms (partition:committed/end ${lag})`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** The first problems, one per line, for an assertion message. */

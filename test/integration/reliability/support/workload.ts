@@ -5,7 +5,8 @@ import type { ProcessorCodec } from '../../../../src/kafka/codec.ts';
 import { SagaWorker } from '../../../../src/worker/client.ts';
 import { seededRandom } from '../../../../src/cli/prng.ts';
 
-export type FailMode = 'none' | 'validation' | 'check';
+/** How the workers answer a saga: 'hold' never answers (the saga waits in its first state). */
+export type FailMode = 'none' | 'validation' | 'check' | 'hold';
 
 /** One saga of the generated workload and everything the orchestrator must do for it. */
 export interface PlannedSaga {
@@ -53,6 +54,12 @@ export function planWorkload(prefix: string, count: number, seed: number, from =
 /** A JSON codec for a topic set (what the workers and producers of the tests speak). */
 export async function jsonCodec(brokers: string[]): Promise<ProcessorCodec> {
   const channel: KafkaProtocol = { id: 'test', type: 'kafka', configurations: { brokers } };
+  return createProcessorCodec(channel, { events: '', changelog: '', deadLetter: '', commands: [] });
+}
+
+/** The codec of a channel speaking Avro through the given registry. */
+export async function avroCodec(brokers: string[], registryUrl: string): Promise<ProcessorCodec> {
+  const channel: KafkaProtocol = { id: 'test', type: 'kafka', configurations: { brokers, serialization: 'avro', schemaRegistry: { url: registryUrl } } };
   return createProcessorCodec(channel, { events: '', changelog: '', deadLetter: '', commands: [] });
 }
 
@@ -107,7 +114,9 @@ export async function startWorkers(opts: {
     async ({ sagaId, label, payload, headers }: { sagaId: string; label: string; payload: unknown; headers: Record<string, string> }) => {
       stats.commands += 1;
       stats.byLabel.set(label, (stats.byLabel.get(label) ?? 0) + 1);
-      const fail = (payload as { fail?: string } | null)?.fail === failWhen;
+      const mode = (payload as { fail?: string } | null)?.fail;
+      if (mode === 'hold') return;
+      const fail = mode === failWhen;
       await emit(fail ? koLabel : okLabel, sagaId, { [`${label}By`]: 'worker' }, `${sagaId}/${label}/${headers['sagaflow-revision'] ?? '?'}`);
     };
   worker
