@@ -57,6 +57,8 @@ export class MonotonicReader {
     }
     this.reads += 1;
     if (status !== 200) tally(this.answers, status, body.code);
+    // 503 says retry later: do not spin (two cores run the whole cluster).
+    if (status === 503) await delay(10);
     if (status === 200 && typeof body.revision === 'number') {
       if (floor !== undefined && body.revision < floor) this.staleReads.push(`${url} served ${sagaId} at revision ${body.revision} after revision ${floor} was seen`);
       if (floor === undefined || body.revision > floor) this.seen.set(sagaId, Math.max(body.revision, this.seen.get(sagaId) ?? 0));
