@@ -8,6 +8,12 @@ import type { SagaSink, SinkWriteResult } from './sink.ts';
 const DUPLICATE_KEY = 11000;
 
 /**
+ * Statements per bulk write. FerretDB 1.24 (SQLite backend) hangs, and stays hung, on an
+ * update command of 100 statements or more (seen here: 99 completes, 100 never answers).
+ */
+export const MAX_BULK_STATEMENTS = 50;
+
+/**
  * Matches the stored copy of a saga only when it is older than `revision`. Documents written
  * by Flow Manager itself have no revision: they count as older, so a migration overwrites
  * them once. When nothing matches, the upsert inserts, and the unique sagaId index turns an
@@ -32,16 +38,20 @@ function withoutId(saga: SagaDocument): SagaDocument {
 }
 
 /**
- * Projects sagas into a MongoDB collection with revision-guarded upserts (`replaceOne`,
- * like Flow Manager's mongo persistency, plus the guard). One round trip reads the stored
- * revisions so that replays skip what is already there without provoking errors; one
- * ordered bulk write then replaces the older ones. A duplicate-key error means another
+ * Projects sagas into a MongoDB collection with revision-guarded writes. One round trip
+ * reads the stored revisions, so replays skip what is already there without provoking
+ * errors. Sagas not stored yet are inserted with one `insertMany`; older stored ones are
+ * replaced with guarded `replaceOne`s in one ordered bulk write (Flow Manager's mongo
+ * persistency uses replaceOne too, without the guard). A duplicate-key error means another
  * writer got there first with the same or a newer revision: counted as stale, not failed.
+ * Writes of one sink are serialized: FerretDB's SQLite backend answers concurrent writers
+ * with "database is locked", and one large bulk write at a time is what MongoDB prefers too.
  */
 export class MongoSagaSink implements SagaSink {
   readonly kind = 'mongo';
   private readonly collection: SagaCollection;
   private readonly client: MongoClient | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
 
   /** `client`, when given, is closed by `close()`. */
   constructor(collection: SagaCollection, client?: MongoClient) {
@@ -53,46 +63,72 @@ export class MongoSagaSink implements SagaSink {
     await ensureSagaIndexes(this.collection);
   }
 
-  async write(sagas: readonly SagaDocument[]): Promise<SinkWriteResult> {
+  write(sagas: readonly SagaDocument[]): Promise<SinkWriteResult> {
+    const run = this.queue.then(() => this.writeNow(sagas));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await this.client?.close();
+  }
+
+  private async writeNow(sagas: readonly SagaDocument[]): Promise<SinkWriteResult> {
     if (sagas.length === 0) return { written: 0, stale: 0 };
-    let stored: Map<string, number>;
+    let stored: Map<string, number | undefined>;
     try {
       const rows = await this.collection
         .find({ sagaId: { $in: sagas.map((s) => s.sagaId) } }, { projection: { _id: 0, sagaId: 1, revision: 1 } })
         .toArray();
-      stored = new Map(rows.filter((r) => typeof r.revision === 'number').map((r) => [r.sagaId, r.revision]));
+      stored = new Map(rows.map((r) => [r.sagaId, typeof r.revision === 'number' ? r.revision : undefined]));
     } catch (err) {
       throw storeError('reading stored revisions', err);
     }
-    const newer = sagas.filter((s) => (stored.get(s.sagaId) ?? -Infinity) < s.revision);
-    let stale = sagas.length - newer.length;
-    if (newer.length === 0) return { written: 0, stale };
-    const ops: AnyBulkWriteOperation<SagaDocument>[] = newer.map((saga) => ({
-      replaceOne: { filter: olderThan(saga.sagaId, saga.revision), replacement: withoutId(saga), upsert: true },
-    }));
-    try {
-      await this.collection.bulkWrite(ops, { ordered: true });
-      return { written: newer.length, stale };
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw storeError('writing sagas', err);
+    const fresh: SagaDocument[] = [];
+    const older: SagaDocument[] = [];
+    for (const saga of sagas) {
+      if (!stored.has(saga.sagaId)) fresh.push(saga);
+      else if ((stored.get(saga.sagaId) ?? -Infinity) < saga.revision) older.push(saga);
     }
-    // A race was lost somewhere in the batch. Which operations ran is not reliable across
-    // servers (FerretDB reports the wrong index and stops even when unordered), so replay
-    // them one by one: each is idempotent under the revision guard.
-    let written = 0;
-    for (const saga of newer) {
+    const result: SinkWriteResult = { written: 0, stale: sagas.length - fresh.length - older.length };
+    const lost: SagaDocument[] = [];
+    if (fresh.length > 0) {
       try {
-        await this.collection.replaceOne(olderThan(saga.sagaId, saga.revision), withoutId(saga), { upsert: true });
-        written += 1;
+        await this.collection.insertMany(fresh.map(withoutId), { ordered: true });
+        result.written += fresh.length;
       } catch (err) {
-        if (!isDuplicateKey(err)) throw storeError('writing sagas', err);
-        stale += 1;
+        if (!isDuplicateKey(err)) throw storeError('inserting sagas', err);
+        lost.push(...fresh);
       }
     }
-    return { written, stale };
-  }
-
-  async close(): Promise<void> {
-    await this.client?.close();
+    if (older.length > 0) {
+      for (let i = 0; i < older.length; i += MAX_BULK_STATEMENTS) {
+        const slice = older.slice(i, i + MAX_BULK_STATEMENTS);
+        const ops: AnyBulkWriteOperation<SagaDocument>[] = slice.map((saga) => ({
+          replaceOne: { filter: olderThan(saga.sagaId, saga.revision), replacement: withoutId(saga), upsert: true },
+        }));
+        try {
+          await this.collection.bulkWrite(ops, { ordered: true });
+          result.written += slice.length;
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw storeError('replacing sagas', err);
+          lost.push(...slice);
+        }
+      }
+    }
+    // A race was lost somewhere. Which operations ran is not reliable across servers
+    // (FerretDB reports the wrong index and stops even when unordered), so apply these one
+    // by one: each guarded upsert is idempotent, a duplicate key means "newer is there".
+    for (const saga of lost) {
+      try {
+        await this.collection.replaceOne(olderThan(saga.sagaId, saga.revision), withoutId(saga), { upsert: true });
+        result.written += 1;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw storeError('writing sagas', err);
+        result.stale += 1;
+      }
+    }
+    return result;
   }
 }

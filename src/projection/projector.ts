@@ -305,7 +305,8 @@ export class Projector {
       this.stats.sagasStale += result.stale;
       await this.opts.afterWrite?.({ partition, lastOffset, sagas: sagas.length });
     }
-    if (!payload.isRunning() || payload.isStale()) return false;
+    // Stopping or reassigned: leave the offset where it is; the next owner replays the chunk.
+    if (this.stopping.signal.aborted || !payload.isRunning() || payload.isStale()) return false;
     payload.resolveOffset(lastOffset);
     await payload.commitOffsetsIfNecessary();
     await payload.heartbeat();

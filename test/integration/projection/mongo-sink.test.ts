@@ -1,0 +1,112 @@
+import { MongoClient } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { isSagaflowError } from '../../../src/errors.ts';
+import { ensureSagaIndexes, SAGA_INDEXES } from '../../../src/projection/mongo.ts';
+import type { SagaCollection } from '../../../src/projection/mongo.ts';
+import { MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
+import type { SagaDocument } from '../../../src/saga/types.ts';
+import { registerCleanup } from '../../support/cleanup.ts';
+import { mongoCollection } from '../../support/mongo.ts';
+import { services } from '../../support/services.ts';
+import { sagaDoc } from '../../unit/projection/fixtures.ts';
+import { storedSagas } from './support.ts';
+
+async function sagaCollection() {
+  return mongoCollection<SagaDocument>('sagas');
+}
+
+function rev(sagaId: string, revision: number): SagaDocument {
+  return sagaDoc({ sagaId, revision, currentState: `state-${revision}`, updatedAt: new Date(Date.UTC(2024, 0, 1, 0, revision)).toISOString() });
+}
+
+describe('MongoSagaSink (real MongoDB-compatible server)', () => {
+  it('creates the unique sagaId index and the query indexes, and tolerates a unique one of another name', async () => {
+    const collection = await sagaCollection();
+    await collection.createIndex({ sagaId: 1 }, { name: 'sagaIdIndex', unique: true });
+    await new MongoSagaSink(collection).init();
+    await new MongoSagaSink(collection).init();
+    const indexes = await collection.listIndexes().toArray();
+    const names = indexes.map((i) => i.name as string);
+    expect(names).toContain('sagaIdIndex');
+    expect(names).not.toContain('sagaflow_sagaId_unique');
+    for (const index of SAGA_INDEXES.slice(1)) expect(names).toContain(index.name);
+  });
+
+  it('refuses a non-unique sagaId index', async () => {
+    const collection = await sagaCollection();
+    await collection.createIndex({ sagaId: 1 }, { name: 'plain' });
+    const error = await ensureSagaIndexes(collection).catch((e: unknown) => e);
+    expect(isSagaflowError(error, 'SAGAFLOW_PROJECTION_INDEX_CONFLICT')).toBe(true);
+  });
+
+  it('ignores an older revision arriving after a newer one, within and across writes', async () => {
+    const collection = await sagaCollection();
+    const sink = new MongoSagaSink(collection);
+    await sink.init();
+    expect(await sink.write([rev('a', 3), rev('b', 1)])).toEqual({ written: 2, stale: 0 });
+    expect(await sink.write([rev('a', 2), rev('b', 2)])).toEqual({ written: 1, stale: 1 });
+    expect(await sink.write([rev('a', 3)])).toEqual({ written: 0, stale: 1 });
+    const stored = await storedSagas(collection);
+    expect(stored.get('a')).toEqual(rev('a', 3));
+    expect(stored.get('b')).toEqual(rev('b', 2));
+  });
+
+  it('overwrites a document Flow Manager wrote (no revision) once', async () => {
+    const collection = await sagaCollection();
+    const sink = new MongoSagaSink(collection);
+    await sink.init();
+    await collection.insertOne({ sagaId: 'legacy', currentState: 'fromFlowManager' } as unknown as SagaDocument);
+    expect(await sink.write([rev('legacy', 1)])).toEqual({ written: 1, stale: 0 });
+    expect((await storedSagas(collection)).get('legacy')).toEqual(rev('legacy', 1));
+    expect(await collection.countDocuments({ sagaId: 'legacy' })).toBe(1);
+  });
+
+  it('turns a lost race (another writer stored a newer revision after the read) into stale, not an error', async () => {
+    const collection = await sagaCollection();
+    const sink = new MongoSagaSink(collection);
+    await sink.init();
+    await sink.write([rev('x', 5), rev('y', 1)]);
+    // A collection whose revision read sees nothing: exactly what a writer that read just
+    // before another one wrote sees. The guarded upserts then meet the unique index.
+    const blind = Object.assign(Object.create(collection) as SagaCollection, {
+      find: () => ({ toArray: async () => [] }),
+    });
+    const result = await new MongoSagaSink(blind).write([rev('x', 4), rev('y', 2), rev('z', 1)]);
+    expect(result).toEqual({ written: 2, stale: 1 });
+    const stored = await storedSagas(collection);
+    expect([...stored.values()].map((s) => [s.sagaId, s.revision]).sort()).toEqual([
+      ['x', 5],
+      ['y', 2],
+      ['z', 1],
+    ]);
+  });
+
+  it('keeps the highest revision when several writers race on the same sagas (duplicate keys count as stale)', async () => {
+    const collection = await sagaCollection();
+    await new MongoSagaSink(collection).init();
+    // Separate clients, so the writes really interleave on the server.
+    const writers = await Promise.all(
+      [1, 2, 3, 4].map(async () => {
+        const client = new MongoClient(services().mongodbUrl, { serverSelectionTimeoutMS: 10_000 });
+        registerCleanup(() => client.close());
+        return new MongoSagaSink(client.db(collection.dbName).collection<SagaDocument>(collection.collectionName));
+      }),
+    );
+    const ids = Array.from({ length: 40 }, (_, i) => `race-${i}`);
+    const totals = { written: 0, stale: 0 };
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        writers.map((sink, w) => sink.write(ids.map((id, i) => rev(id, 1 + ((i + w + round) % 5))))),
+      );
+      for (const r of results) {
+        totals.written += r.written;
+        totals.stale += r.stale;
+      }
+    }
+    expect(totals.written + totals.stale).toBe(ids.length * writers.length * 3);
+    const stored = await storedSagas(collection);
+    expect(stored.size).toBe(ids.length);
+    for (const id of ids) expect(stored.get(id)?.revision).toBe(5);
+    expect(await collection.countDocuments({})).toBe(ids.length);
+  });
+});
