@@ -95,7 +95,8 @@ export class MongoSagaSink implements SagaSink {
     const lost: SagaDocument[] = [];
     if (fresh.length > 0) {
       try {
-        await this.collection.insertMany(fresh.map(withoutId), { ordered: true });
+        // Copies: the driver adds _id to the documents it inserts, and these are the caller's.
+        await this.collection.insertMany(fresh.map((saga) => ({ ...withoutId(saga) })), { ordered: true });
         result.written += fresh.length;
       } catch (err) {
         if (!isDuplicateKey(err)) throw storeError('inserting sagas', err);

@@ -51,6 +51,14 @@ describe('MongoSagaSink (real MongoDB-compatible server)', () => {
     expect(stored.get('b')).toEqual(rev('b', 2));
   });
 
+  it('leaves the documents it is given unchanged (the driver adds _id to what it inserts)', async () => {
+    const collection = await sagaCollection();
+    const saga = rev('fresh', 1);
+    const copy = structuredClone(saga);
+    await new MongoSagaSink(collection).write([saga]);
+    expect(saga).toEqual(copy);
+  });
+
   it('overwrites a document Flow Manager wrote (no revision) once', async () => {
     const collection = await sagaCollection();
     const sink = new MongoSagaSink(collection);
