@@ -74,8 +74,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     // sagaIds may have up to 512 characters (schemas.ts); Fastify's default of 100 answered
-    // 414 for longer ones, percent-encoded, before validation could say anything.
-    maxParamLength: 8 * 1024,
+    // 414 for longer ones, percent-encoded, before validation could say anything. (Set through
+    // routerOptions: the top-level option prints a deprecation warning at every start.)
+    routerOptions: { maxParamLength: 8 * 1024 },
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
   const log = deps.logger.child({ component: 'http' });
