@@ -35,6 +35,8 @@ export interface ProjectorOptions {
   onPoisonRecord?: 'pause' | 'skip';
   maxBytesPerPartition?: number;
   partitionsConsumedConcurrently?: number;
+  /** Consumer group session timeout: how long a projector that died holds its partitions. */
+  sessionTimeout?: number;
   /** Called when the consumer crashed and will not restart by itself. */
   onFatal?: (err: Error) => void;
   /** Test hook: runs after a chunk was written, before its offset is committed. */
@@ -76,6 +78,8 @@ function describe(err: unknown): { code: string; message: string } {
 export class Projector {
   readonly topic: string;
   readonly groupId: string;
+  /** Called when the consumer crashed and will not restart by itself (also settable after construction). */
+  onFatal: ((err: Error) => void) | undefined;
   private readonly opts: ProjectorOptions;
   private readonly log: Logger;
   private readonly chunkSize: number;
@@ -98,6 +102,7 @@ export class Projector {
 
   constructor(opts: ProjectorOptions) {
     this.opts = opts;
+    this.onFatal = opts.onFatal;
     this.topic = opts.changelogTopic ?? changelogTopicName(opts.applicationId);
     this.groupId = opts.groupId ?? `${opts.applicationId}-projection`;
     this.chunkSize = opts.chunkSize ?? 500;
@@ -136,8 +141,8 @@ export class Projector {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 4 * 1024 * 1024,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.opts.sessionTimeout ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeout ?? 30_000) / 3)),
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -148,7 +153,7 @@ export class Projector {
       this.stats.state = 'crashed';
       this.recordFailure(payload.error);
       this.log.error({ err: payload.error }, 'projection consumer crashed');
-      this.opts.onFatal?.(payload.error);
+      this.onFatal?.(payload.error);
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.log.info({ partitions: payload.memberAssignment[this.topic] ?? [] }, 'projection partitions assigned');
@@ -355,7 +360,9 @@ export class Projector {
         return;
       } catch (err) {
         this.recordFailure(err);
-        const delay = backoffDelay(attempt, this.backoff);
+        // Start-up waits (a topic not created yet, a database still booting) are capped
+        // lower than write retries: the projection should begin soon after they clear.
+        const delay = backoffDelay(attempt, { ...this.backoff, maxMs: Math.min(this.backoff.maxMs, 5_000) });
         const level = isSagaflowError(err, 'SAGAFLOW_PROJECTION_TOPIC_MISSING') ? 'info' : 'error';
         this.log[level]({ err, attempt, retryInMs: delay }, `projection ${what} failed; retrying`);
         await sleep(delay, signal);

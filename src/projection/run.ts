@@ -178,21 +178,29 @@ export async function runProject(
     const timer = setInterval(() => {
       running.projector
         .lag()
-        .then((lag) => log.info({ lag: lag.total, partitions: lag.partitions, status: running.projector.status().failing ? 'failing' : 'ok' }, 'projection lag'))
+        .then((lag) => log.info({ lag: lag.total, partitions: lag.partitions, failing: running.projector.status().failing }, 'projection lag'))
         .catch(() => undefined);
     }, opts.lagLogMs ?? 30_000);
+    const onSignal = () => stop(0);
     const stop = (code: number) => {
       if (stopping) return;
       stopping = true;
       clearInterval(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       running.stop().finally(() => resolve(code));
     };
     running.started.catch((err: unknown) => {
       stderr(`SAGAFLOW_PROJECTION_START_FAILED: ${(err as Error).message ?? String(err)}`);
       stop(1);
     });
-    process.once('SIGINT', () => stop(0));
-    process.once('SIGTERM', () => stop(0));
+    running.projector.onFatal = (err) => {
+      log.fatal({ err }, 'projection stopped for good');
+      stop(1);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    if (opts.signal?.aborted) stop(0);
     opts.signal?.addEventListener('abort', () => stop(0), { once: true });
   });
 }
