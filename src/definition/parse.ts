@@ -1,5 +1,5 @@
 import { IssueList } from './issues.ts';
-import type { DefinitionIssue } from './issues.ts';
+import type { DefinitionIssue, PathSegment } from './issues.ts';
 import { checkReferences } from './references.ts';
 import { checkSchema } from './schema.ts';
 import { resolveSecrets } from './secrets.ts';
@@ -33,6 +33,14 @@ export interface ParseResult {
  */
 export function parseSagaConfig(raw: unknown, opts: ParseOptions): ParseResult {
   const issues = new IssueList();
+  // Copying, freezing and compiling payload schemas all recurse: a file nested thousands of
+  // levels deep (a generated payloadValidationSchema, say) overflowed the stack and `sagaflow
+  // start` ended with "Maximum call stack size exceeded" and no path.
+  const tooDeep = deepestPath(raw, MAX_CONFIG_DEPTH);
+  if (tooDeep !== undefined) {
+    issues.error(tooDeep, `nests objects and arrays more than ${MAX_CONFIG_DEPTH} levels deep below this point; flatten it (a saga.json needs a few levels)`);
+    return { errors: issues.errors, warnings: issues.warnings };
+  }
   if (!checkSchema(raw, issues)) return { errors: issues.errors, warnings: issues.warnings };
 
   const copy = structuredClone(raw) as Record<string, unknown>;
@@ -42,6 +50,27 @@ export function parseSagaConfig(raw: unknown, opts: ParseOptions): ParseResult {
   checkReferences(config, issues);
   if (issues.errors.length > 0) return { errors: issues.errors, warnings: issues.warnings };
   return { config: deepFreeze(config), errors: [], warnings: issues.warnings };
+}
+
+/** Deepest nesting of objects and arrays a saga.json may have. */
+export const MAX_CONFIG_DEPTH = 128;
+
+/**
+ * Where `value` first nests deeper than `max` levels, as the path of the (at most 6 levels
+ * deep) container it happens under; undefined when it does not. Iterative: any depth is safe.
+ */
+function deepestPath(value: unknown, max: number): PathSegment[] | undefined {
+  const stack: { node: unknown; path: PathSegment[]; depth: number }[] = [{ node: value, path: [], depth: 0 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { node, path, depth } = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth + 1 > max) return path.slice(0, 6);
+    const entries: [PathSegment, unknown][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
+    for (const [key, child] of entries) {
+      if (typeof child === 'object' && child !== null) stack.push({ node: child, path: path.length < 6 ? [...path, key] : path, depth: depth + 1 });
+    }
+  }
+  return undefined;
 }
 
 /** Flow Manager accepts brokers as an array or a comma-separated string; sagaflow keeps an array. */
