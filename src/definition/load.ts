@@ -50,6 +50,9 @@ export function readSagaConfigFile(
   } catch (error) {
     throw new SagaflowError('SAGAFLOW_DEFINITION_NOT_FOUND', { message: `cannot read saga definition "${path}"${errnoSuffix(error)}`, path, cause: error });
   }
+  // Editors on Windows save UTF-8 with a byte order mark, which JSON.parse refuses with no
+  // position; RFC 8259 lets a parser ignore it, and Node's require() of JSON does.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

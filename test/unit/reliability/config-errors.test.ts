@@ -1,5 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadSagaConfigFile } from '../../../src/definition/load.ts';
 import { MAX_CONFIG_DEPTH, parseSagaConfig } from '../../../src/definition/parse.ts';
+
+const fixtures = new URL('../../fixtures/bad-configs/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'sagaflow-config-errors-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A valid saga.json: the corpus's one-fault file with its fault put right. */
+function valid(): Record<string, unknown> {
+  const raw = JSON.parse(readFileSync(join(fixtures, 'initial-state-unknown.json'), 'utf8')) as { machineDefinition: { initialState: string } };
+  raw.machineDefinition.initialState = 'created';
+  return raw as unknown as Record<string, unknown>;
+}
 
 describe('configuration errors at start', () => {
   // Regression: structuredClone (and then freezing and payload-schema compilation) recursed
@@ -20,5 +35,13 @@ describe('configuration errors at start', () => {
         message: `nests objects and arrays more than ${MAX_CONFIG_DEPTH} levels deep below this point; flatten it (a saga.json needs a few levels)`,
       },
     ]);
+  });
+
+  // Regression: a saga.json saved with a UTF-8 byte order mark (Windows editors) was refused as
+  // "(root): is not valid JSON", with no position.
+  it('reads a saga.json that starts with a byte order mark', () => {
+    const file = join(dir, 'bom.json');
+    writeFileSync(file, `\uFEFF${JSON.stringify(valid())}`);
+    expect(loadSagaConfigFile(file, {}).machineDefinition.initialState).toBe('created');
   });
 });
