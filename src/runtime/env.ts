@@ -40,6 +40,15 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
   return n;
 }
 
+function flag(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw invalid(name, `"${raw}" is not a boolean; set true or false`);
+}
+
 export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: string): RuntimeEnv {
   const configurationsFilePath = env.CONFIGURATIONS_FILE_PATH;
   if (!configurationsFilePath) {
@@ -69,6 +78,6 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     stateDir: resolve(cwd, env.SAGAFLOW_STATE_DIR || '.sagaflow/state'),
     defaultPartitions: integer(env, 'SAGAFLOW_DEFAULT_PARTITIONS', 6, 1, 10_000),
     replicationFactor: rf === undefined || rf === '' ? undefined : integer(env, 'SAGAFLOW_REPLICATION_FACTOR', 1, 1, 100),
-    projection: (env.SAGAFLOW_PROJECTION ?? 'true') !== 'false',
+    projection: flag(env, 'SAGAFLOW_PROJECTION', true),
   });
 }

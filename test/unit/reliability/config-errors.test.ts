@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSagaConfigFile } from '../../../src/definition/load.ts';
 import { MAX_CONFIG_DEPTH, parseSagaConfig } from '../../../src/definition/parse.ts';
+import { readRuntimeEnv } from '../../../src/runtime/env.ts';
 
 const fixtures = new URL('../../fixtures/bad-configs/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sagaflow-config-errors-'));
@@ -43,5 +44,16 @@ describe('configuration errors at start', () => {
     const file = join(dir, 'bom.json');
     writeFileSync(file, `\uFEFF${JSON.stringify(valid())}`);
     expect(loadSagaConfigFile(file, {}).machineDefinition.initialState).toBe('created');
+  });
+
+  // Regression: any value but "false" silently meant true.
+  it('refuses a SAGAFLOW_PROJECTION that is not a boolean', () => {
+    const env = { CONFIGURATIONS_FILE_PATH: 'saga.json' };
+    expect(readRuntimeEnv({ ...env, SAGAFLOW_PROJECTION: 'FALSE' }, '/').projection).toBe(false);
+    expect(readRuntimeEnv({ ...env, SAGAFLOW_PROJECTION: 'true' }, '/').projection).toBe(true);
+    expect(readRuntimeEnv(env, '/').projection).toBe(true);
+    expect(() => readRuntimeEnv({ ...env, SAGAFLOW_PROJECTION: 'maybe' }, '/')).toThrow(
+      expect.objectContaining({ code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_PROJECTION', message: 'env.SAGAFLOW_PROJECTION: "maybe" is not a boolean; set true or false' }),
+    );
   });
 });
