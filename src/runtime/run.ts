@@ -1,4 +1,5 @@
 import pino from 'pino';
+import type { DefinitionIssue } from '../definition/issues.ts';
 import { loadSagaConfigFile } from '../definition/load.ts';
 import { isSagaflowError } from '../errors.ts';
 import { readRuntimeEnv } from './env.ts';
@@ -17,7 +18,7 @@ export async function runStart(env: Record<string, string | undefined>, cwd: str
     runtime = readRuntimeEnv(env, cwd);
     config = loadSagaConfigFile(runtime.configurationsFilePath, env);
   } catch (err) {
-    stderr(describe(err));
+    for (const line of describe(err)) stderr(line);
     return 1;
   }
   const logger = pino({ level: runtime.logLevel, base: { service: 'sagaflow' } });
@@ -26,7 +27,7 @@ export async function runStart(env: Record<string, string | undefined>, cwd: str
     instance = await startInstance({ env: runtime, config, logger });
   } catch (err) {
     // One line, no stack: the code and message say what to fix.
-    stderr(describe(err));
+    for (const line of describe(err)) stderr(line);
     return 1;
   }
   const started = instance;
@@ -47,7 +48,15 @@ export async function runStart(env: Record<string, string | undefined>, cwd: str
   });
 }
 
-function describe(err: unknown): string {
-  if (isSagaflowError(err)) return `${err.code}: ${err.message}`;
-  return `SAGAFLOW_START_FAILED: ${(err as Error).message ?? String(err)}`;
+/**
+ * One line per problem: `CODE: message`. An invalid definition gives one line per issue,
+ * each with the file and the JSON path (a log collector keeps lines, not paragraphs).
+ */
+export function describe(err: unknown): string[] {
+  if (isSagaflowError(err, 'SAGAFLOW_DEFINITION_INVALID') && Array.isArray(err.details) && err.details.length > 0) {
+    // The more specific code of an issue (SAGAFLOW_SECRET_UNRESOLVED, ...) when it has one.
+    return (err.details as DefinitionIssue[]).map((issue) => `${issue.code ?? err.code}: ${err.path ?? 'saga.json'}: ${issue.path}: ${issue.message}`);
+  }
+  if (isSagaflowError(err)) return [`${err.code}: ${err.message}`.replaceAll('\n', ' ')];
+  return [`SAGAFLOW_START_FAILED: ${(err as Error).message ?? String(err)}`.replaceAll('\n', ' ')];
 }

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSagaConfigFile } from '../../../src/definition/load.ts';
 import { MAX_CONFIG_DEPTH, parseSagaConfig } from '../../../src/definition/parse.ts';
+import { SagaflowError } from '../../../src/errors.ts';
 import { readRuntimeEnv } from '../../../src/runtime/env.ts';
+import { describe as describeError, runStart } from '../../../src/runtime/run.ts';
 
 const fixtures = new URL('../../fixtures/bad-configs/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sagaflow-config-errors-'));
@@ -55,5 +57,25 @@ describe('configuration errors at start', () => {
     expect(() => readRuntimeEnv({ ...env, SAGAFLOW_PROJECTION: 'maybe' }, '/')).toThrow(
       expect.objectContaining({ code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_PROJECTION', message: 'env.SAGAFLOW_PROJECTION: "maybe" is not a boolean; set true or false' }),
     );
+  });
+
+  // Regression: an invalid saga.json was reported as a header line plus one indented line per
+  // issue; a log collector split it into lines without the code or the file.
+  it('prints one line per issue, each with code, file and JSON path', async () => {
+    const lines: string[] = [];
+    const code = await runStart({ CONFIGURATIONS_FILE_PATH: join(fixtures, 'duplicate-input-event.json') }, '/', (l) => lines.push(l));
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      `SAGAFLOW_DEFINITION_INVALID: ${join(fixtures, 'duplicate-input-event.json')}: machineDefinition.states[0].outgoingTransitions[1].inputEvent: duplicate inputEvent "workDone" in state "created" (also at machineDefinition.states[0].outgoingTransitions[0].inputEvent): an event can lead to one state only`,
+    ]);
+    const two = new SagaflowError('SAGAFLOW_DEFINITION_INVALID', {
+      path: 'saga.json',
+      details: [
+        { path: 'a', message: 'one' },
+        { path: 'b', message: 'two', code: 'SAGAFLOW_SECRET_UNRESOLVED' },
+      ],
+    });
+    expect(describeError(two)).toEqual(['SAGAFLOW_DEFINITION_INVALID: saga.json: a: one', 'SAGAFLOW_SECRET_UNRESOLVED: saga.json: b: two']);
+    expect(describeError(new Error('first\nsecond'))).toEqual(['SAGAFLOW_START_FAILED: first second']);
   });
 });
