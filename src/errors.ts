@@ -86,6 +86,14 @@ export const ERROR_CATALOG = {
     message: 'A creation event addresses a saga that already exists (dead-lettered)',
     retryable: false,
   },
+  SAGAFLOW_KAFKA_UNREACHABLE: {
+    message: 'Kafka could not be reached or refused a request while sagaflow started; check the brokers, network, ssl and sasl',
+    retryable: true,
+  },
+  SAGAFLOW_KAFKA_AUTHENTICATION_FAILED: {
+    message: 'The Kafka brokers refused the SASL credentials; check mechanism, username and password',
+    retryable: false,
+  },
   SAGAFLOW_EVENT_TOO_LARGE: {
     message: 'The event is larger than the broker accepts for the events topic; send a smaller payload',
     retryable: false,

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { compileDefinition } from '../definition/compile.ts';
 import type { KafkaProtocol, SagaConfig } from '../definition/types.ts';
-import { SagaflowError } from '../errors.ts';
+import { SagaflowError, isSagaflowError } from '../errors.ts';
 import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
@@ -17,6 +17,7 @@ import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { kafkaClient } from './kafka-client.ts';
+import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
@@ -110,8 +111,18 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
+  const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
+  const sasl = layout.channel.configurations.authenticationProperties?.sasl;
+  const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
+  // Checked before connecting anywhere: a state directory that cannot be written fails now.
+  const stateDir = join(env.stateDir, layout.applicationId);
+  await mkdir(stateDir, { recursive: true }).catch((err: unknown) => {
+    throw stateDirError(err, stateDir);
+  });
   try {
-    await admin.connect();
+    await admin.connect().catch((err: unknown) => {
+      throw kafkaStartError(err, channelPath, secrets);
+    });
     const topics = {
       events: layout.eventsTopic,
       changelog: changelogTopicName(layout.applicationId),
@@ -121,11 +132,11 @@ export async function startInstance(opts: {
     const { partitions } = await ensureTopics(admin, topics, {
       defaultPartitions: env.defaultPartitions,
       replicationFactor: env.replicationFactor ?? -1,
+    }).catch((err: unknown) => {
+      throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
     const codec = await createProcessorCodec(layout.channel, topics);
     let advertised = env.advertisedUrl;
-    const stateDir = join(env.stateDir, layout.applicationId);
-    await mkdir(stateDir, { recursive: true });
     processor = new Processor({
       applicationId: layout.applicationId,
       eventsTopic: topics.events,
@@ -180,7 +191,9 @@ export async function startInstance(opts: {
       ...(projection?.repository ? { repository: projection.repository } : {}),
       ...opts.httpExtras,
     });
-    await app.listen({ host: env.httpHost, port: env.httpPort });
+    await app.listen({ host: env.httpHost, port: env.httpPort }).catch((err: unknown) => {
+      throw listenError(err, env.httpHost, env.httpPort);
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : env.httpPort;
     // With HTTP_PORT=0 (tests) the port is known only now; advertise the real one.

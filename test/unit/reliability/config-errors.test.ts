@@ -7,6 +7,7 @@ import { MAX_CONFIG_DEPTH, parseSagaConfig } from '../../../src/definition/parse
 import { SagaflowError } from '../../../src/errors.ts';
 import { readRuntimeEnv } from '../../../src/runtime/env.ts';
 import { describe as describeError, runStart } from '../../../src/runtime/run.ts';
+import { kafkaStartError, listenError, stateDirError } from '../../../src/runtime/start-errors.ts';
 
 const fixtures = new URL('../../fixtures/bad-configs/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sagaflow-config-errors-'));
@@ -77,5 +78,21 @@ describe('configuration errors at start', () => {
     });
     expect(describeError(two)).toEqual(['SAGAFLOW_DEFINITION_INVALID: saga.json: a: one', 'SAGAFLOW_SECRET_UNRESOLVED: saga.json: b: two']);
     expect(describeError(new Error('first\nsecond'))).toEqual(['SAGAFLOW_START_FAILED: first second']);
+  });
+
+  // Regression: these failed as "SAGAFLOW_START_FAILED: <errno message>" without the setting
+  // to change, and the broker line printed the broker address, which may be a secret.
+  it('names the setting behind machine and cluster failures, never a secret value', () => {
+    expect(listenError(Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' }), '0.0.0.0', 3000)).toMatchObject({ code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.HTTP_PORT' });
+    expect(listenError(Object.assign(new Error('getaddrinfo ENOTFOUND 999.1.1.1'), { code: 'ENOTFOUND' }), '999.1.1.1', 3000)).toMatchObject({ path: 'env.HTTP_HOST' });
+    expect(stateDirError(Object.assign(new Error('EACCES'), { code: 'EACCES' }), '/root/x').message).toBe('env.SAGAFLOW_STATE_DIR: cannot create "/root/x" (EACCES); point it at a writable directory');
+    const unreachable = kafkaStartError(new Error('Connection error: connect ECONNREFUSED kafka-secret.internal:9093'), 'communicationProtocols[0].configurations', ['kafka-secret.internal:9093']);
+    expect(unreachable).toMatchObject({ code: 'SAGAFLOW_KAFKA_UNREACHABLE', path: 'communicationProtocols[0].configurations.brokers' });
+    expect(unreachable.message).not.toContain('kafka-secret.internal');
+    const sasl = kafkaStartError(Object.assign(new Error('SASL PLAIN authentication failed for user svc-sagas: bad password hunter2'), { name: 'KafkaJSSASLAuthenticationError' }), 'communicationProtocols[0].configurations', ['b:9092', 'svc-sagas', 'hunter2']);
+    expect(sasl).toMatchObject({ code: 'SAGAFLOW_KAFKA_AUTHENTICATION_FAILED', path: 'communicationProtocols[0].configurations.authenticationProperties.sasl' });
+    expect(sasl.message).not.toMatch(/svc-sagas|hunter2/);
+    const rf = Object.assign(new Error('Topic creation errors'), { errors: [{ type: 'INVALID_REPLICATION_FACTOR', message: 'Replication factor: 3 larger than available brokers: 1.' }] });
+    expect(kafkaStartError(rf, 'communicationProtocols[0].configurations', [])).toMatchObject({ path: 'env.SAGAFLOW_REPLICATION_FACTOR' });
   });
 });
