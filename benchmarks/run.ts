@@ -101,8 +101,13 @@ async function prepareTopics(opts: RunOptions, name: string): Promise<{ eventsTo
   await createTopics(opts.bench.admin, [eventsTopic, commandsTopic], partitions);
   const summary = emptySummary(partitions);
   const began = Date.now();
-  await produceAll(opts.bench, eventsTopic, generateWorkload(opts.workload, summary), (n) => progress(`[${name}] producing the workload: ${fmt(n)} events`));
-  endProgress();
+  let shown = 0;
+  await produceAll(opts.bench, eventsTopic, generateWorkload(opts.workload, summary), (n) => {
+    if (!isTTY && Date.now() - shown < 5000) return;
+    shown = Date.now();
+    progress(`[${name}] producing the workload: ${fmt(n)} events`);
+  });
+  if (shown > 0) endProgress();
   const seconds = (Date.now() - began) / 1000;
   console.log(`[${name}] produced ${fmt(summary.events)} events for ${fmt(summary.sagas)} sagas in ${fmt(seconds, 1)} s`);
   const ends = await endOffsets(opts.bench.admin, eventsTopic);
