@@ -33,6 +33,18 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
+/** Whether two kafka channels reach the same cluster the same way: brokers, credentials, wire format. */
+function sameCluster(a: KafkaProtocol, b: KafkaProtocol): boolean {
+  const key = (c: KafkaProtocol) =>
+    JSON.stringify([
+      [...c.configurations.brokers].sort(),
+      c.configurations.authenticationProperties ?? {},
+      c.configurations.serialization ?? 'json',
+      c.configurations.schemaRegistry ?? {},
+    ]);
+  return key(a) === key(b);
+}
+
 /** Resolves the Kafka side of a saga.json: the events channel and a topic per command channel. */
 export function kafkaLayout(config: SagaConfig): {
   channel: KafkaProtocol;
@@ -69,6 +81,15 @@ export function kafkaLayout(config: SagaConfig): {
   config.communicationProtocols.forEach((p, i) => {
     if (p.type !== 'kafka') return;
     const topic = p.configurations.outputTopics?.[0];
+    const carriesCommands = config.machineDefinition.states.some((s) => s.outputCommand?.channel === p.id || s.sideEffects?.some((e) => e.channel === p.id));
+    if (topic && carriesCommands && p !== channel && !sameCluster(p, channel)) {
+      // Commands are written in the events channel's transaction, with its client: another
+      // cluster's channel would silently get its commands (and topic) on the wrong cluster.
+      throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', {
+        message: `communicationProtocols[${i}].configurations: channel "${p.id}" carries commands on other brokers, credentials or wire format than the events channel "${channel.id}"; sagaflow sends commands in the events transaction, with its client: give it the same brokers, authenticationProperties, serialization and schemaRegistry`,
+        path: `communicationProtocols[${i}].configurations.brokers`,
+      });
+    }
     if (topic) commandTopics.set(p.id, topic);
     else if (config.machineDefinition.states.some((s) => s.outputCommand?.channel === p.id || s.sideEffects?.some((e) => e.channel === p.id))) {
       throw new SagaflowError('SAGAFLOW_CONFIG_INVALID', {

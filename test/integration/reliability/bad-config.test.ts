@@ -61,6 +61,7 @@ const fileCases: Omit<Case, 'config'>[] = [
   { name: 'secret-env-unset', code: 'SAGAFLOW_SECRET_UNRESOLVED', path: 'authenticationProperties.sasl.password', fix: /environment variable SAGAFLOW_FIXTURE_UNSET_PASSWORD is not set: set it/ },
   { name: 'secret-file-missing', code: 'SAGAFLOW_SECRET_UNRESOLVED', path: 'authenticationProperties.sasl.password', fix: /mount the file or fix the path/ },
   { name: 'mongo-uri-secret-unset', code: 'SAGAFLOW_SECRET_UNRESOLVED', path: 'persistencyManagement.configurations.connectionUri', fix: /set it, or write the value here/ },
+  { name: 'command-channel-other-cluster', code: 'SAGAFLOW_CHANNEL_UNSUPPORTED', path: 'communicationProtocols[1].configurations.brokers', fix: /give it the same brokers/ },
   { name: 'rest-channel-for-commands', code: 'SAGAFLOW_CHANNEL_UNSUPPORTED', path: 'machineDefinition.states[0]', fix: /commands on kafka channels only/ },
   // Nothing listens on port 1: kafkajs retries for some 20 s, then the start gives up.
   { name: 'brokers-unreachable', code: 'SAGAFLOW_KAFKA_UNREACHABLE', path: 'communicationProtocols[0].configurations.brokers', fix: /check the addresses/, secrets: ['127.0.0.1:1'] },

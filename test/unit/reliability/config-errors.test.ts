@@ -6,6 +6,7 @@ import { loadSagaConfigFile } from '../../../src/definition/load.ts';
 import { MAX_CONFIG_DEPTH, parseSagaConfig } from '../../../src/definition/parse.ts';
 import { SagaflowError } from '../../../src/errors.ts';
 import { readRuntimeEnv } from '../../../src/runtime/env.ts';
+import { kafkaLayout } from '../../../src/runtime/instance.ts';
 import { describe as describeError, runStart } from '../../../src/runtime/run.ts';
 import { kafkaStartError, listenError, stateDirError } from '../../../src/runtime/start-errors.ts';
 
@@ -94,5 +95,20 @@ describe('configuration errors at start', () => {
     expect(sasl.message).not.toMatch(/svc-sagas|hunter2/);
     const rf = Object.assign(new Error('Topic creation errors'), { errors: [{ type: 'INVALID_REPLICATION_FACTOR', message: 'Replication factor: 3 larger than available brokers: 1.' }] });
     expect(kafkaStartError(rf, 'communicationProtocols[0].configurations', [])).toMatchObject({ path: 'env.SAGAFLOW_REPLICATION_FACTOR' });
+  });
+
+  // Regression: commands of a kafka channel on other brokers (or with other credentials or
+  // wire format) than the events channel were produced with the events channel's client: on
+  // the wrong cluster, where start even created their topic.
+  it('refuses a command channel on another cluster than the events channel', () => {
+    const config = loadSagaConfigFile(join(fixtures, 'command-channel-other-cluster.json'), {});
+    expect(() => kafkaLayout(config)).toThrow(expect.objectContaining({ code: 'SAGAFLOW_CHANNEL_UNSUPPORTED', path: 'communicationProtocols[1].configurations.brokers' }));
+    const sameCluster = JSON.parse(readFileSync(join(fixtures, 'command-channel-other-cluster.json'), 'utf8')) as { communicationProtocols: { configurations: { brokers: string[] } }[] };
+    const [events, audit] = sameCluster.communicationProtocols;
+    if (!events || !audit) throw new Error('fixture changed');
+    audit.configurations.brokers = [...events.configurations.brokers];
+    const file = join(dir, 'same-cluster.json');
+    writeFileSync(file, JSON.stringify(sameCluster));
+    expect(kafkaLayout(loadSagaConfigFile(file, {})).commandTopics).toEqual(new Map([['bus', 'bad-config-commands'], ['audit', 'audit-commands']]));
   });
 });
