@@ -86,7 +86,7 @@ export function kafkaLayout(config: SagaConfig): {
       // Commands are written in the events channel's transaction, with its client: another
       // cluster's channel would silently get its commands (and topic) on the wrong cluster.
       throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', {
-        message: `communicationProtocols[${i}].configurations: channel "${p.id}" carries commands on other brokers, credentials or wire format than the events channel "${channel.id}"; sagaflow sends commands in the events transaction, with its client: give it the same brokers, authenticationProperties, serialization and schemaRegistry`,
+        message: `communicationProtocols[${i}].configurations.brokers: channel "${p.id}" carries commands on other brokers, credentials or wire format than the events channel "${channel.id}"; sagaflow sends commands in the events transaction, with its client: give it the same brokers, authenticationProperties, serialization and schemaRegistry`,
         path: `communicationProtocols[${i}].configurations.brokers`,
       });
     }
