@@ -1,4 +1,3 @@
-import type { MongoClient } from 'mongodb';
 import type { BusinessId } from '../definition/types.ts';
 import type { SagaDocument } from '../saga/types.ts';
 import { storeError } from './mongo.ts';
@@ -14,11 +13,9 @@ import type { SagaPage, SagaRepository, SagaStats } from './repository.ts';
  */
 export class MongoSagaRepository implements SagaRepository {
   private readonly collection: SagaCollection;
-  private readonly client: MongoClient | undefined;
 
-  constructor(collection: SagaCollection, client?: MongoClient) {
+  constructor(collection: SagaCollection) {
     this.collection = collection;
-    this.client = client;
   }
 
   async findById(sagaId: string): Promise<SagaDocument | undefined> {
@@ -84,9 +81,5 @@ export class MongoSagaRepository implements SagaRepository {
     } catch (err) {
       throw storeError('counting sagas', err);
     }
-  }
-
-  async close(): Promise<void> {
-    await this.client?.close();
   }
 }

@@ -49,7 +49,7 @@ export function createProjectionTarget(persistency: PersistencyManagement, http:
     case 'mongo': {
       const { client, collection } = openSagaCollection(p.configurations.connectionUri, p.configurations.collectionName);
       return {
-        sink: new MongoSagaSink(collection),
+        sink: new MongoSagaSink(collection, { client }),
         repository: new MongoSagaRepository(collection),
         close: () => client.close(),
       };

@@ -28,7 +28,7 @@ const projector = new Projector({
   changelogTopic: env.TOPIC,
   groupId: env.GROUP,
   codec: await createProcessorCodec(channel, { events: '', changelog: '', deadLetter: '', commands: [] }),
-  sink: new MongoSagaSink(client.db(env.DB).collection<SagaDocument>(env.COLLECTION)),
+  sink: new MongoSagaSink(client.db(env.DB).collection<SagaDocument>(env.COLLECTION), { client }),
   logger: pino({ level: 'silent' }),
   chunkSize: Number(env.CHUNK_SIZE),
   sessionTimeout: 6_000,

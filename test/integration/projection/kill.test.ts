@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { createTopic } from '../../support/kafka.ts';
 import { mongoCollection } from '../../support/mongo.ts';
 import { uniqueName } from '../../support/names.ts';
 import { services } from '../../support/services.ts';
-import { jsonCodec, produceChangelog, simulateTutorial, storedSagas, testProjector, tutorialDefinition, waitCaughtUp } from './support.ts';
+import { jsonCodec, mongoSink, produceChangelog, simulateTutorial, storedSagas, testProjector, tutorialDefinition, waitCaughtUp } from './support.ts';
 
 describe('a projector killed mid-batch (SIGKILL)', () => {
   it('loses nothing: its successor in the group replays the written but uncommitted chunk and the rest', async () => {
@@ -47,7 +46,7 @@ describe('a projector killed mid-batch (SIGKILL)', () => {
     expect(partial.size).toBeLessThan(flow.finals.size);
 
     // Same group: it resumes from the last commit, once the dead member's session expired.
-    const successor = testProjector({ changelogTopic: topic, codec, sink: new MongoSagaSink(collection), groupId, chunkSize: 100 });
+    const successor = testProjector({ changelogTopic: topic, codec, sink: await mongoSink(collection), groupId, chunkSize: 100 });
     await successor.start();
     await waitCaughtUp(successor, 90_000);
     const stored = await storedSagas(collection);

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { isSagaflowError } from '../../../src/errors.ts';
 import { ensureSagaIndexes, SAGA_INDEXES } from '../../../src/projection/mongo.ts';
 import type { SagaCollection } from '../../../src/projection/mongo.ts';
-import { MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
+import { isFerretDb, MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
-import { mongoCollection } from '../../support/mongo.ts';
+import { mongoClient, mongoCollection } from '../../support/mongo.ts';
 import { services } from '../../support/services.ts';
 import { sagaDoc } from '../../unit/projection/fixtures.ts';
 import { storedSagas } from './support.ts';
@@ -19,12 +19,18 @@ function rev(sagaId: string, revision: number): SagaDocument {
   return sagaDoc({ sagaId, revision, currentState: `state-${revision}`, updatedAt: new Date(Date.UTC(2024, 0, 1, 0, revision)).toISOString() });
 }
 
-describe('MongoSagaSink (real MongoDB-compatible server)', () => {
+describe.each(['replace', 'swap'] as const)('MongoSagaSink, strategy %s (real MongoDB-compatible server)', (strategy) => {
+  it('reports the strategy it was given', async () => {
+    const sink = new MongoSagaSink(await sagaCollection(), { strategy });
+    await sink.init();
+    expect(sink.strategy).toBe(strategy);
+  });
+
   it('creates the unique sagaId index and the query indexes, and tolerates a unique one of another name', async () => {
     const collection = await sagaCollection();
     await collection.createIndex({ sagaId: 1 }, { name: 'sagaIdIndex', unique: true });
-    await new MongoSagaSink(collection).init();
-    await new MongoSagaSink(collection).init();
+    await new MongoSagaSink(collection, { strategy }).init();
+    await new MongoSagaSink(collection, { strategy }).init();
     const indexes = await collection.listIndexes().toArray();
     const names = indexes.map((i) => i.name as string);
     expect(names).toContain('sagaIdIndex');
@@ -41,7 +47,7 @@ describe('MongoSagaSink (real MongoDB-compatible server)', () => {
 
   it('ignores an older revision arriving after a newer one, within and across writes', async () => {
     const collection = await sagaCollection();
-    const sink = new MongoSagaSink(collection);
+    const sink = new MongoSagaSink(collection, { strategy });
     await sink.init();
     expect(await sink.write([rev('a', 3), rev('b', 1)])).toEqual({ written: 2, stale: 0 });
     expect(await sink.write([rev('a', 2), rev('b', 2)])).toEqual({ written: 1, stale: 1 });
@@ -55,13 +61,13 @@ describe('MongoSagaSink (real MongoDB-compatible server)', () => {
     const collection = await sagaCollection();
     const saga = rev('fresh', 1);
     const copy = structuredClone(saga);
-    await new MongoSagaSink(collection).write([saga]);
+    await new MongoSagaSink(collection, { strategy }).write([saga]);
     expect(saga).toEqual(copy);
   });
 
   it('overwrites a document Flow Manager wrote (no revision) once', async () => {
     const collection = await sagaCollection();
-    const sink = new MongoSagaSink(collection);
+    const sink = new MongoSagaSink(collection, { strategy });
     await sink.init();
     await collection.insertOne({ sagaId: 'legacy', currentState: 'fromFlowManager' } as unknown as SagaDocument);
     expect(await sink.write([rev('legacy', 1)])).toEqual({ written: 1, stale: 0 });
@@ -71,7 +77,7 @@ describe('MongoSagaSink (real MongoDB-compatible server)', () => {
 
   it('turns a lost race (another writer stored a newer revision after the read) into stale, not an error', async () => {
     const collection = await sagaCollection();
-    const sink = new MongoSagaSink(collection);
+    const sink = new MongoSagaSink(collection, { strategy });
     await sink.init();
     await sink.write([rev('x', 5), rev('y', 1)]);
     // A collection whose revision read sees nothing: exactly what a writer that read just
@@ -79,7 +85,7 @@ describe('MongoSagaSink (real MongoDB-compatible server)', () => {
     const blind = Object.assign(Object.create(collection) as SagaCollection, {
       find: () => ({ toArray: async () => [] }),
     });
-    const result = await new MongoSagaSink(blind).write([rev('x', 4), rev('y', 2), rev('z', 1)]);
+    const result = await new MongoSagaSink(blind, { strategy }).write([rev('x', 4), rev('y', 2), rev('z', 1)]);
     expect(result).toEqual({ written: 2, stale: 1 });
     const stored = await storedSagas(collection);
     expect([...stored.values()].map((s) => [s.sagaId, s.revision]).sort()).toEqual([
@@ -91,13 +97,13 @@ describe('MongoSagaSink (real MongoDB-compatible server)', () => {
 
   it('keeps the highest revision when several writers race on the same sagas (duplicate keys count as stale)', async () => {
     const collection = await sagaCollection();
-    await new MongoSagaSink(collection).init();
+    await new MongoSagaSink(collection, { strategy }).init();
     // Separate clients, so the writes really interleave on the server.
     const writers = await Promise.all(
       [1, 2, 3, 4].map(async () => {
         const client = new MongoClient(services().mongodbUrl, { serverSelectionTimeoutMS: 10_000 });
         registerCleanup(() => client.close());
-        return new MongoSagaSink(client.db(collection.dbName).collection<SagaDocument>(collection.collectionName));
+        return new MongoSagaSink(client.db(collection.dbName).collection<SagaDocument>(collection.collectionName), { strategy });
       }),
     );
     const ids = Array.from({ length: 40 }, (_, i) => `race-${i}`);
@@ -116,5 +122,14 @@ describe('MongoSagaSink (real MongoDB-compatible server)', () => {
     expect(stored.size).toBe(ids.length);
     for (const id of ids) expect(stored.get(id)?.revision).toBe(5);
     expect(await collection.countDocuments({})).toBe(ids.length);
+  });
+});
+
+describe('MongoSagaSink strategy auto', () => {
+  it('swaps on FerretDB and replaces on MongoDB, as the server reports itself', async () => {
+    const client = await mongoClient();
+    const sink = new MongoSagaSink(await sagaCollection(), { client });
+    await sink.init();
+    expect(sink.strategy).toBe((await isFerretDb(client)) ? 'swap' : 'replace');
   });
 });

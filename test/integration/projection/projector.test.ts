@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
 import type { SagaSink } from '../../../src/projection/sink.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { createTopic } from '../../support/kafka.ts';
 import { mongoCollection } from '../../support/mongo.ts';
 import { waitFor } from '../../support/wait.ts';
 import { sagaDoc } from '../../unit/projection/fixtures.ts';
-import { jsonCodec, produceChangelog, simulateTutorial, storedSagas, testProjector, tutorialDefinition, waitCaughtUp } from './support.ts';
+import { jsonCodec, mongoSink, produceChangelog, simulateTutorial, storedSagas, testProjector, tutorialDefinition, waitCaughtUp } from './support.ts';
 
 const COMPACTED = { 'cleanup.policy': 'compact' };
 
@@ -26,7 +25,7 @@ describe('Projector: changelog -> MongoDB', () => {
     const flow = simulateTutorial(tutorialDefinition(), 300, { seed: 7 });
     await produceChangelog(topic, codec, flow.revisions);
     const collection = await mongoCollection<SagaDocument>('sagas');
-    const projector = testProjector({ changelogTopic: topic, codec, sink: new MongoSagaSink(collection), chunkSize: 100 });
+    const projector = testProjector({ changelogTopic: topic, codec, sink: await mongoSink(collection), chunkSize: 100 });
     await projector.start();
     await waitCaughtUp(projector);
     expectSameSagas(await storedSagas(collection), flow.finals);
@@ -44,7 +43,7 @@ describe('Projector: changelog -> MongoDB', () => {
     const flow = simulateTutorial(tutorialDefinition(), 200, { seed: 11 });
     await produceChangelog(topic, codec, flow.revisions);
     const collection = await mongoCollection<SagaDocument>('sagas');
-    const first = testProjector({ changelogTopic: topic, codec, sink: new MongoSagaSink(collection) });
+    const first = testProjector({ changelogTopic: topic, codec, sink: await mongoSink(collection) });
     await first.start();
     await waitCaughtUp(first);
     await first.stop();
@@ -52,7 +51,7 @@ describe('Projector: changelog -> MongoDB', () => {
     expectSameSagas(before, flow.finals);
     for (let replay = 1; replay <= 2; replay++) {
       // A new group has no committed offset: it reads the changelog from its very start.
-      const again = testProjector({ changelogTopic: topic, codec, sink: new MongoSagaSink(collection) });
+      const again = testProjector({ changelogTopic: topic, codec, sink: await mongoSink(collection) });
       await again.start();
       await waitCaughtUp(again);
       await again.stop();
@@ -68,7 +67,7 @@ describe('Projector: changelog -> MongoDB', () => {
     const newer = sagaDoc({ sagaId: 'out-of-order', revision: 4, currentState: 'reservationConfirmed', isFinal: true });
     const older = sagaDoc({ sagaId: 'out-of-order', revision: 2, currentState: 'reservationValidated' });
     const collection = await mongoCollection<SagaDocument>('sagas');
-    const projector = testProjector({ changelogTopic: topic, codec, sink: new MongoSagaSink(collection) });
+    const projector = testProjector({ changelogTopic: topic, codec, sink: await mongoSink(collection) });
     await projector.start();
     // Separate transactions: the old revision reaches the sink in a later write.
     await produceChangelog(topic, codec, [newer]);
@@ -92,7 +91,7 @@ describe('Projector: changelog -> MongoDB', () => {
     const first = testProjector({
       changelogTopic: topic,
       codec,
-      sink: new MongoSagaSink(collection),
+      sink: await mongoSink(collection),
       chunkSize: 100,
       afterWrite: () => {
         chunks += 1;
@@ -109,7 +108,7 @@ describe('Projector: changelog -> MongoDB', () => {
     const committedBefore = first.status().recordsRead;
     expect(committedBefore).toBeLessThan(flow.revisions.length);
 
-    const second = testProjector({ changelogTopic: topic, codec, sink: new MongoSagaSink(collection), groupId: first.groupId, chunkSize: 100 });
+    const second = testProjector({ changelogTopic: topic, codec, sink: await mongoSink(collection), groupId: first.groupId, chunkSize: 100 });
     await second.start();
     await waitCaughtUp(second);
     expectSameSagas(await storedSagas(collection), flow.finals);
@@ -124,7 +123,7 @@ describe('Projector: changelog -> MongoDB', () => {
     const flow = simulateTutorial(tutorialDefinition(), 100, { seed: 5 });
     await produceChangelog(topic, codec, flow.revisions);
     const collection = await mongoCollection<SagaDocument>('sagas');
-    const mongo = new MongoSagaSink(collection);
+    const mongo = await mongoSink(collection);
     let down = true;
     const flaky: SagaSink = {
       kind: 'flaky',

@@ -4,11 +4,11 @@ import swagger from '@fastify/swagger';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sagasRoutes } from '../../../src/http/sagas-routes.ts';
 import { MongoSagaRepository } from '../../../src/projection/mongo-repository.ts';
-import { MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { mongoCollection } from '../../support/mongo.ts';
 import { sagaDoc } from '../../unit/projection/fixtures.ts';
+import { mongoSink } from './support.ts';
 
 const COUNT = 3_000;
 const STATES = [
@@ -41,7 +41,7 @@ let repository: MongoSagaRepository;
 
 beforeAll(async () => {
   const collection = await mongoCollection<SagaDocument>('routes');
-  const sink = new MongoSagaSink(collection);
+  const sink = await mongoSink(collection);
   await sink.init();
   for (let i = 0; i < sagas.length; i += 500) await sink.write(sagas.slice(i, i + 500));
   repository = new MongoSagaRepository(collection);

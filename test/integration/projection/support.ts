@@ -9,12 +9,14 @@ import { parseSagaConfig } from '../../../src/definition/parse.ts';
 import type { KafkaProtocol, SagaConfig } from '../../../src/definition/types.ts';
 import { createProcessorCodec } from '../../../src/kafka/codec-factory.ts';
 import type { ProcessorCodec } from '../../../src/kafka/codec.ts';
+import { MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
 import { Projector } from '../../../src/projection/projector.ts';
 import type { ProjectorOptions } from '../../../src/projection/projector.ts';
 import { transition } from '../../../src/saga/transition.ts';
 import type { SagaDocument, SagaInput } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { kafkaClient, uniqueGroupId } from '../../support/kafka.ts';
+import { mongoClient } from '../../support/mongo.ts';
 import { uniqueName } from '../../support/names.ts';
 import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -141,4 +143,9 @@ export async function waitCaughtUp(projector: Projector, timeoutMs = 60_000): Pr
 export async function storedSagas(collection: Collection<SagaDocument>): Promise<Map<string, SagaDocument>> {
   const docs = await collection.find({}, { projection: { _id: 0 } }).toArray();
   return new Map(docs.map((d) => [d.sagaId, d]));
+}
+
+/** A MongoDB sink choosing its strategy as in production (swap on FerretDB, replace on MongoDB). */
+export async function mongoSink(collection: Collection<SagaDocument>): Promise<MongoSagaSink> {
+  return new MongoSagaSink(collection, { client: await mongoClient() });
 }
