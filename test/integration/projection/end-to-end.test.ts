@@ -1,17 +1,12 @@
-import Fastify from 'fastify';
-import swagger from '@fastify/swagger';
 import { describe, expect, it } from 'vitest';
-import { sagasRoutes } from '../../../src/http/sagas-routes.ts';
-import { startProjection } from '../../../src/projection/run.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
-import { kafkaClient } from '../../support/kafka.ts';
 import { testDb } from '../../support/mongo.ts';
 import { uniqueName } from '../../support/names.ts';
-import { codecFor, reservationConfig, startReservationWorkers, startTestInstance, uniqueFlow } from '../../support/sagaflow.ts';
+import { reservationConfig, startReservationWorkers, startTestInstance, uniqueFlow } from '../../support/sagaflow.ts';
 import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
-import { storedSagas, testLogger } from './support.ts';
+import { storedSagas } from './support.ts';
 
 /** Where the projection writes: a unique collection of the tests' database, dropped afterwards. */
 async function mongoPersistency() {
@@ -41,10 +36,11 @@ async function createSagas(url: string, count: number): Promise<string[]> {
   return ids;
 }
 
-describe.each(['json', 'avro'] as const)('projection of a running sagaflow instance (%s)', (serialization) => {
-  it('MongoDB holds exactly what the processor holds, and GET /sagas serves it', async () => {
+describe.each(['json', 'avro'] as const)('projection inside sagaflow start (%s)', (serialization) => {
+  it('MongoDB holds exactly what the processor holds, served at GET /sagas and /sagas/stats', async () => {
     const flow = uniqueFlow(`projection-e2e-${serialization}`);
-    const config = reservationConfig(flow, serialization);
+    const { persistency, collection } = await mongoPersistency();
+    const config = reservationConfig(flow, serialization, persistency);
     // Two aborted transactions: their changelog records must never reach the projection.
     let failuresLeft = 2;
     const instance = await startTestInstance(config, {
@@ -57,16 +53,8 @@ describe.each(['json', 'avro'] as const)('projection of a running sagaflow insta
       },
     });
     await startReservationWorkers(config, flow);
-    const { persistency, collection } = await mongoPersistency();
-    const projection = startProjection({
-      persistency,
-      kafka: kafkaClient(),
-      applicationId: instance.applicationId,
-      codec: await codecFor(config),
-      logger: testLogger,
-      projector: { lagIntervalMs: 0 },
-    });
-    registerCleanup(() => projection.stop());
+    const projection = instance.projection;
+    if (!projection?.repository) throw new Error('mongo persistency starts a projection with a repository');
     await projection.started;
     await waitFor(async () => (await fetch(`${instance.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
 
@@ -89,18 +77,14 @@ describe.each(['json', 'avro'] as const)('projection of a running sagaflow insta
     expect(stored.size).toBe(ids.length);
     for (const [id, saga] of fromProcessor) expect(stored.get(id), id).toEqual(saga);
 
-    const repository = projection.repository;
-    if (!repository) throw new Error('mongo persistency has a repository');
-    const app = Fastify();
-    registerCleanup(() => app.close());
-    await app.register(swagger, { openapi: { openapi: '3.0.3', info: { title: 't', version: '0' } } });
-    await app.register(sagasRoutes, { repository });
-    const stats = (await app.inject('/sagas/stats')).json() as { total: number; byState: { currentState: string; count: number }[] };
+    const stats = (await (await fetch(`${instance.url}/sagas/stats`)).json()) as { total: number; byState: { currentState: string; count: number }[] };
     expect(stats.total).toBe(30);
     expect(stats.byState).toContainEqual(expect.objectContaining({ currentState: 'reservationConfirmed', count: 10 }));
     expect(stats.byState).toContainEqual(expect.objectContaining({ currentState: 'reservationFailed', count: 20 }));
-    const page = (await app.inject('/sagas?currentState=reservationConfirmed&limit=100')).json() as { items: SagaDocument[] };
+    const page = (await (await fetch(`${instance.url}/sagas?currentState=reservationConfirmed&limit=100`)).json()) as { items: SagaDocument[] };
     expect(page.items.map((s) => s.sagaId).sort()).toEqual(ids.filter((_, i) => i % 3 === 0).sort());
-    expect(await repository.findById(ids[0] as string)).toEqual(fromProcessor.get(ids[0] as string));
+    const openapi = (await (await fetch(`${instance.url}/documentation/json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/sagas', '/sagas/stats']));
+    expect(await projection.repository.findById(ids[0] as string)).toEqual(fromProcessor.get(ids[0] as string));
   });
 });
