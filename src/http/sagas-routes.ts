@@ -6,6 +6,7 @@ import { decodeCursor, normalizeInstant } from '../projection/query.ts';
 import type { SagaFilter, SagaListRequest, SagaSortField, SortOrder } from '../projection/query.ts';
 import type { SagaRepository } from '../projection/repository.ts';
 import { sendError } from './errors.ts';
+import { errorBody } from './schemas.ts';
 
 const addFormats = addFormatsModule.default;
 
@@ -35,17 +36,6 @@ interface ListQuery extends FilterQuery {
   order: SortOrder;
 }
 
-const errorBody = {
-  type: 'object',
-  properties: {
-    statusCode: { type: 'integer' },
-    code: { type: 'string' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-    retryable: { type: 'boolean' },
-  },
-  required: ['statusCode', 'code', 'message'],
-} as const;
 
 const businessId = { anyOf: [{ type: 'string' }, { type: 'number' }] } as const;
 

@@ -1,5 +1,6 @@
 /** JSON Schemas of every route: they validate requests and document the API (OpenAPI). */
-const errorBody = {
+/** The body of every error answer (see errors.ts). */
+export const errorBody = {
   type: 'object',
   properties: {
     statusCode: { type: 'integer' },
