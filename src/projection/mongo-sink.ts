@@ -3,6 +3,7 @@ import type { AnyBulkWriteOperation, Filter, MongoClient } from 'mongodb';
 import type { SagaDocument } from '../saga/types.ts';
 import { ensureSagaIndexes, storeError } from './mongo.ts';
 import type { SagaCollection } from './mongo.ts';
+import { latestRevisions } from './sink.ts';
 import type { SagaSink, SinkWriteResult } from './sink.ts';
 
 const DUPLICATE_KEY = 11000;
@@ -79,7 +80,8 @@ export class MongoSagaSink implements SagaSink {
   private readonly client: MongoClient | undefined;
   private readonly wanted: MongoWriteStrategy | 'auto';
   private chosen: MongoWriteStrategy | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private pending: { sagas: readonly SagaDocument[]; resolve: (r: SinkWriteResult) => void; reject: (e: unknown) => void }[] = [];
+  private draining: Promise<void> | undefined;
 
   constructor(collection: SagaCollection, options: MongoSagaSinkOptions = {}) {
     this.collection = collection;
@@ -104,19 +106,46 @@ export class MongoSagaSink implements SagaSink {
     } else this.chosen = 'replace';
   }
 
+  /**
+   * Writes are serialized, and the ones that arrive while another is in progress are merged
+   * into the next one (group commit): the projector writes several partitions at once, and
+   * each statement costs FerretDB a collection scan (and MongoDB a round trip) however many
+   * documents it carries. Concurrent writers come from different partitions, so their
+   * sagaIds never overlap; each caller gets the counts of its own sagas.
+   */
   write(sagas: readonly SagaDocument[]): Promise<SinkWriteResult> {
-    const run = this.queue.then(() => this.writeNow(sagas));
-    this.queue = run.catch(() => undefined);
-    return run;
+    const done = new Promise<SinkWriteResult>((resolve, reject) => this.pending.push({ sagas, resolve, reject }));
+    this.draining ??= this.drain();
+    return done;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const group = this.pending.splice(0);
+      try {
+        const merged = latestRevisions(group.flatMap((g) => g.sagas));
+        const notWritten = await this.writeNow(merged);
+        const kept = new Set(merged);
+        for (const caller of group) {
+          const staleHere = caller.sagas.filter((saga) => !kept.has(saga) || notWritten.has(saga)).length;
+          caller.resolve({ written: caller.sagas.length - staleHere, stale: staleHere });
+        }
+      } catch (err) {
+        for (const caller of group) caller.reject(err);
+      }
+    }
+    this.draining = undefined;
   }
 
   /** Waits for the write in progress; the collection's client stays open. */
   async close(): Promise<void> {
-    await this.queue;
+    await this.draining;
   }
 
-  private async writeNow(sagas: readonly SagaDocument[]): Promise<SinkWriteResult> {
-    if (sagas.length === 0) return { written: 0, stale: 0 };
+  /** Writes at most one document per saga; returns the ones not written (same or newer stored). */
+  private async writeNow(sagas: readonly SagaDocument[]): Promise<Set<SagaDocument>> {
+    const notWritten = new Set<SagaDocument>();
+    if (sagas.length === 0) return notWritten;
     let stored: Map<string, number | undefined>;
     try {
       const rows = await this.collection
@@ -131,15 +160,15 @@ export class MongoSagaSink implements SagaSink {
     for (const saga of sagas) {
       if (!stored.has(saga.sagaId)) fresh.push(saga);
       else if ((stored.get(saga.sagaId) ?? -Infinity) < saga.revision) older.push(saga);
+      else notWritten.add(saga);
     }
-    const result: SinkWriteResult = { written: 0, stale: sagas.length - fresh.length - older.length };
     const lost: SagaDocument[] = [];
     if (this.strategy === 'swap') {
       await this.deleteStored(older, stored);
-      await this.insert([...fresh, ...older], result, lost);
+      await this.insert([...fresh, ...older], lost);
     } else {
-      await this.insert(fresh, result, lost);
-      await this.replace(older, result, lost);
+      await this.insert(fresh, lost);
+      await this.replace(older, lost);
     }
     // A race was lost somewhere. Which operations ran is not reliable across servers
     // (FerretDB reports the wrong index and stops even when unordered), so apply these one
@@ -147,28 +176,26 @@ export class MongoSagaSink implements SagaSink {
     for (const saga of lost) {
       try {
         await this.collection.replaceOne(olderThan(saga.sagaId, saga.revision), withoutId(saga), { upsert: true });
-        result.written += 1;
       } catch (err) {
         if (!isDuplicateKey(err)) throw storeError('writing sagas', err);
-        result.stale += 1;
+        notWritten.add(saga);
       }
     }
-    return result;
+    return notWritten;
   }
 
-  private async insert(sagas: SagaDocument[], result: SinkWriteResult, lost: SagaDocument[]): Promise<void> {
+  private async insert(sagas: SagaDocument[], lost: SagaDocument[]): Promise<void> {
     if (sagas.length === 0) return;
     try {
       // Copies: the driver adds _id to the documents it inserts, and these are the caller's.
       await this.collection.insertMany(sagas.map((saga) => ({ ...withoutId(saga) })), { ordered: true });
-      result.written += sagas.length;
     } catch (err) {
       if (!isDuplicateKey(err)) throw storeError('inserting sagas', err);
       lost.push(...sagas);
     }
   }
 
-  private async replace(sagas: SagaDocument[], result: SinkWriteResult, lost: SagaDocument[]): Promise<void> {
+  private async replace(sagas: SagaDocument[], lost: SagaDocument[]): Promise<void> {
     for (let i = 0; i < sagas.length; i += MAX_BULK_STATEMENTS) {
       const slice = sagas.slice(i, i + MAX_BULK_STATEMENTS);
       const ops: AnyBulkWriteOperation<SagaDocument>[] = slice.map((saga) => ({
@@ -176,7 +203,6 @@ export class MongoSagaSink implements SagaSink {
       }));
       try {
         await this.collection.bulkWrite(ops, { ordered: true });
-        result.written += slice.length;
       } catch (err) {
         if (!isDuplicateKey(err)) throw storeError('replacing sagas', err);
         lost.push(...slice);

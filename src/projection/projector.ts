@@ -167,7 +167,8 @@ export class Projector {
       autoCommit: true,
       autoCommitThreshold: 1,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 2,
+      // Several partitions at once: their writes meet in the sink, which merges them.
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
       eachBatch: (payload) => this.eachBatch(payload),
     });
     if (signal.aborted) return;

@@ -57,6 +57,31 @@ describe.each(['replace', 'swap'] as const)('MongoSagaSink, strategy %s (real Mo
     expect(stored.get('b')).toEqual(rev('b', 2));
   });
 
+  it('merges writes that arrive together and gives each caller the counts of its own sagas', async () => {
+    const collection = await sagaCollection();
+    const sink = new MongoSagaSink(collection, { strategy });
+    await sink.init();
+    await sink.write([rev('m1', 2)]);
+    const results = await Promise.all([
+      sink.write([rev('m1', 1), rev('m2', 1)]),
+      sink.write([rev('m3', 1)]),
+      sink.write([rev('m4', 3), rev('m5', 1)]),
+    ]);
+    expect(results).toEqual([
+      { written: 1, stale: 1 },
+      { written: 1, stale: 0 },
+      { written: 2, stale: 0 },
+    ]);
+    const stored = await storedSagas(collection);
+    expect([...stored.values()].map((s) => [s.sagaId, s.revision]).sort()).toEqual([
+      ['m1', 2],
+      ['m2', 1],
+      ['m3', 1],
+      ['m4', 3],
+      ['m5', 1],
+    ]);
+  });
+
   it('leaves the documents it is given unchanged (the driver adds _id to what it inserts)', async () => {
     const collection = await sagaCollection();
     const saga = rev('fresh', 1);
