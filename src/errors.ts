@@ -158,6 +158,10 @@ export const ERROR_CATALOG = {
     message: 'The pagination cursor is invalid; start again without a cursor',
     retryable: false,
   },
+  SAGAFLOW_PROJECTION_START_FAILED: {
+    message: 'The projection could not start; the line says why',
+    retryable: false,
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type KnownErrorCode = keyof typeof ERROR_CATALOG;

@@ -207,7 +207,8 @@ export async function startInstance(opts: {
         },
       },
       queries: proc,
-      metrics: () => proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0 }),
+      metrics: () =>
+        proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
       ...opts.httpExtras,
