@@ -57,6 +57,19 @@ export function partitionForKey(key: string, partitions: number): number {
 }
 
 /**
+ * Whether a consumer crash cannot pass by retrying: refused credentials or permissions (the
+ * configuration must change). Everything else a consumer crashes on (connections, a
+ * coordinator not found while the broker restarts, timeouts) passes once Kafka is back.
+ */
+export function isPermanentKafkaFailure(err: unknown): boolean {
+  for (let e = err as { name?: string; type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 10; e = e.cause as typeof e, depth += 1) {
+    if (e.name === 'KafkaJSSASLAuthenticationError') return true;
+    if (typeof e.type === 'string' && /AUTHORIZATION_FAILED|SASL_AUTHENTICATION_FAILED|UNSUPPORTED_SASL_MECHANISM|ILLEGAL_SASL_STATE/.test(e.type)) return true;
+  }
+  return false;
+}
+
+/**
  * A member's advertised address and assignment as DescribeGroups reports them. While the group
  * rebalances the broker sends both empty (it reports them only for a Stable group), and a
  * member of another client may send anything: such members own nothing we can use.
@@ -96,6 +109,8 @@ export class Processor {
   private ownersRefresh: Promise<void> | undefined;
   private stopping = false;
   fatal: ((err: Error) => void) | undefined;
+  /** How many times the consumer was restarted after a crash kafkajs gave up on. */
+  restarts = 0;
 
   constructor(opts: ProcessorOptions) {
     this.opts = opts;
@@ -130,11 +145,20 @@ export class Processor {
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-      if (!e.payload.restart && !this.stopping) this.fatal?.(e.payload.error);
+      if (e.payload.restart || this.stopping) return;
+      // kafkajs restarts the consumer after retriable failures only, and counts some that a
+      // broker restart causes as final (KafkaJSGroupCoordinatorNotFound, tulios/kafkajs#1630):
+      // the instance then exited. Anything but refused credentials or permissions is retried.
+      if (isPermanentKafkaFailure(e.payload.error)) this.fatal?.(e.payload.error);
+      else void this.restartConsumer();
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.opts.eventsTopic], fromBeginning: true });
-    await consumer.run({
+    await this.runConsumer();
+  }
+
+  private runConsumer(): Promise<void> {
+    return this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.concurrency ?? Math.max(1, this.opts.partitions),
@@ -145,6 +169,38 @@ export class Processor {
         await task.processBatch(batch, resolveOffset);
       },
     });
+  }
+
+  /**
+   * After a crash kafkajs does not recover from: the partitions may move while this member is
+   * away, so its tasks stop (no processing, no reads from their stores) and are fenced and
+   * restored again when the group gives them back. Retries with backoff until it runs.
+   */
+  private async restartConsumer(): Promise<void> {
+    this.joined = false;
+    this.owners = undefined;
+    for (const [p, task] of this.tasks) {
+      this.tasks.delete(p);
+      const closed = task.close().finally(() => {
+        if (this.closing.get(p) === closed) this.closing.delete(p);
+      });
+      this.closing.set(p, closed);
+    }
+    this.restarts += 1;
+    for (let attempt = 0; !this.stopping; attempt += 1) {
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 1_000 * 2 ** attempt)));
+      if (this.stopping) return;
+      try {
+        // kafkajs has disconnected it; a failed run leaves it half started, so stop it first.
+        await this.consumer.disconnect().catch(() => undefined);
+        await this.consumer.connect();
+        await this.runConsumer();
+        this.log.warn({ attempt }, 'consumer restarted');
+        return;
+      } catch (err) {
+        this.log.warn({ err, attempt }, 'consumer restart failed; retrying');
+      }
+    }
   }
 
   private onJoin(memberId: string, assigned: number[]): void {
