@@ -36,12 +36,7 @@ export interface ScenarioOptions {
   onCleanup: (cleanup: () => Promise<void>) => void;
   /** Also read sagas continuously and check that no read goes back in time. */
   monotonicReads?: boolean;
-  /**
-   * Sagas that stay in their first state and receive a stream of "tick" events the state does
-   * not accept, each recorded in the saga (one revision more): their revision keeps moving
-   * during the whole run, which makes stale reads visible, and must end at exactly 1 + ticks
-   * (each event applied once, none lost).
-   */
+  /** Ticker sagas (see Tickers): their revision moves all run long, so a stale read shows, and every event counts. */
   tickers?: number;
   logLevel?: string;
   instanceEnv?: Record<string, string>;
@@ -102,7 +97,12 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   let produced = 0;
   const reader = new MonotonicReader();
   const urls = () => cluster.running().map((m) => m.url);
-  const tickers = new Tickers({ prefix: topics.applicationId, count: opts.tickers ?? 0, producer, codec, topic: topics.events });
+  // A producer of its own: concurrent sends on one idempotent kafkajs producer can fail with
+  // OUT_OF_ORDER_SEQUENCE_NUMBER after a broker restart (sagaflow serialises its own).
+  const tickProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await tickProducer.connect();
+  opts.onCleanup(() => tickProducer.disconnect());
+  const tickers = new Tickers({ prefix: topics.applicationId, count: opts.tickers ?? 0, producer: tickProducer, codec, topic: topics.events });
   await tickers.start();
   const readable = () => {
     const created = sagas.slice(0, produced).map((s) => s.sagaId);
