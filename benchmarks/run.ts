@@ -4,8 +4,10 @@
  * committed the end of the events topic. Records to benchmarks/results/<date>.json.
  *
  *   node benchmarks/run.ts [--systems kafka-perf,passthrough,kafka-streams] [--flow reservation]
- *     [--sagas 20000] [--seed 42] [--partitions 12] [--threads 1] [--brokers 127.0.0.1:9092]
- *     [--timeout 600] [--keep] [--no-record]
+ *     [--sagas 20000] [--seed 42] [--partitions 12] [--threads 1] [--instances 1] [--restore]
+ *     [--brokers 127.0.0.1:9092] [--timeout 600] [--keep] [--no-record]
+ *
+ * The whole suite (throughput, latency, restore, scaling, memory, charts) is suite.ts.
  *
  * Measures per system: events processed/s and sagas completed/s from "ready" to "all
  * committed" (and a steady rate between 10 % and 90 % of the events), the system's CPU
@@ -29,6 +31,8 @@ export interface SystemResult {
   startedAt: string;
   flow: string;
   threads?: number;
+  /** Processes in the consumer group (sagaflow scaling runs). */
+  instances?: number;
   sagas: number;
   events: number;
   startupSeconds: number;
@@ -45,6 +49,7 @@ export interface SystemResult {
   cpuMicrosPerEvent: number;
   /** Including start-up. */
   totalCpuSeconds: number;
+  /** The largest VmHWM among the system's processes. */
   peakRssMB: number;
   brokerCpuSeconds?: number;
   /** Cores kept busy by everything else on the machine while processing: a noise indicator. */
@@ -55,6 +60,22 @@ export interface SystemResult {
   timeline: [number, number][];
   output: { topic: string; expected: number; got: number; ok: boolean; byLabel: Record<string, number> };
   selfReported?: string;
+  /** A second start with an empty state directory, rebuilding the store from the changelog. */
+  restore?: RestoreResult;
+  error?: string;
+}
+
+export interface RestoreResult {
+  /** Changelog records in the topic, read_committed (what a fresh store has to read). */
+  changelogRecords: number;
+  /** Spawn to ready with an empty state directory. */
+  readySeconds: number;
+  /** readySeconds minus the first start's startupSeconds (same process, empty changelog). */
+  restoreSeconds: number;
+  /** Null when the restore took less than start-up jitter (a small changelog). */
+  recordsPerSecond: number | null;
+  /** sagaflow logs each partition's restore: records over the sum of the partitions' restore times. */
+  perPartition?: { partitions: number; records: number; slowestMs: number; recordsPerSecondPerPartition: number };
   error?: string;
 }
 
@@ -75,6 +96,11 @@ interface RunOptions {
   workload: WorkloadOptions;
   flowPath: string;
   threads: number;
+  /** sagaflow processes (scaling); other systems always run one. */
+  instances: number;
+  nodeArgs: string[];
+  /** After processing, measure a fresh instance's restore from the changelog. */
+  restore: boolean;
   timeoutMs: number;
   keep: boolean;
   stamp: string;
@@ -123,7 +149,9 @@ async function prepareTopics(opts: RunOptions, name: string): Promise<{ eventsTo
  * child process (see systems.ts for how each one is started).
  */
 export async function runSystem(name: SystemName, opts: RunOptions): Promise<SystemResult> {
-  const { eventsTopic, commandsTopic, summary, runId } = await prepareTopics(opts, name);
+  const instances = name === 'sagaflow' ? Math.max(1, opts.instances) : 1;
+  const tag = instances > 1 ? `${name}-x${instances}` : name;
+  const { eventsTopic, commandsTopic, summary, runId } = await prepareTopics(opts, tag);
   const workDir = join(repoRoot, '.sagaflow', 'bench', runId);
   mkdirSync(workDir, { recursive: true });
   const ctx: SystemContext = {
@@ -136,17 +164,25 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     summary,
     workDir,
     threads: opts.threads,
+    instances,
+    nodeArgs: opts.nodeArgs,
   };
   const partitions = opts.workload.partitions;
   const brokerPid = pidListeningOn(Number(opts.brokers.split(',')[0]?.split(':')[1] ?? 9092));
   const startedAt = new Date().toISOString();
   const system = await startSystem(name, ctx);
-  const { child } = system;
+  const { children } = system;
+  const pids = children.map((c) => c.pid);
+  // CPU is summed over the system's processes, RSS is the largest of them.
+  const cpuOf = (): number => pids.reduce((n, pid) => n + (sampleProc(pid)?.cpuSeconds ?? 0), 0);
+  const rssOf = (field: 'rssBytes' | 'peakRssBytes'): number => Math.max(0, ...pids.map((pid) => sampleProc(pid)?.[field] ?? 0));
+  const firstStart = Math.min(...children.map((c) => c.startedAt));
   const result: SystemResult = {
     system: name,
     startedAt,
     flow: relative(repoRoot, opts.flowPath),
     ...(name === 'kafka-streams' ? { threads: opts.threads } : {}),
+    ...(name === 'sagaflow' ? { instances } : {}),
     sagas: summary.sagas,
     events: summary.events,
     startupSeconds: 0,
@@ -164,12 +200,14 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     output: { topic: commandsTopic, expected: system.expectedOutput.records, got: 0, ok: false, byLabel: {} },
   };
   try {
+    // With several instances, processing starts when the first one is ready (the others
+    // join and rebalance while it works): that is when the clock starts.
     const readyAt = await Promise.race([
-      child.ready,
+      Promise.race(children.map((c) => c.ready)),
       new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`${name} not ready after ${opts.timeoutMs} ms; see ${system.logFile}`)), opts.timeoutMs)),
     ]);
-    result.startupSeconds = (readyAt - child.startedAt) / 1000;
-    const cpuAtReady = sampleProc(child.pid)?.cpuSeconds ?? 0;
+    result.startupSeconds = (readyAt - firstStart) / 1000;
+    const cpuAtReady = cpuOf();
     const brokerCpuAtReady = brokerPid === undefined ? undefined : sampleProc(brokerPid)?.cpuSeconds;
     const machineAtReady = machineCpuSeconds();
     let at10: number | undefined;
@@ -178,7 +216,8 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     let last = { t: readyAt, events: 0 };
     let lastPrint = 0;
     while (doneAt === undefined) {
-      if (child.exited()) throw new Error(`${name} exited with code ${child.exitCode()} while processing; see ${system.logFile}`);
+      const gone = children.find((c) => c.exited());
+      if (gone) throw new Error(`${gone.name} exited with code ${gone.exitCode()} while processing; see ${system.logFile}`);
       const now = Date.now();
       if (now - readyAt > opts.timeoutMs) throw new Error(`${name} did not finish within ${opts.timeoutMs} ms; see ${system.logFile}`);
       const committed = await committedOffsets(opts.bench.admin, system.groupId, eventsTopic, partitions);
@@ -193,12 +232,11 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
       }
       if (t - lastPrint >= (isTTY ? 250 : 5000) || doneAt !== undefined) {
         const rate = t > last.t ? ((events - last.events) * 1000) / (t - last.t) : 0;
-        const proc = sampleProc(child.pid);
         const sagas = sagasCompleted(summary, committed);
         progress(
-          `[${name}] ${fmt(events)}/${fmt(summary.events)} events (${fmt((100 * events) / summary.events, 1)}%)  ` +
+          `[${tag}] ${fmt(events)}/${fmt(summary.events)} events (${fmt((100 * events) / summary.events, 1)}%)  ` +
             `${fmt(rate)} ev/s  sagas ${fmt(sagas)}/${fmt(summary.sagas)}  ` +
-            `cpu ${fmt(proc?.cpuSeconds ?? 0, 1)} s  rss ${fmt((proc?.rssBytes ?? 0) / 2 ** 20)} MB`,
+            `cpu ${fmt(cpuOf(), 1)} s  rss ${fmt(rssOf('rssBytes') / 2 ** 20)} MB`,
         );
         last = { t, events };
         lastPrint = t;
@@ -206,7 +244,8 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
       if (doneAt === undefined) await new Promise((r) => setTimeout(r, 100));
     }
     endProgress();
-    const final = sampleProc(child.pid);
+    const finalCpu = cpuOf();
+    const finalPeakRss = rssOf('peakRssBytes');
     const brokerCpuAtDone = brokerPid === undefined ? undefined : sampleProc(brokerPid)?.cpuSeconds;
     const machineAtDone = machineCpuSeconds();
     result.processingSeconds = (doneAt - readyAt) / 1000;
@@ -214,20 +253,20 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     result.sagasPerSecond = summary.sagas / result.processingSeconds;
     // Offsets move in commit-sized steps; below ~2 s between the two points the rate is noise.
     if (at10 !== undefined && at90 !== undefined && at90 - at10 >= 2000) result.steadyEventsPerSecond = (0.8 * summary.events * 1000) / (at90 - at10);
-    result.totalCpuSeconds = final?.cpuSeconds ?? 0;
+    result.totalCpuSeconds = finalCpu;
     result.cpuSeconds = result.totalCpuSeconds - cpuAtReady;
     result.cpuCores = result.cpuSeconds / result.processingSeconds;
     result.cpuMicrosPerEvent = (result.cpuSeconds * 1e6) / summary.events;
-    result.peakRssMB = (final?.peakRssBytes ?? 0) / 2 ** 20;
+    result.peakRssMB = finalPeakRss / 2 ** 20;
     if (brokerCpuAtReady !== undefined && brokerCpuAtDone !== undefined) result.brokerCpuSeconds = brokerCpuAtDone - brokerCpuAtReady;
     const others = machineAtDone.busy - machineAtReady.busy - result.cpuSeconds - (result.brokerCpuSeconds ?? 0);
     result.otherCpuCores = Math.max(0, others) / result.processingSeconds;
   } catch (err) {
     endProgress();
     result.error = err instanceof Error ? err.message : String(err);
-    console.error(`[${name}] ${result.error}`);
+    console.error(`[${tag}] ${result.error}`);
   } finally {
-    await child.stop();
+    await Promise.all(children.map((c) => c.stop()));
   }
   result.selfReported = system.lastCounts();
   if (!result.error) {
@@ -238,7 +277,10 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     result.output.ok =
       out.records === system.expectedOutput.records &&
       (expectedLabels === undefined || Object.entries(expectedLabels).every(([label, n]) => out.byLabel[label] === n));
-    if (!result.output.ok) console.error(`[${name}] output check failed: expected ${system.expectedOutput.records} records, read ${out.records}`);
+    if (!result.output.ok) console.error(`[${tag}] output check failed: expected ${system.expectedOutput.records} records, read ${out.records}`);
+  }
+  if (!result.error && opts.restore && name !== 'passthrough') {
+    result.restore = await measureRestore(name, ctx, opts, result.startupSeconds, system.ownTopics[0] ?? '');
   }
   if (!opts.keep) {
     await deleteTopics(opts.bench.admin, [eventsTopic, commandsTopic, ...system.ownTopics]);
@@ -246,6 +288,54 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     rmSync(workDir, { recursive: true, force: true });
   }
   return result;
+}
+
+/**
+ * Starts the system again, alone, with an empty state directory: it must rebuild its store
+ * from the changelog before it reports ready. Same definition for every system: spawn to
+ * ready, minus the first start's start-up time (which had an empty changelog).
+ */
+async function measureRestore(name: SystemName, ctx: SystemContext, opts: RunOptions, startupSeconds: number, changelogTopic: string): Promise<RestoreResult> {
+  const restore: RestoreResult = { changelogRecords: 0, readySeconds: 0, restoreSeconds: 0, recordsPerSecond: 0 };
+  progress(`[${name}] restore: counting the changelog ${changelogTopic}`);
+  restore.changelogRecords = (await countCommitted(opts.bench, changelogTopic, Number.MAX_SAFE_INTEGER, { idleMs: 3000 })).records;
+  const workDir = join(ctx.workDir, 'restore');
+  mkdirSync(workDir, { recursive: true });
+  // sagaflow logs each partition's restore at info level.
+  const again = await startSystem(name, { ...ctx, workDir, instances: 1, nodeArgs: [] }, { logLevel: 'info' });
+  const [child] = again.children;
+  try {
+    if (!child) throw new Error('no process started');
+    progress(`[${name}] restore: a fresh instance rebuilds ${fmt(restore.changelogRecords)} records`);
+    const readyAt = await Promise.race([
+      child.ready,
+      new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`not ready after ${opts.timeoutMs} ms; see ${again.logFile}`)), opts.timeoutMs)),
+    ]);
+    endProgress();
+    restore.readySeconds = (readyAt - child.startedAt) / 1000;
+    restore.restoreSeconds = Math.max(0, restore.readySeconds - startupSeconds);
+    // Below a quarter of a second the difference is start-up jitter, not restore time.
+    restore.recordsPerSecond = restore.restoreSeconds < 0.25 ? null : restore.changelogRecords / restore.restoreSeconds;
+  } catch (err) {
+    endProgress();
+    restore.error = err instanceof Error ? err.message : String(err);
+    console.error(`[${name}] restore: ${restore.error}`);
+  } finally {
+    await child?.stop();
+  }
+  if (name === 'sagaflow' && existsSync(again.logFile)) {
+    const partitions = readFileSync(again.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('partition restored'))
+      .map((l) => JSON.parse(l) as { records: number; durationMs: number });
+    if (partitions.length > 0) {
+      const records = partitions.reduce((n, p) => n + p.records, 0);
+      const slowestMs = Math.max(1, ...partitions.map((p) => p.durationMs));
+      const totalMs = Math.max(1, partitions.reduce((n, p) => n + p.durationMs, 0));
+      restore.perPartition = { partitions: partitions.length, records, slowestMs, recordsPerSecondPerPartition: Math.round(records / (totalMs / 1000)) };
+    }
+  }
+  return restore;
 }
 
 async function runKafkaPerf(opts: RunOptions, records: number, recordSize: number): Promise<KafkaPerfResult> {
@@ -303,6 +393,22 @@ function printTable(results: (SystemResult | KafkaPerfResult)[]): void {
   }
 }
 
+export function printRestores(results: (SystemResult | KafkaPerfResult)[]): void {
+  for (const r of results) {
+    if (r.system === 'kafka-perf' || !r.restore) continue;
+    const x = r.restore;
+    if (x.error) {
+      console.log(`restore, ${r.system}: failed: ${x.error}`);
+      continue;
+    }
+    const per = x.perPartition ? `; per partition as logged: ${fmt(x.perPartition.recordsPerSecondPerPartition)} records/s, slowest of ${x.perPartition.partitions} ${fmt(x.perPartition.slowestMs)} ms` : '';
+    console.log(
+      `restore, ${r.system}: ${fmt(x.changelogRecords)} changelog records, ready after ${fmt(x.readySeconds, 1)} s ` +
+        `(${fmt(x.restoreSeconds, 1)} s beyond a start on an empty changelog): ${x.recordsPerSecond === null ? 'too small to time' : `${fmt(x.recordsPerSecond)} records/s`}${per}`,
+    );
+  }
+}
+
 function record(results: (SystemResult | KafkaPerfResult)[], workload: WorkloadOptions, flowPath: string, sizes: WorkloadSummary | undefined): string {
   const dir = join(repoRoot, 'benchmarks', 'results');
   mkdirSync(dir, { recursive: true });
@@ -355,6 +461,8 @@ async function main(argv: string[]): Promise<number> {
       'happy-ratio': { type: 'string', default: String(DEFAULT_WORKLOAD.happyRatio) },
       window: { type: 'string', default: String(DEFAULT_WORKLOAD.window) },
       threads: { type: 'string', default: '1' },
+      instances: { type: 'string', default: '1' },
+      restore: { type: 'boolean', default: false },
       brokers: { type: 'string', default: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092' },
       timeout: { type: 'string', default: '600' },
       keep: { type: 'boolean', default: false },
@@ -396,6 +504,9 @@ async function main(argv: string[]): Promise<number> {
     workload,
     flowPath,
     threads: Number(values.threads),
+    instances: Number(values.instances),
+    nodeArgs: [],
+    restore: values.restore,
     timeoutMs: Number(values.timeout) * 1000,
     keep: values.keep,
     stamp,
@@ -414,6 +525,7 @@ async function main(argv: string[]): Promise<number> {
     await bench.close();
   }
   printTable(results);
+  printRestores(results);
   if (!values['no-record']) console.log(`\nrecorded in ${record(results, workload, flowPath, sizes)}`);
   return results.some((r) => r.system !== 'kafka-perf' && (r.error !== undefined || !r.output.ok)) ? 1 : 0;
 }

@@ -27,10 +27,17 @@ export interface SystemContext {
   workDir: string;
   /** Kafka Streams num.stream.threads. */
   threads: number;
+  /** sagaflow processes in the consumer group (each with its own state dir and port). */
+  instances: number;
+  /** Extra `node` flags for the Node.js systems (e.g. `--cpu-prof`). */
+  nodeArgs: string[];
 }
 
 export interface StartedSystem {
-  child: RunningChild;
+  /** One process, or one per instance (sagaflow with `instances` > 1). */
+  children: RunningChild[];
+  /** The HTTP base URL of each sagaflow instance, in `children` order. */
+  urls: string[];
   /** The consumer group whose committed offsets on the events topic mark progress. */
   groupId: string;
   outputTopic: string;
@@ -79,7 +86,12 @@ function runConfig(ctx: SystemContext, applicationId: string): SagaConfig {
   return config;
 }
 
-export async function startSystem(name: SystemName, ctx: SystemContext): Promise<StartedSystem> {
+export interface StartOptions {
+  /** sagaflow's LOG_LEVEL (default warn: logging is not what is measured). */
+  logLevel?: string;
+}
+
+export async function startSystem(name: SystemName, ctx: SystemContext, options: StartOptions = {}): Promise<StartedSystem> {
   const logFile = join(ctx.workDir, `${name}.log`);
   let counts: string | undefined;
   const onLine = (line: string): void => {
@@ -103,13 +115,17 @@ export async function startSystem(name: SystemName, ctx: SystemContext): Promise
           '--state-dir', join(ctx.workDir, 'kafka-streams-state'),
           '--threads', String(ctx.threads),
           '--property', 'replication.factor=1',
+          // Kafka Streams does not leave its group on close by default, so a successor (the
+          // restore run) would wait for the stopped member's session to time out (45 s).
+          '--property', 'consumer.internal.leave.group.on.close=true',
         ],
         logFile,
         readyPattern: /^STATE RUNNING/,
         onLine,
       });
       return {
-        child,
+        children: [child],
+        urls: [],
         groupId: applicationId,
         outputTopic: ctx.commandsTopic,
         expectedOutput: commands,
@@ -123,13 +139,14 @@ export async function startSystem(name: SystemName, ctx: SystemContext): Promise
       const child = startChild({
         name,
         command: process.execPath,
-        args: [join(repoRoot, 'benchmarks', 'passthrough.ts'), '--brokers', ctx.brokers, '--input', ctx.eventsTopic, '--output', ctx.commandsTopic, '--group', groupId],
+        args: [...ctx.nodeArgs, join(repoRoot, 'benchmarks', 'passthrough.ts'), '--brokers', ctx.brokers, '--input', ctx.eventsTopic, '--output', ctx.commandsTopic, '--group', groupId],
         logFile,
         readyPattern: /^RUNNING/,
         onLine,
       });
       return {
-        child,
+        children: [child],
+        urls: [],
         groupId,
         outputTopic: ctx.commandsTopic,
         expectedOutput: { records: ctx.summary.events },
@@ -139,29 +156,37 @@ export async function startSystem(name: SystemName, ctx: SystemContext): Promise
       };
     }
     case 'sagaflow': {
-      // Wired to the documented start contract; not yet run against a finished sagaflow.
       const applicationId = ctx.runId;
       const configPath = join(ctx.workDir, 'sagaflow.saga.json');
       writeFileSync(configPath, JSON.stringify(runConfig(ctx, applicationId), null, 2));
-      const port = await freePort();
-      const child = startChild({
-        name,
-        command: process.execPath,
-        args: [join(repoRoot, 'bin', 'sagaflow.js'), 'start'],
-        env: {
-          CONFIGURATIONS_FILE_PATH: configPath,
-          HTTP_PORT: String(port),
-          HTTP_HOST: '127.0.0.1',
-          SAGAFLOW_STATE_DIR: join(ctx.workDir, 'sagaflow-state'),
-          SAGAFLOW_PROJECTION: 'false',
-          LOG_LEVEL: 'warn',
-        },
-        logFile,
-        readyCheck: async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok,
-        onLine,
-      });
+      const children: RunningChild[] = [];
+      const urls: string[] = [];
+      for (let i = 0; i < Math.max(1, ctx.instances); i++) {
+        const port = await freePort();
+        const url = `http://127.0.0.1:${port}`;
+        urls.push(url);
+        children.push(
+          startChild({
+            name: ctx.instances > 1 ? `${name}-${i + 1}` : name,
+            command: process.execPath,
+            args: [...ctx.nodeArgs, join(repoRoot, 'bin', 'sagaflow.js'), 'start'],
+            env: {
+              CONFIGURATIONS_FILE_PATH: configPath,
+              HTTP_PORT: String(port),
+              HTTP_HOST: '127.0.0.1',
+              SAGAFLOW_STATE_DIR: join(ctx.workDir, `sagaflow-state-${i + 1}`),
+              SAGAFLOW_PROJECTION: 'false',
+              LOG_LEVEL: options.logLevel ?? 'warn',
+            },
+            logFile: ctx.instances > 1 ? join(ctx.workDir, `${name}-${i + 1}.log`) : logFile,
+            readyCheck: async () => (await fetch(`${url}/-/ready`)).ok,
+            onLine,
+          }),
+        );
+      }
       return {
-        child,
+        children,
+        urls,
         groupId: applicationId,
         outputTopic: ctx.commandsTopic,
         expectedOutput: commands,
