@@ -22,7 +22,7 @@ import type { MachineDefinition, StateSpec } from '../src/definition/types.ts';
 import { BatchingSender } from '../src/kafka/batching-sender.ts';
 import { connect, createTopics, deleteGroups, deleteTopics, silenceKafkajsTimeoutWarnings, type BenchKafka } from './kafka.ts';
 import { repoRoot } from './perf-tools.ts';
-import { DEFAULT_WORKLOAD, emptySummary, loadSagaConfig, planSaga, type PlannedEvent, type WorkloadOptions } from './workload.ts';
+import { DEFAULT_WORKLOAD, emptySummary, FLOWS, loadSagaConfig, planSaga, type PlannedEvent, type WorkloadOptions } from './workload.ts';
 
 /**
  * Plans start at this saga index, so a latency run's sagaIds never equal those of a
@@ -429,12 +429,8 @@ async function deleteGroupOnceEmpty(bench: BenchKafka, groupId: string, waitMs: 
   }
 }
 
-const FLOWS: Record<string, string> = {
-  reservation: 'benchmarks/flows/reservation.saga.json',
-  'order-fulfillment': 'benchmarks/flows/order-fulfillment.saga.json',
-};
-
-const LATENCY_SYSTEMS = ['sagaflow', 'kafka-streams'] as const;
+export const LATENCY_SYSTEMS = ['sagaflow', 'kafka-streams'] as const;
+export type LatencySystem = (typeof LATENCY_SYSTEMS)[number];
 
 async function main(argv: string[]): Promise<number> {
   silenceKafkajsTimeoutWarnings();
@@ -470,11 +466,48 @@ async function main(argv: string[]): Promise<number> {
     partitions: Number(values.partitions),
     happyRatio: Number(values['happy-ratio']),
   };
-  // Starting takes sagas / rate seconds; a minute more for the last ones to finish.
-  const timeoutMs = values.timeout === undefined ? (sagas / rate + 60) * 1000 : Number(values.timeout) * 1000;
+  const bench = await connect(values.brokers);
+  try {
+    const result = await runLatency(system, {
+      bench,
+      brokers: values.brokers,
+      flowPath,
+      workload,
+      sagas,
+      ratePerSecond: rate,
+      warmupMs: Number(values.warmup) * 1000,
+      ...(values.timeout === undefined ? {} : { timeoutMs: Number(values.timeout) * 1000 }),
+      progress: (line) => console.log(line),
+    });
+    console.log(JSON.stringify({ flow: values.flow, ...result }, null, 2));
+    return result.missing === 0 && result.unexpected === 0 ? 0 : 1;
+  } finally {
+    await bench.close();
+  }
+}
+
+export interface LatencyRunOptions {
+  bench: BenchKafka;
+  brokers: string;
+  flowPath: string;
+  workload: WorkloadOptions;
+  sagas: number;
+  ratePerSecond: number;
+  warmupMs: number;
+  /** Default: the time to start every saga plus a minute. */
+  timeoutMs?: number;
+  progress: (line: string) => void;
+}
+
+/**
+ * One latency run of a system on fresh topics: start it, wait until ready, measure, stop it
+ * and clean up (the system's log folder stays when the run failed or saw a wrong command).
+ */
+export async function runLatency(system: LatencySystem, opts: LatencyRunOptions): Promise<LatencyResult & { system: LatencySystem; startupSeconds: number }> {
+  const { bench, workload, sagas, ratePerSecond: rate } = opts;
+  const timeoutMs = opts.timeoutMs ?? (sagas / rate + 60) * 1000;
   // Loaded here, not at the top: the unit tests import this file for its pure parts only.
   const { startSystem } = await import('./systems.ts');
-  const bench = await connect(values.brokers);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   const runId = `bench-latency-${stamp}-${system}`;
   const eventsTopic = `${runId}-events`;
@@ -483,15 +516,15 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(workDir, { recursive: true });
   let ownTopics: string[] = [];
   let groupId: string | undefined;
-  let code = 1;
+  let ok = false;
   try {
     await createTopics(bench.admin, [eventsTopic, commandsTopic], workload.partitions);
     const started = await startSystem(system, {
-      brokers: values.brokers,
+      brokers: opts.brokers,
       runId,
       eventsTopic,
       commandsTopic,
-      flowPath,
+      flowPath: opts.flowPath,
       config: workload.config,
       summary: emptySummary(workload.partitions),
       workDir,
@@ -505,7 +538,8 @@ async function main(argv: string[]): Promise<number> {
     try {
       if (!child) throw new Error(`${system}: no process started`);
       const readyAt = await withTimeout(child.ready, 300_000, `${system} was not ready; see ${started.logFile}`);
-      console.log(`${system} ready in ${((readyAt - child.startedAt) / 1000).toFixed(1)} s; ${sagas} sagas at ${rate}/s (${values.flow})`);
+      const startupSeconds = (readyAt - child.startedAt) / 1000;
+      opts.progress(`[${system}] ready in ${startupSeconds.toFixed(1)} s; ${sagas} sagas at ${rate}/s`);
       const aborter = new AbortController();
       const watch = setInterval(() => {
         if (child.exited()) aborter.abort(new Error(`${system} exited with code ${child.exitCode()}; see ${started.logFile}`));
@@ -519,12 +553,12 @@ async function main(argv: string[]): Promise<number> {
           sagas,
           ratePerSecond: rate,
           timeoutMs,
-          warmupMs: Number(values.warmup) * 1000,
-          progress: (line) => console.log(`[${system}] ${line}`),
+          warmupMs: opts.warmupMs,
+          progress: (line) => opts.progress(`[${system}] ${line}`),
           signal: aborter.signal,
         });
-        console.log(JSON.stringify({ system, flow: values.flow, ...result }, null, 2));
-        code = result.missing === 0 && result.unexpected === 0 ? 0 : 1;
+        ok = result.missing === 0 && result.unexpected === 0;
+        return { system, startupSeconds, ...result };
       } finally {
         clearInterval(watch);
       }
@@ -534,12 +568,9 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await deleteTopics(bench.admin, [eventsTopic, commandsTopic, ...ownTopics]);
     if (groupId) await deleteGroupOnceEmpty(bench, groupId, 60_000);
-    await bench.close();
-    // The system's log stays for a run that failed.
-    if (code === 0) rmSync(workDir, { recursive: true, force: true });
+    if (ok) rmSync(workDir, { recursive: true, force: true });
     else console.error(`logs kept in ${workDir}`);
   }
-  return code;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main(process.argv.slice(2));

@@ -14,7 +14,7 @@
  * time and peak RSS from /proc, the broker's CPU time over the same window, and checks the
  * output topic (read_committed) holds exactly the expected records.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +24,7 @@ import { committedOffsets, connect, silenceKafkajsTimeoutWarnings, countCommitte
 import { consumerPerf, producerPerf, repoRoot, type ConsumerPerfResult, type ProducerPerfResult } from './perf-tools.ts';
 import { machineCpuSeconds, pidListeningOn, sampleProc } from './proc.ts';
 import { SYSTEMS, startSystem, type SystemContext, type SystemName } from './systems.ts';
-import { DEFAULT_WORKLOAD, emptySummary, generateWorkload, loadSagaConfig, sagasCompleted, type WorkloadOptions, type WorkloadSummary } from './workload.ts';
+import { DEFAULT_WORKLOAD, emptySummary, FLOWS, generateWorkload, loadSagaConfig, sagasCompleted, type WorkloadOptions, type WorkloadSummary } from './workload.ts';
 
 export interface SystemResult {
   system: SystemName;
@@ -60,9 +60,18 @@ export interface SystemResult {
   timeline: [number, number][];
   output: { topic: string; expected: number; got: number; ok: boolean; byLabel: Record<string, number> };
   selfReported?: string;
+  /** RSS and state on disk when the committed events first reached each of `milestones`. */
+  memory?: MemorySample[];
   /** A second start with an empty state directory, rebuilding the store from the changelog. */
   restore?: RestoreResult;
   error?: string;
+}
+
+export interface MemorySample {
+  /** Events committed; in a live-only workload, the number of live sagas. */
+  events: number;
+  rssMB: number;
+  stateOnDiskMB: number;
 }
 
 export interface RestoreResult {
@@ -90,7 +99,7 @@ export interface KafkaPerfResult {
   consumer: ConsumerPerfResult;
 }
 
-interface RunOptions {
+export interface RunOptions {
   bench: BenchKafka;
   brokers: string;
   workload: WorkloadOptions;
@@ -101,6 +110,10 @@ interface RunOptions {
   nodeArgs: string[];
   /** After processing, measure a fresh instance's restore from the changelog. */
   restore: boolean;
+  /** Names the run's topics and progress lines (default: the system, and its instance count). */
+  tag?: string;
+  /** Committed-event counts at which to sample RSS and the state folder's size. */
+  milestones?: number[];
   timeoutMs: number;
   keep: boolean;
   stamp: string;
@@ -108,16 +121,16 @@ interface RunOptions {
 
 const isTTY = process.stdout.isTTY === true;
 
-function progress(line: string): void {
+export function progress(line: string): void {
   if (isTTY) process.stdout.write(`\r${line.padEnd(118).slice(0, 118)}`);
   else console.log(line);
 }
 
-function endProgress(): void {
+export function endProgress(): void {
   if (isTTY) process.stdout.write('\n');
 }
 
-const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function prepareTopics(opts: RunOptions, name: string): Promise<{ eventsTopic: string; commandsTopic: string; summary: WorkloadSummary; runId: string }> {
   const runId = `bench-${opts.stamp}-${name}`;
@@ -150,7 +163,7 @@ async function prepareTopics(opts: RunOptions, name: string): Promise<{ eventsTo
  */
 export async function runSystem(name: SystemName, opts: RunOptions): Promise<SystemResult> {
   const instances = name === 'sagaflow' ? Math.max(1, opts.instances) : 1;
-  const tag = instances > 1 ? `${name}-x${instances}` : name;
+  const tag = opts.tag ?? (instances > 1 ? `${name}-x${instances}` : name);
   const { eventsTopic, commandsTopic, summary, runId } = await prepareTopics(opts, tag);
   const workDir = join(repoRoot, '.sagaflow', 'bench', runId);
   mkdirSync(workDir, { recursive: true });
@@ -215,6 +228,7 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     let doneAt: number | undefined;
     let last = { t: readyAt, events: 0 };
     let lastPrint = 0;
+    const milestones = [...(opts.milestones ?? [])].sort((a, b) => a - b);
     while (doneAt === undefined) {
       const gone = children.find((c) => c.exited());
       if (gone) throw new Error(`${gone.name} exited with code ${gone.exitCode()} while processing; see ${system.logFile}`);
@@ -226,6 +240,10 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
       if (at10 === undefined && events >= summary.events * 0.1) at10 = t;
       if (at90 === undefined && events >= summary.events * 0.9) at90 = t;
       if (events >= summary.events) doneAt = t;
+      while (milestones.length > 0 && events >= (milestones[0] ?? Infinity)) {
+        const at = milestones.shift() ?? 0;
+        (result.memory ??= []).push({ events: at, rssMB: rssOf('rssBytes') / 2 ** 20, stateOnDiskMB: folderBytes(workDir) / 2 ** 20 });
+      }
       const lastPoint = result.timeline[result.timeline.length - 1];
       if (!lastPoint || t - readyAt - lastPoint[0] * 1000 >= 500 || doneAt !== undefined) {
         result.timeline.push([Math.round(t - readyAt) / 1000, events]);
@@ -290,6 +308,20 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
   return result;
 }
 
+/** Bytes of the files under `dir` (the systems' state folders live in the run's workDir). */
+function folderBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      total += statSync(join(entry.parentPath, entry.name)).size;
+    } catch {
+      // RocksDB deletes files while compacting: a file gone between listing and stat.
+    }
+  }
+  return total;
+}
+
 /**
  * Starts the system again, alone, with an empty state directory: it must rebuild its store
  * from the changelog before it reports ready. Same definition for every system: spawn to
@@ -338,7 +370,7 @@ async function measureRestore(name: SystemName, ctx: SystemContext, opts: RunOpt
   return restore;
 }
 
-async function runKafkaPerf(opts: RunOptions, records: number, recordSize: number): Promise<KafkaPerfResult> {
+export async function runKafkaPerf(opts: RunOptions, records: number, recordSize: number): Promise<KafkaPerfResult> {
   const topic = `bench-${opts.stamp}-kafka-perf`;
   const logDir = join(repoRoot, '.sagaflow', 'bench', 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -369,48 +401,68 @@ function javaVersionLine(): string {
   }
 }
 
-function printTable(results: (SystemResult | KafkaPerfResult)[]): void {
-  console.log('');
-  console.log('| system | events/s | steady events/s | sagas/s | CPU s (cores) | CPU µs/event | peak RSS MB | broker CPU s | other load (cores) | output |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+export function systemLabel(r: SystemResult): string {
+  if (r.threads !== undefined) return `${r.system} (${r.threads} thread${r.threads === 1 ? '' : 's'})`;
+  if (r.instances !== undefined && r.instances > 1) return `${r.system} (${r.instances} instances)`;
+  return r.system;
+}
+
+export function tableLines(results: (SystemResult | KafkaPerfResult)[]): string[] {
+  const lines: string[] = [];
+  lines.push('| system | events/s | steady events/s | sagas/s | CPU s (cores) | CPU µs/event | peak RSS MB | broker CPU s | other load (cores) | output |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
     if (r.system === 'kafka-perf') {
-      console.log(`| producer-perf (acks=all) | ${fmt(r.producer.recordsPerSec)} | | | ${fmt(r.producer.cpuSeconds, 1)} | | | | | ${fmt(r.producer.mbPerSec, 1)} MB/s |`);
-      console.log(`| producer-perf (transactional) | ${fmt(r.transactionalProducer.recordsPerSec)} | | | ${fmt(r.transactionalProducer.cpuSeconds, 1)} | | | | | ${fmt(r.transactionalProducer.mbPerSec, 1)} MB/s |`);
-      console.log(`| consumer-perf | ${fmt(r.consumer.recordsPerSec)} | | | ${fmt(r.consumer.cpuSeconds, 1)} | | | | | ${fmt(r.consumer.mbPerSec, 1)} MB/s |`);
+      lines.push(`| producer-perf (acks=all) | ${fmt(r.producer.recordsPerSec)} | | | ${fmt(r.producer.cpuSeconds, 1)} | | | | | ${fmt(r.producer.mbPerSec, 1)} MB/s |`);
+      lines.push(`| producer-perf (transactional) | ${fmt(r.transactionalProducer.recordsPerSec)} | | | ${fmt(r.transactionalProducer.cpuSeconds, 1)} | | | | | ${fmt(r.transactionalProducer.mbPerSec, 1)} MB/s |`);
+      lines.push(`| consumer-perf | ${fmt(r.consumer.recordsPerSec)} | | | ${fmt(r.consumer.cpuSeconds, 1)} | | | | | ${fmt(r.consumer.mbPerSec, 1)} MB/s |`);
       continue;
     }
-    const label = r.threads === undefined ? r.system : `${r.system} (${r.threads} thread${r.threads === 1 ? '' : 's'})`;
+    const label = systemLabel(r);
     if (r.error) {
-      console.log(`| ${label} | failed: ${r.error} | | | | | | | | |`);
+      lines.push(`| ${label} | failed: ${r.error} | | | | | | | | |`);
       continue;
     }
-    console.log(
+    lines.push(
       `| ${label} | ${fmt(r.eventsPerSecond)} | ${r.steadyEventsPerSecond === null ? '—' : fmt(r.steadyEventsPerSecond)} | ${fmt(r.sagasPerSecond)} | ` +
         `${fmt(r.cpuSeconds, 1)} (${fmt(r.cpuCores, 2)}) | ${fmt(r.cpuMicrosPerEvent)} | ${fmt(r.peakRssMB)} | ` +
         `${r.brokerCpuSeconds === undefined ? '' : fmt(r.brokerCpuSeconds, 1)} | ${r.otherCpuCores === undefined ? '' : fmt(r.otherCpuCores, 2)} | ${r.output.ok ? 'ok' : `MISMATCH ${r.output.got}/${r.output.expected}`} |`,
     );
   }
+  return lines;
 }
 
-export function printRestores(results: (SystemResult | KafkaPerfResult)[]): void {
+function printTable(results: (SystemResult | KafkaPerfResult)[]): void {
+  console.log(['', ...tableLines(results)].join('\n'));
+}
+
+export function restoreLines(results: (SystemResult | KafkaPerfResult)[]): string[] {
+  const lines: string[] = [];
   for (const r of results) {
     if (r.system === 'kafka-perf' || !r.restore) continue;
     const x = r.restore;
     if (x.error) {
-      console.log(`restore, ${r.system}: failed: ${x.error}`);
+      lines.push(`restore, ${r.system}: failed: ${x.error}`);
       continue;
     }
     const per = x.perPartition ? `; per partition as logged: ${fmt(x.perPartition.recordsPerSecondPerPartition)} records/s, slowest of ${x.perPartition.partitions} ${fmt(x.perPartition.slowestMs)} ms` : '';
-    console.log(
+    lines.push(
       `restore, ${r.system}: ${fmt(x.changelogRecords)} changelog records, ready after ${fmt(x.readySeconds, 1)} s ` +
         `(${fmt(x.restoreSeconds, 1)} s beyond a start on an empty changelog): ${x.recordsPerSecond === null ? 'too small to time' : `${fmt(x.recordsPerSecond)} records/s`}${per}`,
     );
   }
+  return lines;
 }
 
-function record(results: (SystemResult | KafkaPerfResult)[], workload: WorkloadOptions, flowPath: string, sizes: WorkloadSummary | undefined): string {
-  const dir = join(repoRoot, 'benchmarks', 'results');
+/** Appends a session to benchmarks/results/<date>.json; `extra` adds fields to the session. */
+export function record(
+  results: (SystemResult | KafkaPerfResult)[],
+  workload: WorkloadOptions,
+  flowPath: string,
+  sizes: WorkloadSummary | undefined,
+  extra: Record<string, unknown> = {},
+  dir = join(repoRoot, 'benchmarks', 'results'),
+): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
   const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { sessions?: unknown[] }) : {};
@@ -438,15 +490,12 @@ function record(results: (SystemResult | KafkaPerfResult)[], workload: WorkloadO
       finalStates: sizes?.finalStates,
     },
     results,
+    ...extra,
   };
   writeFileSync(file, JSON.stringify({ sessions: [...(existing.sessions ?? []), session] }, null, 2) + '\n');
   return file;
 }
 
-const FLOWS: Record<string, string> = {
-  reservation: 'benchmarks/flows/reservation.saga.json',
-  'order-fulfillment': 'benchmarks/flows/order-fulfillment.saga.json',
-};
 
 async function main(argv: string[]): Promise<number> {
   silenceKafkajsTimeoutWarnings();
@@ -525,7 +574,7 @@ async function main(argv: string[]): Promise<number> {
     await bench.close();
   }
   printTable(results);
-  printRestores(results);
+  for (const line of restoreLines(results)) console.log(line);
   if (!values['no-record']) console.log(`\nrecorded in ${record(results, workload, flowPath, sizes)}`);
   return results.some((r) => r.system !== 'kafka-perf' && (r.error !== undefined || !r.output.ok)) ? 1 : 0;
 }

@@ -25,6 +25,11 @@ export interface WorkloadOptions {
   happyRatio: number;
   /** Sagas interleaved per window (see the file comment). */
   window: number;
+  /**
+   * Only each saga's creation event: every saga stays live in its initial state (the
+   * memory benchmark's "N live sagas").
+   */
+  liveOnly?: boolean;
 }
 
 export interface PlannedEvent {
@@ -62,6 +67,12 @@ export interface WorkloadSummary {
   finalOffsets: number[][];
   averageEventBytes: number;
 }
+
+/** The flows under benchmarks/flows, by the name the scripts' --flow takes. */
+export const FLOWS: Readonly<Record<string, string>> = {
+  reservation: 'benchmarks/flows/reservation.saga.json',
+  'order-fulfillment': 'benchmarks/flows/order-fulfillment.saga.json',
+};
 
 export const DEFAULT_WORKLOAD = Object.freeze({ seed: 42, partitions: 12, happyRatio: 0.9, window: 1000 });
 
@@ -170,7 +181,10 @@ export function planSaga(opts: WorkloadOptions, index: number): SagaPlan {
     state = target;
     commands.push(...commandLabels(state));
   }
-  return { sagaId, partition: partitionFor(sagaId, opts.partitions), events, finalState: state.id, commands };
+  const plan = { sagaId, partition: partitionFor(sagaId, opts.partitions), events, finalState: state.id, commands };
+  if (!opts.liveOnly) return plan;
+  const initial = states.get(md.initialState);
+  return { ...plan, events: events.slice(0, 1), finalState: md.initialState, commands: initial ? commandLabels(initial) : [] };
 }
 
 /**
