@@ -17,6 +17,9 @@ import type { SagaRepository } from '../projection/repository.ts';
 /** Header set on forwarded queries so an instance never forwards twice. */
 export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
 
+/** Header of a GET /saga answer copied from the projection, which may lag the owner's store. */
+export const STALE_HEADER = 'x-sagaflow-stale';
+
 export interface SagaQueries {
   locate(sagaId: string): Promise<SagaLocation>;
   isReady(): boolean;
@@ -122,7 +125,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
           headers: { [FORWARDED_HEADER]: '1' },
           signal: AbortSignal.timeout(5_000),
         });
-        if (res.status === 200) return { kind: 'found', saga: (await res.json()) as SagaDocument, servedBy: 'owner' };
+        // The instance asked may have lost the partition meanwhile and answered from the
+        // projection: the copy keeps its possibly-stale mark.
+        if (res.status === 200) {
+          return { kind: 'found', saga: (await res.json()) as SagaDocument, servedBy: res.headers.has(STALE_HEADER) ? 'projection' : 'owner' };
+        }
         if (res.status === 404) return { kind: 'not-found' };
         if (res.status === 503) {
           return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `the owner of partition ${where.partition} is restoring` };
@@ -140,7 +147,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   function replyLookup(reply: FastifyReply, result: Lookup, sagaId: string) {
     if (result.kind === 'found') {
       // A projection copy may lag the owner's store: say so.
-      if (result.servedBy === 'projection') reply.header('x-sagaflow-stale', 'possibly');
+      if (result.servedBy === 'projection') reply.header(STALE_HEADER, 'possibly');
       return reply.code(200).send(result.saga);
     }
     if (result.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${sagaId}" does not exist`);

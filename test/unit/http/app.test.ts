@@ -197,6 +197,23 @@ describe('GET /saga/:sagaId', () => {
     expect(none.statusCode).toBe(503);
     expect(none.json().code).toBe('SAGAFLOW_OWNER_UNAVAILABLE');
   });
+
+  // Regression: the instance a request was forwarded to may no longer own the saga (the group
+  // moved its partition) and answer from the projection. The forwarding instance passed that
+  // copy on as the owner's, without the header, so a client read an older revision than one
+  // it had already seen, unflagged (found by the crash-kill reliability test with a projection).
+  it('keeps the possibly-stale mark when the instance it forwarded to answered from the projection', async () => {
+    const fetchImpl = (async () =>
+      new Response(JSON.stringify(saga('p3')), {
+        status: 200,
+        headers: { 'content-type': 'application/json', 'x-sagaflow-stale': 'possibly' },
+      })) as unknown as typeof fetch;
+    const { app } = await build({ fetchImpl, locate: () => ({ kind: 'remote', url: 'http://former-owner:1', partition: 1 }) });
+    const res = await app.inject({ method: 'GET', url: '/saga/p3' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().sagaId).toBe('p3');
+    expect(res.headers['x-sagaflow-stale']).toBe('possibly');
+  });
 });
 
 describe('service routes', () => {
