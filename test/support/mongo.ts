@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import type { Collection, Db, Document } from 'mongodb';
+import type { SagaDocument } from '../../src/saga/types.ts';
 import { registerCleanup } from './cleanup.ts';
 import { uniqueName } from './names.ts';
 import { services } from './services.ts';
@@ -23,6 +24,21 @@ export function mongoClient(): Promise<MongoClient> {
 /** The tests' database. */
 export async function testDb(): Promise<Db> {
   return (await mongoClient()).db('sagaflow_test');
+}
+
+/**
+ * A saga.json `persistencyManagement` of type mongo writing to a unique collection of the
+ * tests' database (dropped after the test file), and that collection to read what was projected.
+ */
+export async function mongoPersistency(prefix = 'sagas'): Promise<{
+  persistency: { type: 'mongo'; configurations: { connectionUri: string; collectionName: string } };
+  collection: Collection<SagaDocument>;
+}> {
+  const collection = await mongoCollection<SagaDocument>(prefix);
+  const uri = new URL(services().mongodbUrl);
+  // The projection writes to the database named in the URI path.
+  uri.pathname = `/${collection.dbName}`;
+  return { persistency: { type: 'mongo', configurations: { connectionUri: uri.toString(), collectionName: collection.collectionName } }, collection };
 }
 
 /** A collection with a unique name, dropped after the test file. */

@@ -86,6 +86,11 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Extra environment of every instance. */
   env?: Record<string, string>;
+  /**
+   * Run the projection of saga.json's persistencyManagement inside every instance (it is
+   * SIGKILLed with its instance). Off by default: most scenarios test the processor alone.
+   */
+  projection?: boolean;
 }
 
 export interface ClusterCounters {
@@ -150,7 +155,7 @@ export class SagaflowCluster {
         SAGAFLOW_STATE_DIR: member.stateDir,
         SAGAFLOW_DEFAULT_PARTITIONS: String(this.opts.partitions),
         SAGAFLOW_REPLICATION_FACTOR: '1',
-        SAGAFLOW_PROJECTION: 'false',
+        SAGAFLOW_PROJECTION: this.opts.projection ? 'true' : 'false',
         LOG_LEVEL: this.opts.logLevel ?? 'info',
         ...this.opts.env,
       },

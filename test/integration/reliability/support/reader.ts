@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { STALE_HEADER } from '../../../../src/http/app.ts';
 import { tally } from './verify.ts';
 import type { HttpTally } from './verify.ts';
 
@@ -8,12 +9,21 @@ import type { HttpTally } from './verify.ts';
  * that answer arrived) must answer 200 with revision >= r, or 503 (restoring / owner
  * unavailable). A 200 with an older revision, or a 404 for a saga already seen, is a stale
  * read. Every answer is tallied by status and code.
+ *
+ * With MongoDB persistency an instance that cannot reach the owner answers 200 with the
+ * projection's copy, flagged with STALE_HEADER (tallied as `200 projection`). That copy may
+ * lag the owner, so it is held to what the projection promises instead: it never goes back
+ * in time either (the projection's writes are revision-guarded). And since the projection
+ * only holds committed changelog records, a later answer of an owner must not be older than
+ * a copy seen in the projection.
  */
 export class MonotonicReader {
   readonly answers: HttpTally = new Map();
   readonly staleReads: string[] = [];
   reads = 0;
   private readonly seen = new Map<string, number>();
+  /** Highest revision of each saga seen in projection copies. */
+  private readonly seenProjected = new Map<string, number>();
   private running = false;
   private loops: Promise<void>[] = [];
 
@@ -43,12 +53,16 @@ export class MonotonicReader {
   }
 
   async readOnce(url: string, sagaId: string): Promise<void> {
-    const floor = this.seen.get(sagaId);
+    const ownFloor = this.seen.get(sagaId);
+    const projectedFloor = this.seenProjected.get(sagaId);
+    const floor = ownFloor === undefined ? projectedFloor : Math.max(ownFloor, projectedFloor ?? ownFloor);
     let status: number;
     let body: { revision?: number; code?: string };
+    let fromProjection: boolean;
     try {
       const res = await fetch(`${url}/saga/${encodeURIComponent(sagaId)}`, { signal: AbortSignal.timeout(5_000) });
       status = res.status;
+      fromProjection = res.headers.has(STALE_HEADER);
       body = (await res.json()) as { revision?: number; code?: string };
     } catch {
       tally(this.answers, 0, 'connection');
@@ -59,9 +73,19 @@ export class MonotonicReader {
     if (status !== 200) tally(this.answers, status, body.code);
     // 503 says retry later: do not spin (two cores run the whole cluster).
     if (status === 503) await delay(10);
-    if (status === 200 && typeof body.revision === 'number') {
-      if (floor !== undefined && body.revision < floor) this.staleReads.push(`${url} served ${sagaId} at revision ${body.revision} after revision ${floor} was seen`);
-      if (floor === undefined || body.revision > floor) this.seen.set(sagaId, Math.max(body.revision, this.seen.get(sagaId) ?? 0));
+    if (status === 200 && fromProjection) {
+      tally(this.answers, 200, 'projection');
+      if (typeof body.revision !== 'number') return;
+      if (projectedFloor !== undefined && body.revision < projectedFloor) {
+        this.staleReads.push(`${url} served ${sagaId} from the projection at revision ${body.revision} after revision ${projectedFloor} was seen there`);
+      }
+      this.seenProjected.set(sagaId, Math.max(body.revision, this.seenProjected.get(sagaId) ?? 0));
+    } else if (status === 200 && typeof body.revision === 'number') {
+      if (floor !== undefined && body.revision < floor) {
+        const where = ownFloor !== undefined && ownFloor >= floor ? '' : ' (in the projection)';
+        this.staleReads.push(`${url} served ${sagaId} at revision ${body.revision} after revision ${floor} was seen${where}`);
+      }
+      this.seen.set(sagaId, Math.max(body.revision, this.seen.get(sagaId) ?? 0));
     } else if (status === 404 && floor !== undefined) {
       this.staleReads.push(`${url} answered 404 for ${sagaId} after revision ${floor} was seen`);
     }

@@ -1,6 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
+import type { SagaDocument } from '../../../../src/saga/types.ts';
 import { SagaflowCluster } from './cluster.ts';
+import { checkProjection, checkProjectionDetects, readProjection, waitProjected } from './projection.ts';
+import type { ScenarioProjection } from './projection.ts';
 import { MonotonicReader } from './reader.ts';
 import { checkRun, checkRunDetects, collectRun, deadLetterCodes, serverErrors, waitAllFinal } from './verify.ts';
 import type { HttpTally, RunRecords } from './verify.ts';
@@ -41,6 +44,22 @@ export interface ScenarioOptions {
   logLevel?: string;
   instanceEnv?: Record<string, string>;
   sagaJson: Record<string, unknown>;
+  /**
+   * Project sagas into MongoDB inside every instance (saga.json's persistencyManagement is
+   * replaced by `persistency`), and at the end check the collection against the served sagas.
+   */
+  projection?: ScenarioProjection;
+}
+
+export interface ProjectionOutcome {
+  /** How the collection differs from the served sagas (see checkProjection); must be empty. */
+  problems: string[];
+  /** Ways in which checkProjection failed to notice a tampered projection (must be empty). */
+  detectorFailures: string[];
+  /** From the end of the store checks until every saga was projected at its served revision (or the deadline). */
+  drainMs: number;
+  caughtUp: boolean;
+  documents: number;
 }
 
 export interface ScenarioResult {
@@ -58,6 +77,8 @@ export interface ScenarioResult {
   records: RunRecords;
   workers: WorkerStats;
   cluster: SagaflowCluster;
+  /** Present when the scenario ran with `projection`. */
+  projection?: ProjectionOutcome;
   durationMs: number;
 }
 
@@ -72,7 +93,8 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const cluster = new SagaflowCluster({
     dir: opts.dir,
     partitions: opts.partitions,
-    sagaJson: opts.sagaJson,
+    sagaJson: opts.projection ? { ...opts.sagaJson, persistencyManagement: opts.projection.persistency } : opts.sagaJson,
+    projection: opts.projection !== undefined,
     ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
     ...(opts.instanceEnv ? { env: opts.instanceEnv } : {}),
   });
@@ -146,6 +168,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   });
   const problems = [...checkRun({ sagas, served, records, otherKeys: new Set(tickers.ids) }), ...tickers.check(tickersServed, records)];
   const detectorFailures = checkRunDetects({ sagas, served, records });
+  const projection = opts.projection ? await verifyProjection(opts.projection, new Map([...served, ...tickersServed]), log) : undefined;
   const result: ScenarioResult = {
     sagas,
     disruption,
@@ -159,14 +182,33 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     records,
     workers: stats,
     cluster,
+    ...(projection ? { projection } : {}),
     durationMs: Date.now() - started,
   };
   log(
     `${sagas.length} sagas verified in ${Math.round(result.durationMs / 1000)} s: ${records.commands.length} commands, ` +
       `${records.changelogRecords} changelog records, ${stats.commands} commands seen by workers, ` +
       `cluster ${JSON.stringify(cluster.counters)}, answers ${JSON.stringify([...answers])}, ` +
-      `${reader.reads} monotonic reads, ${tickers.total} ticks, dead letters ${JSON.stringify([...result.deadLetters])}`,
+      `${reader.reads} monotonic reads, ${tickers.total} ticks, dead letters ${JSON.stringify([...result.deadLetters])}` +
+      (projection ? `, projection ${projection.documents} documents drained in ${(projection.drainMs / 1000).toFixed(1)} s` : ''),
   );
   return result;
+}
+
+/**
+ * Once the stores are verified, the projection must reach them: the projectors died with
+ * their instances and resumed from their group's committed offsets, so waiting is bounded
+ * by how fast the MongoDB server writes (FerretDB: tens of sagas a second).
+ */
+async function verifyProjection(target: ScenarioProjection, expected: Map<string, SagaDocument>, log: (line: string) => void): Promise<ProjectionOutcome> {
+  const wait = await waitProjected(target.collection, expected, { timeoutMs: target.timeoutMs, log });
+  const projected = await readProjection(target.collection);
+  return {
+    problems: checkProjection({ expected, projected }),
+    detectorFailures: checkProjectionDetects({ expected, projected }),
+    drainMs: wait.ms,
+    caughtUp: wait.caughtUp,
+    documents: projected.length,
+  };
 }
 

@@ -68,7 +68,7 @@ export class Tickers {
     await this.loop;
   }
 
-  /** Waits until every ticker is served at revision 1 + its ticks (or the deadline passes). */
+  /** Waits until every ticker is served (by its owner, not from the projection) at revision 1 + its ticks (or the deadline passes). */
   async waitServed(urls: () => string[], timeoutMs: number): Promise<Map<string, SagaDocument>> {
     const served = new Map<string, SagaDocument>();
     const deadline = Date.now() + timeoutMs;
@@ -76,7 +76,7 @@ export class Tickers {
       for (;;) {
         const candidates = urls();
         const url = candidates[Math.floor(Math.random() * candidates.length)];
-        const saga = url ? await getSaga(url, sagaId).then((r) => r.saga).catch(() => undefined) : undefined;
+        const saga = url ? await getSaga(url, sagaId).then((r) => (r.fromProjection ? undefined : r.saga)).catch(() => undefined) : undefined;
         if (saga) served.set(sagaId, saga);
         if ((saga && saga.revision >= 1 + n) || Date.now() > deadline) break;
         await delay(250);
