@@ -13,6 +13,7 @@ import type { Metrics } from './metrics.ts';
 /** The part of the per-partition state store the task needs (see src/store). */
 export interface TaskStore {
   getSaga(sagaId: string): Promise<SagaDocument | undefined>;
+  getSagas(sagaIds: readonly string[]): Promise<Map<string, SagaDocument>>;
   readChangelogMarker(): Promise<bigint | undefined>;
   applyCommitted(sagas: SagaDocument[], changelogOffset: bigint): Promise<void>;
   applyRestored(records: { key: string; value: SagaDocument | null }[], lastOffset: bigint): Promise<void>;
@@ -263,6 +264,7 @@ export class PartitionTask {
     try {
       const budget = this.deps.maxTransactionBytes ?? MAX_TRANSACTION_BYTES;
       let pending = this.newPending(this.store);
+      await pending.overlay.prefetch(messages.flatMap((m) => (m.key && m.key.length > 0 ? [m.key.toString('utf8')] : [])));
       for (const message of messages) {
         const outputs = await this.processOne(message, pending.overlay);
         if (pending.last && pending.bytes + outputs.bytes > budget) {

@@ -30,6 +30,8 @@ export interface IterateOptions {
  */
 export interface KeyValueStore {
   get(key: string): Promise<Buffer | undefined>;
+  /** `get` of several keys at once (one native call for RocksDB), values in `keys` order. */
+  getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>;
   write(batch: WriteBatch): Promise<void>;
   iterate(options?: IterateOptions): AsyncIterableIterator<[key: string, value: Buffer]>;
   clear(): Promise<void>;

@@ -29,6 +29,14 @@ export class MemoryStore implements KeyValueStore {
     return entry === undefined ? undefined : Buffer.from(entry.value);
   }
 
+  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    this.#assertOpen();
+    return keys.map((key) => {
+      const entry = this.#entries.get(key);
+      return entry === undefined ? undefined : Buffer.from(entry.value);
+    });
+  }
+
   async write(batch: WriteBatch): Promise<void> {
     this.#assertOpen();
     for (const key of batch.deletes) {

@@ -86,6 +86,17 @@ export class PartitionStore {
     return value === undefined ? undefined : decodeSaga(sagaId, value);
   }
 
+  /** The committed documents of `sagaIds` that exist, read in one go. */
+  async getSagas(sagaIds: readonly string[]): Promise<Map<string, SagaDocument>> {
+    const values = await this.#kv.getMany(sagaIds.map(sagaKey));
+    const found = new Map<string, SagaDocument>();
+    sagaIds.forEach((sagaId, i) => {
+      const value = values[i];
+      if (value !== undefined) found.set(sagaId, decodeSaga(sagaId, value));
+    });
+    return found;
+  }
+
   /**
    * Offset of the last changelog record the store reflects, or undefined when the store has
    * no marker or one written in another `STORE_FORMAT` (either way: wipe and restore).

@@ -3,6 +3,7 @@ import type { SagaDocument } from '../saga/types.ts';
 /** Where committed sagas are read from (a `PartitionStore`). */
 export interface SagaReader {
   getSaga(sagaId: string): Promise<SagaDocument | undefined>;
+  getSagas(sagaIds: readonly string[]): Promise<Map<string, SagaDocument>>;
 }
 
 /**
@@ -14,13 +15,30 @@ export interface SagaReader {
 export class TransactionOverlay {
   readonly #store: SagaReader;
   readonly #changed = new Map<string, SagaDocument>();
+  /**
+   * Committed documents read ahead by `prefetch` (undefined: read, and absent). Valid while
+   * the overlay lives: the store only changes when this transaction commits, after which
+   * the overlay is discarded.
+   */
+  readonly #read = new Map<string, SagaDocument | undefined>();
 
   constructor(store: SagaReader) {
     this.#store = store;
   }
 
+  /** Reads the committed documents of a whole fetched batch at once. */
+  async prefetch(sagaIds: Iterable<string>): Promise<void> {
+    const wanted = [...new Set(sagaIds)].filter((id) => !this.#changed.has(id) && !this.#read.has(id));
+    if (wanted.length === 0) return;
+    const found = await this.#store.getSagas(wanted);
+    for (const id of wanted) this.#read.set(id, found.get(id));
+  }
+
   async getSaga(sagaId: string): Promise<SagaDocument | undefined> {
-    return this.#changed.get(sagaId) ?? (await this.#store.getSaga(sagaId));
+    const changed = this.#changed.get(sagaId);
+    if (changed) return changed;
+    if (this.#read.has(sagaId)) return this.#read.get(sagaId);
+    return this.#store.getSaga(sagaId);
   }
 
   set(saga: SagaDocument): void {
@@ -38,5 +56,6 @@ export class TransactionOverlay {
 
   clear(): void {
     this.#changed.clear();
+    this.#read.clear();
   }
 }

@@ -48,6 +48,7 @@ function harness(codec: ProcessorCodec, opts: { maxTransactionBytes?: number } =
   } as unknown as Producer;
   const store: TaskStore = {
     getSaga: async (id) => sagas.get(id),
+    getSagas: async (ids) => new Map(ids.flatMap((id) => { const s = sagas.get(id); return s ? [[id, s] as const] : []; })),
     readChangelogMarker: async () => undefined,
     applyCommitted: async (docs) => {
       for (const d of docs) sagas.set(d.sagaId, d);

@@ -58,6 +58,15 @@ export function keyValueStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.get('a')).toBeUndefined();
     });
 
+    it('reads several keys at once, in the order asked, missing ones undefined', async () => {
+      const store = await open();
+      await store.write({ puts: [['a', b('1')], ['c', b('3')], ['empty', Buffer.alloc(0)]], deletes: [] });
+      expect(await store.getMany(['c', 'missing', 'a', 'empty', 'a'])).toEqual([b('3'), undefined, b('1'), Buffer.alloc(0), b('1')]);
+      expect(await store.getMany([])).toEqual([]);
+      await store.write({ puts: [['a', b('9')]], deletes: ['c'] });
+      expect(await store.getMany(['a', 'c'])).toEqual([b('9'), undefined]);
+    });
+
     it('tells an empty value from a missing key', async () => {
       const store = await open();
       await store.write({ puts: [['empty', Buffer.alloc(0)]], deletes: [] });
@@ -215,6 +224,7 @@ export function keyValueStoreConformance(name: string, factory: StoreFactory): v
       await store.close();
       await store.close();
       await expectClosed(store.get('a'));
+      await expectClosed(store.getMany(['a']));
       await expectClosed(store.write({ puts: [['b', b('1')]], deletes: [] }));
       await expectClosed(store.clear());
       await expectClosed(store.iterate().next());

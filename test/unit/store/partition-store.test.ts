@@ -198,6 +198,49 @@ describe('TransactionOverlay', () => {
     expect(await store.getSaga('c')).toBeUndefined();
   });
 
+  it('prefetches committed documents in one read; its own writes still come first', async () => {
+    const kv = new MemoryStore();
+    const store = new PartitionStore(kv);
+    await store.applyCommitted([saga('a'), saga('b', 5)], 1n);
+    const overlay = new TransactionOverlay(store);
+    overlay.set(saga('a', 2));
+    let singleReads = 0;
+    let batchReads = 0;
+    const counting = new PartitionStore(
+      Object.assign(Object.create(kv) as MemoryStore, {
+        get: (key: string) => ((singleReads += 1), kv.get(key)),
+        getMany: (keys: readonly string[]) => ((batchReads += 1), kv.getMany(keys)),
+      }),
+    );
+    const counted = new TransactionOverlay(counting);
+    counted.set(saga('a', 2));
+    await counted.prefetch(['a', 'b', 'missing', 'b']);
+    expect(batchReads).toBe(1);
+    expect((await counted.getSaga('a'))?.revision).toBe(2);
+    expect((await counted.getSaga('b'))?.revision).toBe(5);
+    expect(await counted.getSaga('missing')).toBeUndefined();
+    expect(await counted.getSaga('not-prefetched')).toBeUndefined();
+    // Only the saga that was not prefetched went to the store on its own.
+    expect(singleReads).toBe(1);
+    // A write after the prefetch wins over the prefetched copy.
+    counted.set(saga('b', 6));
+    expect((await counted.getSaga('b'))?.revision).toBe(6);
+    // Prefetching again reads nothing already known.
+    await counted.prefetch(['a', 'b', 'missing']);
+    expect(batchReads).toBe(1);
+    expect((await overlay.getSaga('a'))?.revision).toBe(2);
+  });
+
+  it('forgets prefetched documents on clear, reading the store again', async () => {
+    const store = new PartitionStore(new MemoryStore());
+    await store.applyCommitted([saga('a', 1)], 1n);
+    const overlay = new TransactionOverlay(store);
+    await overlay.prefetch(['a']);
+    await store.applyCommitted([saga('a', 2)], 2n);
+    overlay.clear();
+    expect((await overlay.getSaga('a'))?.revision).toBe(2);
+  });
+
   it('hands its entries to applyCommitted, then clears', async () => {
     const store = new PartitionStore(new MemoryStore());
     const overlay = new TransactionOverlay(store);
