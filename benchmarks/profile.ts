@@ -666,8 +666,9 @@ const KEEP_NEXT_TO_RESULTS_BYTES = 2 * 2 ** 20;
 function gitState(): ProfileReport['git'] {
   try {
     const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
-    const changed = git('status', '--porcelain', '--', 'src');
-    return { commit: git('rev-parse', 'HEAD'), uncommittedInSrc: changed === '' ? [] : changed.split('\n').map((l) => l.slice(3)) };
+    // Names only: porcelain status lines start with a space that a trimmed output loses.
+    const changed = [git('diff', '--name-only', 'HEAD', '--', 'src'), git('ls-files', '--others', '--exclude-standard', '--', 'src')].join('\n');
+    return { commit: git('rev-parse', 'HEAD'), uncommittedInSrc: changed.split('\n').filter((l) => l.trim() !== '') };
   } catch {
     return undefined;
   }
