@@ -13,6 +13,11 @@ export function silenceKafkajsTimeoutWarnings(): void {
   });
 }
 
+/** A name-safe timestamp for a run's topics and folders: 20261122-093204. */
+export function runStamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+}
+
 export interface BenchKafka {
   kafka: Kafka;
   admin: Admin;
@@ -162,4 +167,16 @@ export async function countCommitted(
     await deleteGroups(bench.admin, [groupId]);
   }
   return result;
+}
+
+/** Connects and checks the broker answers; undefined (after saying how to start one) when not. */
+export async function connectOrExplain(brokers: string): Promise<BenchKafka | undefined> {
+  try {
+    const bench = await connect(brokers);
+    await bench.admin.listTopics();
+    return bench;
+  } catch (err) {
+    console.error(`cannot reach Kafka at ${brokers} (${err instanceof Error ? err.message : String(err)}); start the local stack with: npm run stack -- up`);
+    return undefined;
+  }
 }

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Partitioners } from 'kafkajs';
 import type { MachineDefinition, StateSpec } from '../src/definition/types.ts';
 import { BatchingSender } from '../src/kafka/batching-sender.ts';
-import { connect, createTopics, deleteGroups, deleteTopics, silenceKafkajsTimeoutWarnings, type BenchKafka } from './kafka.ts';
+import { connect, createTopics, runStamp, deleteGroups, deleteTopics, silenceKafkajsTimeoutWarnings, type BenchKafka } from './kafka.ts';
 import { repoRoot } from './perf-tools.ts';
 import { DEFAULT_WORKLOAD, emptySummary, FLOWS, loadSagaConfig, planSaga, type PlannedEvent, type WorkloadOptions } from './workload.ts';
 
@@ -508,7 +508,7 @@ export async function runLatency(system: LatencySystem, opts: LatencyRunOptions)
   const timeoutMs = opts.timeoutMs ?? (sagas / rate + 60) * 1000;
   // Loaded here, not at the top: the unit tests import this file for its pure parts only.
   const { startSystem } = await import('./systems.ts');
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  const stamp = runStamp();
   const runId = `bench-latency-${stamp}-${system}`;
   const eventsTopic = `${runId}-events`;
   const commandsTopic = `${runId}-commands`;

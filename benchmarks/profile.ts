@@ -29,7 +29,7 @@ import { cpus } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, silenceKafkajsTimeoutWarnings, type BenchKafka } from './kafka.ts';
+import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
 import { repoRoot } from './perf-tools.ts';
 import { runSystem, type SystemResult } from './run.ts';
 import { DEFAULT_WORKLOAD, emptySummary, generateWorkload, loadSagaConfig, type WorkloadOptions } from './workload.ts';
@@ -714,15 +714,9 @@ async function main(argv: string[]): Promise<number> {
   for (const _ of generateWorkload(workload, sizes));
   const intervalUs = Number(values.interval);
 
-  let bench: BenchKafka;
-  try {
-    bench = await connect(values.brokers);
-    await bench.admin.listTopics();
-  } catch (err) {
-    console.error(`cannot reach Kafka at ${values.brokers} (${err instanceof Error ? err.message : String(err)}); start the local stack with: npm run stack -- up`);
-    return 1;
-  }
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  const bench = await connectOrExplain(values.brokers);
+  if (!bench) return 1;
+  const stamp = runStamp();
   // Outside the run's work dir, which runSystem deletes when it is done.
   const profileDir = join(repoRoot, '.sagaflow', 'bench', 'profiles', stamp);
   mkdirSync(profileDir, { recursive: true });

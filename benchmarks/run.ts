@@ -20,7 +20,7 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { committedOffsets, connect, silenceKafkajsTimeoutWarnings, countCommitted, createTopics, deleteGroups, deleteTopics, endOffsets, produceAll, type BenchKafka } from './kafka.ts';
+import { committedOffsets, connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings, countCommitted, createTopics, deleteGroups, deleteTopics, endOffsets, produceAll, type BenchKafka } from './kafka.ts';
 import { consumerPerf, producerPerf, repoRoot, type ConsumerPerfResult, type ProducerPerfResult } from './perf-tools.ts';
 import { machineCpuSeconds, pidListeningOn, sampleProc } from './proc.ts';
 import { SYSTEMS, startSystem, type SystemContext, type SystemName } from './systems.ts';
@@ -538,15 +538,9 @@ async function main(argv: string[]): Promise<number> {
   const sizes = emptySummary(workload.partitions);
   for (const _ of generateWorkload(workload, sizes));
 
-  let bench: BenchKafka;
-  try {
-    bench = await connect(values.brokers);
-    await bench.admin.listTopics();
-  } catch (err) {
-    console.error(`cannot reach Kafka at ${values.brokers} (${err instanceof Error ? err.message : String(err)}); start the local stack with: npm run stack -- up`);
-    return 1;
-  }
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  const bench = await connectOrExplain(values.brokers);
+  if (!bench) return 1;
+  const stamp = runStamp();
   const opts: RunOptions = {
     bench,
     brokers: values.brokers,

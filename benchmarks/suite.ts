@@ -23,7 +23,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { barChart, groupedBarChart, lineChart } from './charts.ts';
-import { connect, silenceKafkajsTimeoutWarnings } from './kafka.ts';
+import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
 import { repoRoot } from './perf-tools.ts';
 import {
@@ -225,15 +225,9 @@ async function main(argv: string[]): Promise<number> {
   const sizes = emptySummary(workload.partitions);
   for (const _ of generateWorkload(workload, sizes));
 
-  let bench;
-  try {
-    bench = await connect(values.brokers);
-    await bench.admin.listTopics();
-  } catch (err) {
-    console.error(`cannot reach Kafka at ${values.brokers} (${err instanceof Error ? err.message : String(err)}); start the local stack with: npm run stack -- up`);
-    return 1;
-  }
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  const bench = await connectOrExplain(values.brokers);
+  if (!bench) return 1;
+  const stamp = runStamp();
   const opts: RunOptions = {
     bench,
     brokers: values.brokers,
