@@ -6,7 +6,7 @@ import { loadSagaConfigFile } from '../../../src/definition/load.ts';
 import { MAX_CONFIG_DEPTH, parseSagaConfig } from '../../../src/definition/parse.ts';
 import { SagaflowError } from '../../../src/errors.ts';
 import { readRuntimeEnv } from '../../../src/runtime/env.ts';
-import { kafkaLayout } from '../../../src/runtime/instance.ts';
+import { kafkaLayout } from '../../../src/definition/topology.ts';
 import { describe as describeError, runStart } from '../../../src/runtime/run.ts';
 import { kafkaStartError, listenError, stateDirError } from '../../../src/runtime/start-errors.ts';
 
