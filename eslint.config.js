@@ -1,6 +1,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const kafkajsOnly = { name: 'kafkajs', message: 'kafkajs is used only by src/adapters/kafkajs; go through the broker ports (src/broker/ports.ts)' };
+const librdkafkaOnly = { name: '@confluentinc/kafka-javascript', message: 'librdkafka is used only by src/adapters/librdkafka; go through the broker ports (src/broker/ports.ts)' };
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.sagaflow/**', 'benchmarks/results/**', 'benchmarks/kafka-streams/**'] },
   js.configs.recommended,
@@ -16,4 +19,13 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // The engine reaches Kafka only through the broker ports (src/broker): each client library
+  // is imported by its own adapter folder and nowhere else in src/.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/adapters/kafkajs/**', 'src/adapters/librdkafka/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [kafkajsOnly, librdkafkaOnly] }] },
+  },
+  { files: ['src/adapters/kafkajs/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [librdkafkaOnly] }] } },
+  { files: ['src/adapters/librdkafka/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [kafkajsOnly] }] } },
 );

@@ -12,6 +12,8 @@
  * The events come from workload.ts's plans; the commands each event causes follow from the
  * machine definition (the commands of the state the transition enters).
  */
+import type { ClientName } from '../src/broker/ports.ts';
+import { DEFAULT_KAFKA_CLIENT } from '../src/runtime/env.ts';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -497,19 +499,22 @@ export interface LatencyRunOptions {
   /** Default: the time to start every saga plus a minute. */
   timeoutMs?: number;
   progress: (line: string) => void;
+  /** sagaflow's Kafka client (default: sagaflow's default). */
+  client?: ClientName;
 }
 
 /**
  * One latency run of a system on fresh topics: start it, wait until ready, measure, stop it
  * and clean up (the system's log folder stays when the run failed or saw a wrong command).
  */
-export async function runLatency(system: LatencySystem, opts: LatencyRunOptions): Promise<LatencyResult & { system: LatencySystem; startupSeconds: number }> {
+export async function runLatency(system: LatencySystem, opts: LatencyRunOptions): Promise<LatencyResult & { system: LatencySystem; client?: ClientName; startupSeconds: number }> {
   const { bench, workload, sagas, ratePerSecond: rate } = opts;
   const timeoutMs = opts.timeoutMs ?? (sagas / rate + 60) * 1000;
   // Loaded here, not at the top: the unit tests import this file for its pure parts only.
   const { startSystem } = await import('./systems.ts');
   const stamp = runStamp();
-  const runId = `bench-latency-${stamp}-${system}`;
+  const client = system === 'sagaflow' ? (opts.client ?? DEFAULT_KAFKA_CLIENT) : undefined;
+  const runId = `bench-latency-${stamp}-${system}${client ? `-${client}` : ''}`;
   const eventsTopic = `${runId}-events`;
   const commandsTopic = `${runId}-commands`;
   const workDir = join(repoRoot, '.sagaflow', 'bench', runId);
@@ -531,6 +536,7 @@ export async function runLatency(system: LatencySystem, opts: LatencyRunOptions)
       threads: 1,
       instances: 1,
       nodeArgs: [],
+      ...(client ? { client } : {}),
     });
     ownTopics = started.ownTopics;
     groupId = started.groupId;
@@ -558,7 +564,7 @@ export async function runLatency(system: LatencySystem, opts: LatencyRunOptions)
           signal: aborter.signal,
         });
         ok = result.missing === 0 && result.unexpected === 0;
-        return { system, startupSeconds, ...result };
+        return { system, ...(client ? { client } : {}), startupSeconds, ...result };
       } finally {
         clearInterval(watch);
       }

@@ -14,6 +14,8 @@
  * time and peak RSS from /proc, the broker's CPU time over the same window, and checks the
  * output topic (read_committed) holds exactly the expected records.
  */
+import type { ClientName } from '../src/broker/ports.ts';
+import { DEFAULT_KAFKA_CLIENT } from '../src/runtime/env.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -28,6 +30,10 @@ import { DEFAULT_WORKLOAD, emptySummary, FLOWS, generateWorkload, loadSagaConfig
 
 export interface SystemResult {
   system: SystemName;
+  /** The Kafka client sagaflow or the pass-through ran on. */
+  client?: ClientName;
+  /** Set on the sagaflow result of the default client. */
+  default?: true;
   startedAt: string;
   flow: string;
   threads?: number;
@@ -108,6 +114,8 @@ export interface RunOptions {
   /** sagaflow processes (scaling); other systems always run one. */
   instances: number;
   nodeArgs: string[];
+  /** The Kafka client of sagaflow and the pass-through (default: sagaflow's default). */
+  client?: ClientName;
   /** After processing, measure a fresh instance's restore from the changelog. */
   restore: boolean;
   /** Names the run's topics and progress lines (default: the system, and its instance count). */
@@ -163,7 +171,9 @@ async function prepareTopics(opts: RunOptions, name: string): Promise<{ eventsTo
  */
 export async function runSystem(name: SystemName, opts: RunOptions): Promise<SystemResult> {
   const instances = name === 'sagaflow' ? Math.max(1, opts.instances) : 1;
-  const tag = opts.tag ?? (instances > 1 ? `${name}-x${instances}` : name);
+  const client = name === 'kafka-streams' ? undefined : (opts.client ?? DEFAULT_KAFKA_CLIENT);
+  const base = client ? `${name}-${client}` : name;
+  const tag = opts.tag ?? (instances > 1 ? `${base}-x${instances}` : base);
   const { eventsTopic, commandsTopic, summary, runId } = await prepareTopics(opts, tag);
   const workDir = join(repoRoot, '.sagaflow', 'bench', runId);
   mkdirSync(workDir, { recursive: true });
@@ -179,6 +189,7 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
     threads: opts.threads,
     instances,
     nodeArgs: opts.nodeArgs,
+    ...(client ? { client } : {}),
   };
   const partitions = opts.workload.partitions;
   const brokerPid = pidListeningOn(Number(opts.brokers.split(',')[0]?.split(':')[1] ?? 9092));
@@ -192,6 +203,8 @@ export async function runSystem(name: SystemName, opts: RunOptions): Promise<Sys
   const firstStart = Math.min(...children.map((c) => c.startedAt));
   const result: SystemResult = {
     system: name,
+    ...(client ? { client } : {}),
+    ...(name === 'sagaflow' && client === DEFAULT_KAFKA_CLIENT ? { default: true as const } : {}),
     startedAt,
     flow: relative(repoRoot, opts.flowPath),
     ...(name === 'kafka-streams' ? { threads: opts.threads } : {}),
@@ -403,8 +416,9 @@ function javaVersionLine(): string {
 
 export function systemLabel(r: SystemResult): string {
   if (r.threads !== undefined) return `${r.system} (${r.threads} thread${r.threads === 1 ? '' : 's'})`;
-  if (r.instances !== undefined && r.instances > 1) return `${r.system} (${r.instances} instances)`;
-  return r.system;
+  const client = r.client ? `${r.client}${r.default ? ', default' : ''}` : undefined;
+  if (r.instances !== undefined && r.instances > 1) return `${r.system} (${[client, `${r.instances} instances`].filter(Boolean).join(', ')})`;
+  return client ? `${r.system} (${client})` : r.system;
 }
 
 export function tableLines(results: (SystemResult | KafkaPerfResult)[]): string[] {
@@ -512,6 +526,7 @@ async function main(argv: string[]): Promise<number> {
       threads: { type: 'string', default: '1' },
       instances: { type: 'string', default: '1' },
       restore: { type: 'boolean', default: false },
+      client: { type: 'string', default: DEFAULT_KAFKA_CLIENT },
       brokers: { type: 'string', default: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092' },
       timeout: { type: 'string', default: '600' },
       keep: { type: 'boolean', default: false },
@@ -525,6 +540,11 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  if (values.client !== 'librdkafka' && values.client !== 'kafkajs') {
+    console.error(`unknown client "${values.client}"; choose librdkafka or kafkajs`);
+    return 2;
+  }
+  const client: ClientName = values.client;
   const flowPath = resolve(repoRoot, FLOWS[values.flow] ?? values.flow);
   const workload: WorkloadOptions = {
     config: loadSagaConfig(flowPath),
@@ -549,6 +569,7 @@ async function main(argv: string[]): Promise<number> {
     threads: Number(values.threads),
     instances: Number(values.instances),
     nodeArgs: [],
+    client,
     restore: values.restore,
     timeoutMs: Number(values.timeout) * 1000,
     keep: values.keep,

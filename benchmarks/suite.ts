@@ -18,6 +18,9 @@
  * Appends the session to benchmarks/results/<date>.json, writes <date>-suite.md (tables,
  * ratios) and SVG charts next to it, and prints the tables.
  */
+import { CLIENT_NAMES } from '../src/adapters/select.ts';
+import type { ClientName } from '../src/broker/ports.ts';
+import { DEFAULT_KAFKA_CLIENT } from '../src/runtime/env.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -40,7 +43,9 @@ import {
 } from './run.ts';
 import { DEFAULT_WORKLOAD, emptySummary, FLOWS, generateWorkload, loadSagaConfig, type WorkloadOptions } from './workload.ts';
 
-type Latency = LatencyResult & { system: string; startupSeconds: number };
+type Latency = LatencyResult & { system: string; client?: ClientName; startupSeconds: number };
+
+const latencyLabel = (l: Latency): string => (l.client ? `${l.system} (${l.client})` : l.system);
 
 export interface SuiteFigures {
   throughput: (SystemResult | KafkaPerfResult)[];
@@ -61,15 +66,23 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return a === undefined || b === undefined || b === 0 ? 'n/a' : (a / b).toFixed(2);
 }
 
-function find(results: (SystemResult | KafkaPerfResult)[], system: string): SystemResult | undefined {
-  return results.find((r): r is SystemResult => r.system === system);
+function find(results: (SystemResult | KafkaPerfResult)[], system: string, client?: ClientName): SystemResult | undefined {
+  return results.find((r): r is SystemResult => r.system === system && (client === undefined || (r as SystemResult).client === client));
 }
 
 /** The markdown report: what was run, the tables, the ratios and the charts. */
 export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload: string; live: number; latency: string; charts: Record<string, string>; recordedAt: string; otherLoad: string }): string {
-  const sagaflow = find(f.throughput, 'sagaflow');
   const streams = find(f.throughput, 'kafka-streams');
-  const passthrough = find(f.throughput, 'passthrough');
+  const ratios = CLIENT_NAMES.flatMap((client) => {
+    const sagaflow = find(f.throughput, 'sagaflow', client);
+    const passthrough = find(f.throughput, 'passthrough', client);
+    if (!sagaflow) return [];
+    return [
+      `- ${client}${sagaflow.default ? ' (the default)' : ''}: sagaflow / Kafka Streams = **${ratio(rate(sagaflow), rate(streams))}**, ` +
+        `sagaflow / pass-through on the same client = **${ratio(rate(sagaflow), rate(passthrough))}** ` +
+        `(on total time: ${ratio(sagaflow.eventsPerSecond, streams?.eventsPerSecond)} and ${ratio(sagaflow.eventsPerSecond, passthrough?.eventsPerSecond)}).`,
+    ];
+  });
   const lines: string[] = [
     `# Benchmark suite, ${meta.recordedAt.slice(0, 10)}`,
     '',
@@ -79,9 +92,9 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
     '',
     ...tableLines(f.throughput),
     '',
-    `Ratios on the steady rate: sagaflow / Kafka Streams = **${ratio(rate(sagaflow), rate(streams))}**, ` +
-      `sagaflow / pass-through = **${ratio(rate(sagaflow), rate(passthrough))}** ` +
-      `(on total time: ${ratio(sagaflow?.eventsPerSecond, streams?.eventsPerSecond)} and ${ratio(sagaflow?.eventsPerSecond, passthrough?.eventsPerSecond)}).`,
+    'Ratios on the steady rate, per Kafka client:',
+    '',
+    ...ratios,
     '',
     `![throughput](${meta.charts.throughput})`,
     '',
@@ -112,12 +125,13 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...f.latency.map(
       (l) =>
-        `| ${l.system} | ${fmt(l.p50Ms, 1)} | ${fmt(l.p95Ms, 1)} | ${fmt(l.p99Ms, 1)} | ${fmt(l.maxMs, 1)} | ${fmt(l.samples)} | ${fmt(l.achievedEventsPerSecond)} | ${l.missing} | ${l.unexpected} |`,
+        `| ${latencyLabel(l)} | ${fmt(l.p50Ms, 1)} | ${fmt(l.p95Ms, 1)} | ${fmt(l.p99Ms, 1)} | ${fmt(l.maxMs, 1)} | ${fmt(l.samples)} | ${fmt(l.achievedEventsPerSecond)} | ${l.missing} | ${l.unexpected} |`,
     ),
     '',
     'From just before the event is handed to the producer to the batch holding its last command ' +
       'read by a read_committed consumer. Kafka Streams commits every 100 ms (`commit.interval.ms` ' +
-      'under exactly_once_v2), sagaflow commits one transaction per fetched batch.',
+      'under exactly_once_v2); sagaflow on librdkafka commits one transaction for all partitions at most ' +
+      'every 100 ms (SAGAFLOW_COMMIT_INTERVAL_MS), on kafkajs one transaction per fetched batch and partition.',
     '',
     `![latency](${meta.charts.latency})`,
     '',
@@ -173,7 +187,7 @@ export function suiteCharts(f: SuiteFigures, what: string, live: number): Record
       'Per-transition latency, event produced -> command visible read_committed',
       'ms',
       f.latency.map((l) => ({
-        label: l.system,
+        label: latencyLabel(l),
         values: [
           { series: 'p50', value: l.p50Ms },
           { series: 'p95', value: l.p95Ms },
@@ -245,28 +259,34 @@ async function main(argv: string[]): Promise<number> {
   const figures: SuiteFigures = { throughput: [], scaling: [], latency: [] };
   const liveWorkload: WorkloadOptions = { ...workload, sagas: live, liveOnly: true };
   if (!skip.has('kafka-perf')) steps.push({ name: 'Kafka perf tools (producer, transactional producer, consumer)', run: async () => void figures.throughput.push(await runKafkaPerf(opts, sizes.events, sizes.averageEventBytes)) });
-  if (!skip.has('passthrough')) steps.push({ name: 'kafkajs transactional pass-through', run: async () => void figures.throughput.push(await runSystem('passthrough', opts)) });
+  if (!skip.has('passthrough')) {
+    for (const client of CLIENT_NAMES) steps.push({ name: `${client} transactional pass-through`, run: async () => void figures.throughput.push(await runSystem('passthrough', { ...opts, client })) });
+  }
   if (!skip.has('kafka-streams')) steps.push({ name: 'Kafka Streams (1 thread): throughput, then restore', run: async () => void figures.throughput.push(await runSystem('kafka-streams', { ...opts, restore: true })) });
   if (!skip.has('sagaflow')) {
-    steps.push({
-      name: 'sagaflow (1 instance): throughput, then restore',
-      run: async () => {
-        const r = await runSystem('sagaflow', { ...opts, restore: true });
-        figures.throughput.push(r);
-        figures.scaling.push(r);
-      },
-    });
+    for (const client of CLIENT_NAMES) {
+      steps.push({
+        name: `sagaflow on ${client}${client === DEFAULT_KAFKA_CLIENT ? ' (default)' : ''} (1 instance): throughput, then restore`,
+        run: async () => {
+          const r = await runSystem('sagaflow', { ...opts, client, restore: true });
+          figures.throughput.push(r);
+          // Scaling and memory are measured on the default client.
+          if (client === DEFAULT_KAFKA_CLIENT) figures.scaling.push(r);
+        },
+      });
+    }
   }
   if (!skip.has('scaling')) {
     for (const n of instances) steps.push({ name: `sagaflow, ${n} instances: throughput`, run: async () => void figures.scaling.push(await runSystem('sagaflow', { ...opts, instances: n })) });
   }
   if (!skip.has('latency')) {
-    for (const system of ['sagaflow', 'kafka-streams'] as const) {
+    const runs = [...CLIENT_NAMES.map((client) => ({ system: 'sagaflow' as const, client })), { system: 'kafka-streams' as const, client: undefined }];
+    for (const { system, client } of runs) {
       steps.push({
-        name: `${system}: latency, ${fmt(latencySagas)} sagas at ${latencyRate}/s`,
+        name: `${system}${client ? ` on ${client}` : ''}: latency, ${fmt(latencySagas)} sagas at ${latencyRate}/s`,
         run: async () =>
           void figures.latency.push(
-            await runLatency(system, { bench, brokers: values.brokers, flowPath, workload, sagas: latencySagas, ratePerSecond: latencyRate, warmupMs: 5_000, progress: (l) => console.log(l) }),
+            await runLatency(system, { bench, brokers: values.brokers, flowPath, workload, sagas: latencySagas, ratePerSecond: latencyRate, warmupMs: 5_000, progress: (l) => console.log(l), ...(client ? { client } : {}) }),
           ),
       });
     }

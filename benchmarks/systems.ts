@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { ClientName } from '../src/broker/ports.ts';
 import type { SagaConfig } from '../src/definition/types.ts';
+import { DEFAULT_KAFKA_CLIENT } from '../src/runtime/env.ts';
 import { startChild, type RunningChild } from './proc.ts';
 import { repoRoot } from './perf-tools.ts';
 import type { WorkloadSummary } from './workload.ts';
@@ -31,6 +33,8 @@ export interface SystemContext {
   instances: number;
   /** Extra `node` flags for the Node.js systems (e.g. `--cpu-prof`). */
   nodeArgs: string[];
+  /** The Kafka client of sagaflow and of the pass-through (default: sagaflow's default). */
+  client?: ClientName;
 }
 
 export interface StartedSystem {
@@ -136,10 +140,13 @@ export async function startSystem(name: SystemName, ctx: SystemContext, options:
     }
     case 'passthrough': {
       const groupId = ctx.runId;
+      // kafkajs: a transaction per batch and partition (EOS v1); librdkafka: one producer, a
+      // transaction per 100 ms across partitions (EOS v2), as sagaflow's adapters do.
+      const script = (ctx.client ?? DEFAULT_KAFKA_CLIENT) === 'kafkajs' ? 'passthrough.ts' : 'passthrough-librdkafka.ts';
       const child = startChild({
         name,
         command: process.execPath,
-        args: [...ctx.nodeArgs, join(repoRoot, 'benchmarks', 'passthrough.ts'), '--brokers', ctx.brokers, '--input', ctx.eventsTopic, '--output', ctx.commandsTopic, '--group', groupId],
+        args: [...ctx.nodeArgs, join(repoRoot, 'benchmarks', script), '--brokers', ctx.brokers, '--input', ctx.eventsTopic, '--output', ctx.commandsTopic, '--group', groupId],
         logFile,
         readyPattern: /^RUNNING/,
         onLine,
@@ -176,6 +183,7 @@ export async function startSystem(name: SystemName, ctx: SystemContext, options:
               HTTP_HOST: '127.0.0.1',
               SAGAFLOW_STATE_DIR: join(ctx.workDir, `sagaflow-state-${i + 1}`),
               SAGAFLOW_PROJECTION: 'false',
+              SAGAFLOW_KAFKA_CLIENT: ctx.client ?? DEFAULT_KAFKA_CLIENT,
               LOG_LEVEL: options.logLevel ?? 'warn',
             },
             logFile: ctx.instances > 1 ? join(ctx.workDir, `${name}-${i + 1}.log`) : logFile,

@@ -12,5 +12,5 @@ export async function createBrokerClient(name: ClientName, config: BrokerClientC
     return new KafkajsBrokerClient(config);
   }
   const { LibrdkafkaBrokerClient } = await import('./librdkafka/client.ts');
-  return LibrdkafkaBrokerClient.create(config);
+  return new LibrdkafkaBrokerClient(config);
 }

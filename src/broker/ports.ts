@@ -30,6 +30,13 @@ export interface GroupListener {
   onRevoked(partitions: readonly TopicPartition[], lost: boolean): Promise<void>;
   /** Records fetched, possibly of several partitions, each partition's in offset order. */
   onRecords(records: readonly InputRecord[]): Promise<void>;
+  /**
+   * The member has delivered everything of the partition before `position`, a read_committed
+   * end: commit markers and aborted records included, which no record stands for. Called
+   * after the `onRecords` that delivered the last of them. A relay commits it so that a
+   * caught-up group shows no lag.
+   */
+  onCaughtUp?(partition: TopicPartition, position: bigint): Promise<void>;
   /** The member stopped for good (refused credentials, authorization); it will not recover. */
   onFatal(err: BrokerError): void;
 }
@@ -46,6 +53,8 @@ export interface GroupMemberOptions {
   sessionTimeoutMs?: number;
   /** Largest wait for records before `onRecords` is called with what has arrived. */
   maxWaitMs?: number;
+  /** Longest a listener call may take before the member is considered stuck and leaves (default 5 min). */
+  maxProcessingMs?: number;
 }
 
 /** A consumer-group member reading committed records (read_committed). */

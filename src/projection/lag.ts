@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { TopicAdmin } from '../broker/ports.ts';
 
 export interface PartitionLag {
   partition: number;
@@ -22,23 +22,18 @@ export interface ProjectionLag {
  * Changelog end minus the projection's committed position, per partition. Both are
  * positions, not record offsets: the changelog is written in transactions, so its last
  * entry is usually a commit marker that no reader sees as a record; the projector commits
- * past markers, so a caught-up projection has lag 0. kafkajs lists offsets read_committed by
- * default, so `end` is the last stable offset and an open transaction does not count as lag.
+ * past markers (onCaughtUp), so a caught-up projection has lag 0. Ends are read_committed
+ * (the last stable offset), so an open transaction does not count as lag.
  */
-export async function projectionLag(admin: Admin, topic: string, groupId: string): Promise<ProjectionLag> {
-  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-  const byPartition = new Map<number, number>();
-  for (const t of committed) {
-    for (const p of t.partitions) byPartition.set(p.partition, Number(p.offset));
-  }
-  const partitions = ends
-    .map((e) => {
-      const end = Number(e.high);
-      const low = Number(e.low);
-      const committedOffset = byPartition.get(e.partition) ?? -1;
-      // -1: nothing committed yet; the projector starts from the beginning of the log.
-      const position = committedOffset < 0 ? low : Math.max(committedOffset, low);
-      return { partition: e.partition, end, position, lag: Math.max(0, end - position) };
+export async function projectionLag(admin: TopicAdmin, topic: string, groupId: string): Promise<ProjectionLag> {
+  const [ends, committed] = await Promise.all([admin.watermarks(topic), admin.committedOffsets(groupId, topic)]);
+  const partitions = [...ends]
+    .map(([partition, { low, high }]) => {
+      const end = Number(high);
+      const committedOffset = committed.get(partition);
+      // Nothing committed yet: the projector starts from the beginning of the log.
+      const position = committedOffset === undefined ? Number(low) : Math.max(Number(committedOffset), Number(low));
+      return { partition, end, position, lag: Math.max(0, end - position) };
     })
     .sort((a, b) => a.partition - b.partition);
   return { topic, groupId, total: partitions.reduce((n, p) => n + p.lag, 0), partitions, at: new Date().toISOString() };

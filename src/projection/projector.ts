@@ -1,5 +1,6 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { BrokerClient, GroupMember, TopicAdmin, TopicPartition } from '../broker/ports.ts';
+import type { InputRecord } from '../broker/records.ts';
 import { SagaflowError, isSagaflowError } from '../errors.ts';
 import type { ProcessorCodec } from '../kafka/codec.ts';
 import { changelogTopicName } from '../kafka/topics.ts';
@@ -12,7 +13,7 @@ import { latestRevisions } from './sink.ts';
 import type { SagaSink } from './sink.ts';
 
 export interface ProjectorOptions {
-  kafka: Kafka;
+  client: BrokerClient;
   applicationId: string;
   codec: ProcessorCodec;
   sink: SagaSink;
@@ -33,8 +34,6 @@ export interface ProjectorOptions {
    * and moves on. The changelog is written by sagaflow itself, so this means a codec mismatch.
    */
   onPoisonRecord?: 'pause' | 'skip';
-  maxBytesPerPartition?: number;
-  partitionsConsumedConcurrently?: number;
   /** Consumer group session timeout: how long a projector that died holds its partitions. */
   sessionTimeout?: number;
   /** Called when the consumer crashed and will not restart by itself. */
@@ -68,7 +67,7 @@ function describe(err: unknown): { code: string; message: string } {
 }
 
 /**
- * Projects the saga changelog into a SagaSink. A kafkajs consumer in its own group reads the
+ * Projects the saga changelog into a SagaSink. A group member of its own (broker port) reads the
  * changelog read_committed (only sagas of committed processor transactions), decodes each
  * record, keeps the last revision of each saga per chunk and writes the chunk; only then is
  * the chunk's offset committed. A crash between write and commit replays the chunk, which
@@ -84,8 +83,15 @@ export class Projector {
   private readonly log: Logger;
   private readonly chunkSize: number;
   private readonly backoff: BackoffOptions;
-  private consumer: Consumer | undefined;
-  private admin: Admin | undefined;
+  private member: GroupMember | undefined;
+  private admin: TopicAdmin | undefined;
+  /** Per partition: bumped when it is assigned or revoked, so work begun before stops short of committing. */
+  private readonly epochs = new Map<number, number>();
+  private readonly owned = new Set<number>();
+  /** Per partition: its batches one after the other. */
+  private readonly queues = new Map<number, Promise<void>>();
+  /** Per partition: the position committed last. */
+  private readonly committedAt = new Map<number, bigint>();
   private stopping = new AbortController();
   private lagTimer: NodeJS.Timeout | undefined;
   private readonly paused = new Set<number>();
@@ -120,13 +126,13 @@ export class Projector {
     this.stopping = new AbortController();
     const signal = this.stopping.signal;
     await this.retryUntilDone('preparing the sink', () => this.opts.sink.init(), signal);
-    const admin = this.opts.kafka.admin();
+    const admin = await this.retryUntilDone('connecting to Kafka', () => this.opts.client.admin(), signal);
+    if (!admin) return;
     this.admin = admin;
-    await this.retryUntilDone('connecting to Kafka', () => admin.connect(), signal);
     await this.retryUntilDone(
       `waiting for the changelog topic`,
       async () => {
-        if (!(await admin.listTopics()).includes(this.topic)) {
+        if (!(await admin.partitionCounts([this.topic])).has(this.topic)) {
           throw new SagaflowError('SAGAFLOW_PROJECTION_TOPIC_MISSING', {
             message: `changelog topic "${this.topic}" does not exist yet; it is created by the first sagaflow start`,
             retryable: true,
@@ -136,40 +142,43 @@ export class Projector {
       signal,
     );
     if (signal.aborted) return;
-    const consumer = this.opts.kafka.consumer({
+    const member = this.opts.client.groupMember({
       groupId: this.groupId,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 4 * 1024 * 1024,
-      sessionTimeout: this.opts.sessionTimeout ?? 30_000,
-      heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeout ?? 30_000) / 3)),
+      topics: [this.topic],
+      advertisedUrl: '',
+      // A new group has no committed offsets: project the whole changelog from its start.
+      fromBeginning: true,
+      sessionTimeoutMs: this.opts.sessionTimeout ?? 30_000,
+      maxWaitMs: 250,
+      // A sink that stays down holds a batch for as long as it is retried.
+      maxProcessingMs: 30 * 60_000,
     });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart) {
-        this.log.warn({ err: payload.error }, 'projection consumer restarting after an error');
-        return;
-      }
-      this.stats.state = 'crashed';
-      this.recordFailure(payload.error);
-      this.log.error({ err: payload.error }, 'projection consumer crashed');
-      this.onFatal?.(payload.error);
-    });
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.log.info({ partitions: payload.memberAssignment[this.topic] ?? [] }, 'projection partitions assigned');
-    });
-    await consumer.connect();
-    // A new group has no committed offsets: project the whole changelog from its start.
-    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
-    await consumer.run({
-      // Offsets are resolved by hand, only after the sink write; committing each resolved
-      // offset at once (threshold 1) keeps a replay after a crash as short as one chunk.
-      autoCommit: true,
-      autoCommitThreshold: 1,
-      eachBatchAutoResolve: false,
-      // Several partitions at once: their writes meet in the sink, which merges them.
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
-      eachBatch: (payload) => this.eachBatch(payload),
+    this.member = member;
+    await member.start({
+      onAssigned: async (partitions) => {
+        for (const { partition } of partitions) {
+          this.owned.add(partition);
+          this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+        }
+        this.log.info({ partitions: partitions.map((p) => p.partition) }, 'projection partitions assigned');
+      },
+      onRevoked: async (partitions) => {
+        for (const { partition } of partitions) {
+          this.owned.delete(partition);
+          this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+          this.committedAt.delete(partition);
+        }
+        // Work in progress for them stops before committing; the next owner replays it.
+        await Promise.all(partitions.map((p) => this.queues.get(p.partition)));
+      },
+      onRecords: (records) => this.onRecords(records),
+      onCaughtUp: (tp, position) => this.enqueue(tp.partition, (epoch) => this.commitEnd(tp, position, epoch)),
+      onFatal: (err) => {
+        this.stats.state = 'crashed';
+        this.recordFailure(err);
+        this.log.error({ err }, 'projection consumer failed for good');
+        this.onFatal?.(err);
+      },
     });
     if (signal.aborted) return;
     this.stats.state = 'running';
@@ -191,9 +200,9 @@ export class Projector {
     this.stopping.abort();
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.lagTimer = undefined;
-    await this.consumer?.disconnect().catch((err: unknown) => this.log.warn({ err }, 'projection consumer disconnect failed'));
-    await this.admin?.disconnect().catch(() => undefined);
-    this.consumer = undefined;
+    await this.member?.stop().catch((err: unknown) => this.log.warn({ err }, 'projection consumer stop failed'));
+    await this.admin?.close().catch(() => undefined);
+    this.member = undefined;
     this.admin = undefined;
     this.paused.clear();
     this.stats.state = 'stopped';
@@ -228,45 +237,73 @@ export class Projector {
     };
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    const partition = batch.partition;
+  private onRecords(records: readonly InputRecord[]): Promise<void> {
+    const byPartition = new Map<number, InputRecord[]>();
+    for (const r of records) {
+      let list = byPartition.get(r.partition);
+      if (!list) byPartition.set(r.partition, (list = []));
+      list.push(r);
+    }
+    // Partitions in parallel (their writes meet in the sink, which merges them), each in order.
+    return Promise.all([...byPartition].map(([partition, list]) => this.enqueue(partition, (epoch) => this.project(partition, list, epoch)))).then(() => undefined);
+  }
+
+  private enqueue(partition: number, work: (epoch: number) => Promise<unknown>): Promise<void> {
+    const epoch = this.epochs.get(partition) ?? 0;
+    const run = (this.queues.get(partition) ?? Promise.resolve()).then(() => work(epoch)).then(
+      () => undefined,
+      (err: unknown) => this.log.error({ err, partition }, 'projection of a batch failed'),
+    );
+    this.queues.set(partition, run);
+    return run;
+  }
+
+  /** Whether work begun in `epoch` may still commit for the partition. */
+  private current(partition: number, epoch: number): boolean {
+    return !this.stopping.signal.aborted && this.owned.has(partition) && this.epochs.get(partition) === epoch;
+  }
+
+  private async project(partition: number, records: readonly InputRecord[], epoch: number): Promise<void> {
     if (this.paused.has(partition)) return;
     let chunk: SagaDocument[] = [];
-    let chunkEnd: string | undefined;
-    for (const message of batch.messages) {
-      if (!payload.isRunning() || payload.isStale() || this.stopping.signal.aborted) return;
+    let chunkEnd: bigint | undefined;
+    for (const record of records) {
+      if (!this.current(partition, epoch)) return;
+      // Redelivered after a rebalance within this member: already projected and committed.
+      if (record.offset < (this.committedAt.get(partition) ?? -1n)) continue;
       this.stats.recordsRead += 1;
-      const saga = await this.decode(partition, message, payload);
+      const saga = await this.decode(partition, record, epoch);
       if (saga === ABORTED) return;
       if (saga === POISON) {
         // Keep what came before the poison record, then stop this partition on it.
-        if (chunk.length > 0 && chunkEnd !== undefined && !(await this.flush(partition, chunk, chunkEnd, payload))) return;
-        payload.pause();
+        if (chunk.length > 0 && chunkEnd !== undefined && !(await this.flush(partition, chunk, chunkEnd, epoch))) return;
+        this.member?.pause([{ topic: this.topic, partition }]);
         this.paused.add(partition);
         return;
       }
-      chunkEnd = message.offset;
+      chunkEnd = record.offset;
       if (saga) chunk.push(saga);
       if (chunk.length >= this.chunkSize) {
-        if (!(await this.flush(partition, chunk, chunkEnd, payload))) return;
+        if (!(await this.flush(partition, chunk, chunkEnd, epoch))) return;
         chunk = [];
       }
     }
-    // lastOffset() also covers trailing commit markers and filtered records, so a
-    // caught-up projection commits the changelog's end position and shows lag 0.
-    await this.flush(partition, chunk, batch.lastOffset(), payload);
+    if (chunkEnd !== undefined) await this.flush(partition, chunk, chunkEnd, epoch);
+  }
+
+  /** The member read to the partition's end (past commit markers): commit that position, so a caught-up projection shows lag 0. */
+  private async commitEnd(tp: TopicPartition, position: bigint, epoch: number): Promise<void> {
+    if (this.paused.has(tp.partition) || !this.current(tp.partition, epoch)) return;
+    if ((this.committedAt.get(tp.partition) ?? -1n) >= position) return;
+    await this.member?.commit([{ topic: this.topic, partition: tp.partition, offset: position }]);
+    this.committedAt.set(tp.partition, position);
   }
 
   /** undefined = nothing to project (tombstone or skipped poison record). */
-  private async decode(
-    partition: number,
-    message: KafkaMessage,
-    payload: EachBatchPayload,
-  ): Promise<SagaDocument | undefined | typeof ABORTED | typeof POISON> {
+  private async decode(partition: number, record: InputRecord, epoch: number): Promise<SagaDocument | undefined | typeof ABORTED | typeof POISON> {
     // The processor never deletes a saga; a tombstone (e.g. written by hand) has nothing to project.
-    if (message.value === null) return undefined;
-    const value = message.value;
+    if (record.value === null) return undefined;
+    const value = record.value;
     let poison: unknown;
     const result = await this.retrying(
       'decoding a changelog record',
@@ -281,13 +318,14 @@ export class Projector {
           return undefined;
         }
       },
-      payload,
+      partition,
+      epoch,
     );
     if (result === ABORTED) return ABORTED;
     if (poison === undefined) return result;
     this.stats.poisonRecords += 1;
     this.recordFailure(poison);
-    const where = { partition, offset: message.offset, key: message.key?.toString() };
+    const where = { partition, offset: record.offset.toString(), key: record.key?.toString() };
     if (this.opts.onPoisonRecord === 'skip') {
       this.log.error({ ...where, err: poison }, 'changelog record does not decode; skipped');
       return undefined;
@@ -296,35 +334,34 @@ export class Projector {
     return POISON;
   }
 
-  /** Writes the chunk (retrying until it succeeds), then commits up to `lastOffset`. */
-  private async flush(partition: number, chunk: SagaDocument[], lastOffset: string, payload: EachBatchPayload): Promise<boolean> {
+  /** Writes the chunk (retrying until it succeeds), then commits past `lastOffset`. */
+  private async flush(partition: number, chunk: SagaDocument[], lastOffset: bigint, epoch: number): Promise<boolean> {
     if (chunk.length > 0) {
       const sagas = latestRevisions(chunk);
       const result = await this.retrying(
         `writing ${sagas.length} sagas to ${this.opts.sink.kind}`,
         () => this.opts.sink.write(sagas, { signal: this.stopping.signal }),
-        payload,
+        partition,
+        epoch,
         true,
       );
       if (result === ABORTED) return false;
       this.stats.sagasWritten += result.written;
       this.stats.sagasStale += result.stale;
-      await this.opts.afterWrite?.({ partition, lastOffset, sagas: sagas.length });
+      await this.opts.afterWrite?.({ partition, lastOffset: lastOffset.toString(), sagas: sagas.length });
     }
     // Stopping or reassigned: leave the offset where it is; the next owner replays the chunk.
-    if (this.stopping.signal.aborted || !payload.isRunning() || payload.isStale()) return false;
-    payload.resolveOffset(lastOffset);
-    await payload.commitOffsetsIfNecessary();
-    await payload.heartbeat();
+    if (!this.current(partition, epoch)) return false;
+    await this.member?.commit([{ topic: this.topic, partition, offset: lastOffset + 1n }]);
+    this.committedAt.set(partition, lastOffset + 1n);
     return true;
   }
 
   /**
-   * Runs `fn` until it succeeds, backing off exponentially between failures and sending
-   * heartbeats meanwhile so the group keeps this member. Gives up (ABORTED) when the
-   * projector stops or the partition was reassigned; nothing is committed then.
+   * Runs `fn` until it succeeds, backing off exponentially between failures. Gives up
+   * (ABORTED) when the projector stops or the partition was reassigned; nothing is committed then.
    */
-  private async retrying<T>(what: string, fn: () => Promise<T>, payload: EachBatchPayload, isWrite = false): Promise<T | typeof ABORTED> {
+  private async retrying<T>(what: string, fn: () => Promise<T>, partition: number, epoch: number, isWrite = false): Promise<T | typeof ABORTED> {
     for (let attempt = 1; ; attempt++) {
       try {
         const value = await fn();
@@ -346,19 +383,17 @@ export class Projector {
         const deadline = Date.now() + delay;
         while (Date.now() < deadline) {
           await sleep(Math.min(1_000, deadline - Date.now()), this.stopping.signal);
-          if (this.stopping.signal.aborted || !payload.isRunning() || payload.isStale()) return ABORTED;
-          await payload.heartbeat();
+          if (!this.current(partition, epoch)) return ABORTED;
         }
       }
     }
   }
 
   /** Start-up steps: retried with backoff until they succeed or the projector stops. */
-  private async retryUntilDone(what: string, fn: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
+  private async retryUntilDone<T>(what: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        await fn();
-        return;
+        return await fn();
       } catch (err) {
         this.recordFailure(err);
         // Start-up waits (a topic not created yet, a database still booting) are capped
@@ -369,6 +404,7 @@ export class Projector {
         await sleep(delay, signal);
       }
     }
+    return undefined;
   }
 
   private recordFailure(err: unknown): void {

@@ -1,4 +1,3 @@
-import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { loadSagaConfigFile } from '../definition/load.ts';
@@ -8,7 +7,8 @@ import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import type { ProcessorCodec } from '../kafka/codec.ts';
 import { changelogTopicName, deadLetterTopicName } from '../kafka/topics.ts';
 import { readRuntimeEnv } from '../runtime/env.ts';
-import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
+import { createBrokerClient } from '../adapters/select.ts';
+import type { BrokerClient } from '../broker/ports.ts';
 import { brokerConfigOf } from '../runtime/broker-config.ts';
 import { crudSagaSink, restSagaSink } from './http-sink.ts';
 import type { HttpSinkOptions } from './http-sink.ts';
@@ -95,12 +95,12 @@ export interface ProjectionHandle {
 
 export interface StartProjectionOptions {
   persistency: PersistencyManagement;
-  kafka: Kafka;
+  client: BrokerClient;
   applicationId: string;
   codec: ProcessorCodec;
   logger: Logger;
   /** Tuning passed to the Projector (chunk size, backoff, hooks). */
-  projector?: Partial<Omit<ProjectorOptions, 'kafka' | 'applicationId' | 'codec' | 'sink' | 'logger'>>;
+  projector?: Partial<Omit<ProjectorOptions, 'client' | 'applicationId' | 'codec' | 'sink' | 'logger'>>;
   http?: HttpSinkOptions;
 }
 
@@ -113,7 +113,7 @@ export function startProjection(opts: StartProjectionOptions): ProjectionHandle 
   const target = createProjectionTarget(opts.persistency, opts.http);
   const projector = new Projector({
     ...opts.projector,
-    kafka: opts.kafka,
+    client: opts.client,
     applicationId: opts.applicationId,
     codec: opts.codec,
     sink: target.sink,
@@ -149,6 +149,7 @@ export async function runProject(
 ): Promise<number> {
   let logger: Logger;
   let handle: ProjectionHandle;
+  let closeClient: () => Promise<void> = async () => undefined;
   try {
     const runtime = readRuntimeEnv(env, cwd);
     const config = loadSagaConfigFile(runtime.configurationsFilePath, env);
@@ -166,8 +167,9 @@ export async function runProject(
       deadLetter: deadLetterTopicName(applicationId),
       commands: [],
     });
-    const kafka = kafkajsClient(brokerConfigOf(channel, `sagaflow-${applicationId}-projection`, logger));
-    handle = startProjection({ persistency: config.persistencyManagement, kafka, applicationId, codec, logger });
+    const client = await createBrokerClient(runtime.kafkaClient, brokerConfigOf(channel, `sagaflow-${applicationId}-projection`, logger));
+    handle = startProjection({ persistency: config.persistencyManagement, client, applicationId, codec, logger });
+    closeClient = () => client.close();
   } catch (err) {
     stderr(isSagaflowError(err) ? `${err.code}: ${err.message}` : `SAGAFLOW_PROJECTION_START_FAILED: ${(err as Error).message ?? String(err)}`);
     return 1;
@@ -189,7 +191,10 @@ export async function runProject(
       clearInterval(timer);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      running.stop().finally(() => resolve(code));
+      running
+        .stop()
+        .then(closeClient)
+        .finally(() => resolve(code));
     };
     running.started.catch((err: unknown) => {
       stderr(`SAGAFLOW_PROJECTION_START_FAILED: ${(err as Error).message ?? String(err)}`);

@@ -34,7 +34,7 @@ export const SAGAFLOW_ENV_VARS = [
 ] as const;
 
 /** The client used when SAGAFLOW_KAFKA_CLIENT is not set. */
-export const DEFAULT_KAFKA_CLIENT: ClientName = 'kafkajs';
+export const DEFAULT_KAFKA_CLIENT: ClientName = 'librdkafka';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

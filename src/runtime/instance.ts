@@ -3,7 +3,6 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
 import { createBrokerClient } from '../adapters/select.ts';
 import { partitionForKey } from '../broker/murmur2.ts';
 import type { BrokerClient, RecordProducer, TopicAdmin } from '../broker/ports.ts';
@@ -135,7 +134,7 @@ export async function startInstance(opts: {
     if (env.projection && hasPersistency(config.persistencyManagement)) {
       projection = startProjection({
         persistency: config.persistencyManagement,
-        kafka: kafkajsClient(brokerConfig),
+        client: kafka,
         applicationId: layout.applicationId,
         codec,
         logger: logger.child({ component: 'projection' }),

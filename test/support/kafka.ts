@@ -1,5 +1,10 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, AdminConfig, Consumer, ConsumerConfig, KafkaConfig, Producer, ProducerConfig } from 'kafkajs';
+import pino from 'pino';
+import { KafkajsBrokerClient } from '../../src/adapters/kafkajs/client.ts';
+import { LibrdkafkaBrokerClient } from '../../src/adapters/librdkafka/client.ts';
+import type { BrokerClient, ClientName } from '../../src/broker/ports.ts';
+import { DEFAULT_KAFKA_CLIENT } from '../../src/runtime/env.ts';
 import { registerCleanup } from './cleanup.ts';
 import { uniqueName } from './names.ts';
 import { services } from './services.ts';
@@ -99,4 +104,15 @@ export function uniqueGroupId(prefix = 'group'): string {
     }
   });
   return groupId;
+}
+
+/**
+ * A broker-port client for the test broker, on the client the tests run with
+ * (SAGAFLOW_KAFKA_CLIENT, else sagaflow's default); closed after the test file.
+ */
+export function testBrokerClient(name: ClientName = (process.env.SAGAFLOW_KAFKA_CLIENT as ClientName | undefined) ?? DEFAULT_KAFKA_CLIENT): BrokerClient {
+  const config = { brokers: services().kafkaBrokers, clientId: uniqueName('test-client'), logger: pino({ level: process.env.SAGAFLOW_TEST_LOG_LEVEL ?? 'silent' }) };
+  const client: BrokerClient = name === 'kafkajs' ? new KafkajsBrokerClient(config) : new LibrdkafkaBrokerClient(config);
+  registerCleanup(() => client.close());
+  return client;
 }

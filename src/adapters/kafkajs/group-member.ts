@@ -102,10 +102,13 @@ export class KafkajsGroupMember implements GroupMember {
         // Positions advance past each delivered batch; what is committed is the engine's business.
         eachBatchAutoResolve: true,
         partitionsConsumedConcurrently: 64,
-        eachBatch: async ({ batch, isStale }) => {
+        eachBatch: async ({ batch, isStale, heartbeat }) => {
           if (isStale() || batch.messages.length === 0) return;
           const { topic, partition } = batch;
           if (!this.owned.has(key({ topic, partition }))) return;
+          // kafkajs heartbeats only between batches: a listener that takes long (a sink being
+          // retried) would otherwise lose the group's partitions to the session timeout.
+          const beat = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
           const records: InputRecord[] = batch.messages.map((m) => ({
             topic,
             partition,
@@ -115,7 +118,13 @@ export class KafkajsGroupMember implements GroupMember {
             headers: kafkajsHeaders(m.headers),
             timestamp: Number(m.timestamp),
           }));
-          await this.listener?.onRecords(records);
+          try {
+            await this.listener?.onRecords(records);
+            // lastOffset() counts a trailing commit marker too: the read_committed end reached.
+            if (!isStale() && this.owned.has(key({ topic, partition }))) await this.listener?.onCaughtUp?.({ topic, partition }, BigInt(batch.lastOffset()) + 1n);
+          } finally {
+            clearInterval(beat);
+          }
         },
       }),
     );

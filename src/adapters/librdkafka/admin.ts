@@ -1,7 +1,8 @@
-import type { IAdminClient } from '@confluentinc/kafka-javascript';
+import type { IAdminClient, KafkaConsumer } from '@confluentinc/kafka-javascript';
 import type { BrokerClientConfig, TopicAdmin, TopicSpec } from '../../broker/ports.ts';
 import { clusterConfig } from './config.ts';
-import { classifyRdkafkaError, rdCall } from './errors.ts';
+import type { BrokerError } from '../../broker/errors.ts';
+import { classifyRdkafkaError, classifyRdkafkaEvent, rdCall } from './errors.ts';
 import { rdkafka } from './native.ts';
 
 const TIMEOUT_MS = 30_000;
@@ -13,25 +14,37 @@ interface AdminHandle extends IAdminClient {
 /** TopicAdmin over librdkafka's AdminClient. Offsets are listed read_committed (the last stable offset). */
 export class LibrdkafkaTopicAdmin implements TopicAdmin {
   private readonly admin: AdminHandle;
+  private readonly config: BrokerClientConfig;
+  /** Per group: a consumer that never joins it, to read its committed positions (see committedOffsets). */
+  private readonly offsetReaders = new Map<string, Promise<KafkaConsumer>>();
 
-  private constructor(admin: AdminHandle) {
+  private constructor(admin: AdminHandle, config: BrokerClientConfig) {
     this.admin = admin;
+    this.config = config;
   }
 
   /** Connects and checks the cluster answers (AdminClient.create alone reaches nothing). */
   static async create(config: BrokerClientConfig): Promise<LibrdkafkaTopicAdmin> {
     let admin: AdminHandle;
+    // A refused SASL handshake shows only as an error event; the request itself then fails
+    // as a transport failure, which would read as "unreachable".
+    let refused: BrokerError | undefined;
     try {
-      admin = rdkafka().AdminClient.create(clusterConfig({ ...config, clientId: `${config.clientId}-admin` })) as AdminHandle;
+      admin = rdkafka().AdminClient.create(clusterConfig({ ...config, clientId: `${config.clientId}-admin` }), {
+        'event.error': (err: unknown) => {
+          const e = classifyRdkafkaEvent(err);
+          if (e.reason === 'authentication') refused ??= e;
+        },
+      }) as AdminHandle;
     } catch (err) {
       throw classifyRdkafkaError(err);
     }
-    const wrapped = new LibrdkafkaTopicAdmin(admin);
+    const wrapped = new LibrdkafkaTopicAdmin(admin, config);
     try {
       await rdCall<string[]>((cb) => admin.listTopics({ timeout: 10_000 }, cb));
     } catch (err) {
       await wrapped.close();
-      throw err;
+      throw refused ?? err;
     }
     return wrapped;
   }
@@ -98,27 +111,58 @@ export class LibrdkafkaTopicAdmin implements TopicAdmin {
     return out;
   }
 
+  /**
+   * Read with a consumer of that group that never subscribes (so never joins it), not with
+   * ListConsumerGroupOffsets: librdkafka 2.15's coordinator-routed admin requests can abort the
+   * process when a connection drops mid-request (see directory.ts). read_committed makes the
+   * OffsetFetch require stable offsets.
+   */
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
-    const results = await rdCall<{ partitions: { topic: string; partition: number; offset: number }[]; error?: unknown }[]>((cb) =>
-      this.admin.listConsumerGroupOffsets([{ groupId }], { timeout: TIMEOUT_MS, requireStableOffsets: true }, cb),
-    );
+    const n = (await this.partitionCounts([topic])).get(topic) ?? 0;
     const out = new Map<number, bigint>();
-    for (const r of results) for (const p of r.partitions) if (p.topic === topic && p.offset >= 0) out.set(p.partition, BigInt(p.offset));
+    if (n === 0) return out;
+    const consumer = await this.offsetReader(groupId);
+    const list = await rdCall<{ partition: number; offset: number }[]>((cb) =>
+      consumer.committed(
+        Array.from({ length: n }, (_, partition) => ({ topic, partition })),
+        TIMEOUT_MS,
+        cb,
+      ),
+    );
+    for (const p of list) if (p.offset >= 0) out.set(p.partition, BigInt(p.offset));
     return out;
+  }
+
+  private offsetReader(groupId: string): Promise<KafkaConsumer> {
+    let reader = this.offsetReaders.get(groupId);
+    if (!reader) {
+      reader = (async () => {
+        const consumer = new (rdkafka().KafkaConsumer)({
+          ...clusterConfig({ ...this.config, clientId: `${this.config.clientId}-offsets` }),
+          'group.id': groupId,
+          'enable.auto.commit': false,
+          'isolation.level': 'read_committed',
+        });
+        await rdCall((cb) => consumer.connect({ timeout: TIMEOUT_MS }, (err) => cb(err)));
+        return consumer;
+      })();
+      reader.catch(() => this.offsetReaders.delete(groupId));
+      this.offsetReaders.set(groupId, reader);
+    }
+    return reader;
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {
     await rdCall((cb) => this.admin.deleteGroups([...groupIds], { timeout: TIMEOUT_MS }, (err) => cb(err)));
   }
 
-  /** For the group member's owner lookup. */
-  describeGroup(groupId: string): Promise<{ members: { clientId: string; assignment: { topicPartitions: { topic: string; partition: number }[] } }[] }[]> {
-    return rdCall<{ groups: { members: { clientId: string; assignment: { topicPartitions: { topic: string; partition: number }[] } }[] }[] }>((cb) =>
-      this.admin.describeGroups([groupId], { timeout: TIMEOUT_MS }, cb),
-    ).then((r) => r.groups);
-  }
-
   async close(): Promise<void> {
+    const readers = [...this.offsetReaders.values()];
+    this.offsetReaders.clear();
+    for (const r of readers) {
+      const consumer = await r.catch(() => undefined);
+      if (consumer) await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+    }
     try {
       this.admin.disconnect();
     } catch {

@@ -39,13 +39,10 @@ export class LibrdkafkaBrokerClient implements BrokerClient {
   private readonly config: BrokerClientConfig;
   private sharedAdmin: Promise<LibrdkafkaTopicAdmin> | undefined;
 
-  private constructor(config: BrokerClientConfig) {
-    this.config = config;
-  }
-
-  static async create(config: BrokerClientConfig): Promise<LibrdkafkaBrokerClient> {
+  /** Loads the native binding now, so a missing one fails here with its explanation. */
+  constructor(config: BrokerClientConfig) {
     rdkafka();
-    return new LibrdkafkaBrokerClient(config);
+    this.config = config;
   }
 
   private connectedAdmin(): Promise<LibrdkafkaTopicAdmin> {

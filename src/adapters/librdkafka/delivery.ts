@@ -32,10 +32,10 @@ class Batch {
     }
   }
 
-  fail(err: BrokerError, unsent: number): void {
+  /** A record was refused before it was queued: the call has failed, whatever the others do. */
+  fail(err: BrokerError): void {
     this.failure ??= err;
-    this.remaining -= unsent;
-    if (this.remaining === 0) this.reject(this.failure);
+    this.reject(this.failure);
   }
 }
 
@@ -69,7 +69,8 @@ export class DeliveryTracker {
     });
   }
 
-  async send(records: readonly OutputRecord[]): Promise<bigint[]> {
+  /** `onRefused` is called at once (not a microtask later) when librdkafka refuses a record. */
+  async send(records: readonly OutputRecord[], onRefused?: (err: BrokerError) => void): Promise<bigint[]> {
     const batch = new Batch(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as OutputRecord;
@@ -84,7 +85,9 @@ export class DeliveryTracker {
             await new Promise((r) => setTimeout(r, 2));
             continue;
           }
-          batch.fail(classifyRdkafkaError(err), records.length - i);
+          const refused = classifyRdkafkaError(err);
+          onRefused?.(refused);
+          batch.fail(refused);
           return batch.done;
         }
       }

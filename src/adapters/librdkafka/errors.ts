@@ -87,6 +87,19 @@ export function classifyRdkafkaError(err: unknown): BrokerError {
   }
 }
 
+/**
+ * Errors librdkafka reports as events (its error callback) reach JavaScript without their
+ * code (the binding passes -1 and the error string only), so these are told apart by that
+ * string, here and nowhere else: a refused SASL handshake or refused credentials.
+ */
+export function classifyRdkafkaEvent(err: unknown): BrokerError {
+  const e = (err ?? {}) as RdError;
+  if (e.code === -1 && typeof e.message === 'string' && /authentication failure|sasl authentication failed/i.test(e.message)) {
+    return new BrokerError('permanent', 'authentication', e.message, { client: 'librdkafka', cause: err });
+  }
+  return classifyRdkafkaError(err);
+}
+
 /** Calls a callback-style librdkafka method; its error leaves classified. */
 export function rdCall<T = void>(fn: (cb: (err: unknown, value?: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {

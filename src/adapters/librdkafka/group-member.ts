@@ -5,7 +5,8 @@ import type { BrokerClientConfig, GroupListener, GroupMember, GroupMemberOptions
 import type { InputRecord, RecordHeaders, TopicPartitionOffset } from '../../broker/records.ts';
 import type { LibrdkafkaTopicAdmin } from './admin.ts';
 import { clusterConfig } from './config.ts';
-import { RD, classifyRdkafkaError, rdCall } from './errors.ts';
+import { RD, classifyRdkafkaError, classifyRdkafkaEvent, rdCall } from './errors.ts';
+import { InstanceDirectory } from './directory.ts';
 import { rdkafka } from './native.ts';
 
 /** What the typings of the binding leave out (lib/kafka-consumer.js has them). */
@@ -15,28 +16,6 @@ interface CooperativeConsumer {
   assignmentLost(): boolean;
   commitCb(toppars: { topic: string; partition: number; offset: number }[], cb: (err: LibrdKafkaError | null) => void): void;
   setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void;
-}
-
-const SEPARATOR = '|';
-
-/**
- * librdkafka offers no custom assignor and no member userData, so the HTTP address travels in
- * the member's client.id, which DescribeGroups reports with each member's assignment:
- * `<clientId>|<token>|<url>`. The token (random per member) tells members apart where the
- * member id itself is not exposed by the binding. A compacted "instances" topic would work
- * too, but would need its own cleanup of dead instances; the group already has that.
- */
-export function encodeClientId(clientId: string, token: string, url: string): string {
-  return [clientId.replaceAll(SEPARATOR, '-'), token, url].join(SEPARATOR);
-}
-
-export function decodeClientId(clientId: string): { token: string; url: string } | undefined {
-  const parts = clientId.split(SEPARATOR);
-  if (parts.length < 3) return undefined;
-  const [, token, ...url] = parts;
-  const joined = url.join(SEPARATOR);
-  if (!token || !/^https?:\/\//.test(joined)) return undefined;
-  return { token, url: joined };
 }
 
 export function rdHeaders(headers: Message['headers']): RecordHeaders {
@@ -76,27 +55,37 @@ export class LibrdkafkaGroupMember implements GroupMember {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private fatal = false;
+  /** Where members publish their HTTP address and partitions (members that advertise one). */
+  private readonly directory: InstanceDirectory | undefined;
+  /** End-of-partition events of the consume call in progress (emitted before its records are returned). */
+  private ends: { topic: string; partition: number; position: bigint }[] = [];
 
   constructor(config: BrokerClientConfig, opts: GroupMemberOptions, admin: () => Promise<LibrdkafkaTopicAdmin>) {
     this.opts = opts;
     this.groupId = opts.groupId;
     this.admin = admin;
     this.log = config.logger.child({ component: 'group-member', client: 'librdkafka' });
+    if (opts.advertisedUrl) this.directory = new InstanceDirectory(config, opts.groupId, admin);
     const { KafkaConsumer } = rdkafka();
     this.consumer = new KafkaConsumer(
       {
-        ...clusterConfig({ ...config, clientId: encodeClientId(config.clientId, this.token, opts.advertisedUrl || 'http://none') }),
+        ...clusterConfig({ ...config, clientId: `${config.clientId}-${this.token}` }),
         'group.id': opts.groupId,
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
         'isolation.level': 'read_committed',
         'partition.assignment.strategy': 'cooperative-sticky',
         'session.timeout.ms': opts.sessionTimeoutMs ?? 30_000,
-        'heartbeat.interval.ms': Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+        // Members learn of a rebalance from a heartbeat answer, and a cooperative rebalance
+        // takes two rounds: a shorter interval than librdkafka's 3 s hands partitions over faster.
+        'heartbeat.interval.ms': Math.min(1_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
         'fetch.wait.max.ms': opts.maxWaitMs ?? 100,
         // Bound librdkafka's prefetch (its default queue is 64 MB per partition group): RSS.
         'queued.max.messages.kbytes': 16_384,
         'fetch.max.bytes': 16 * 1024 * 1024,
+        'max.poll.interval.ms': opts.maxProcessingMs ?? 300_000,
+        // End-of-partition events: a relay commits the read_committed end (markers included).
+        'enable.partition.eof': true,
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
       },
       { 'auto.offset.reset': opts.fromBeginning ? 'earliest' : 'latest' },
@@ -107,15 +96,17 @@ export class LibrdkafkaGroupMember implements GroupMember {
     this.listener = listener;
     const { consumer } = this;
     consumer.on('event.error', (err) => {
-      const e = classifyRdkafkaError(err);
+      const e = classifyRdkafkaEvent(err);
       // librdkafka retries connections by itself; refused credentials or permissions will
       // not pass by retrying, so the member stops for good.
       if (e.kind === 'permanent' && (e.reason === 'authentication' || e.reason === 'authorization')) this.fail(e);
       else this.log.warn({ err: e.message }, 'librdkafka reported an error; it retries');
     });
+    await this.directory?.start();
     await rdCall((cb) => consumer.connect({ timeout: 30_000 }, (err) => cb(err)));
     consumer.setDefaultConsumeTimeout(this.opts.maxWaitMs ?? 100);
     (consumer as unknown as CooperativeConsumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    consumer.on('partition.eof', (e) => this.ends.push({ topic: e.topic, partition: e.partition, position: BigInt(e.offset) }));
     consumer.subscribe([...this.opts.topics]);
     this.loop = this.consumeLoop();
   }
@@ -131,6 +122,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
     let failures = 0;
     while (!this.stopping && !this.fatal) {
       let messages: Message[];
+      this.ends = [];
       try {
         messages = await new Promise<Message[]>((resolve, reject) => this.consumer.consume(1_000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
         failures = 0;
@@ -142,11 +134,18 @@ export class LibrdkafkaGroupMember implements GroupMember {
         await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * failures)));
         continue;
       }
-      if (messages.length === 0 || !this.listener) continue;
+      const ends = this.ends;
+      const listener = this.listener;
+      if (!listener) continue;
       const records: InputRecord[] = [];
       for (const m of messages) if (this.owned.has(tpKey(m))) records.push(toInputRecord(m));
       if (records.length > 0) {
-        await this.listener.onRecords(records).catch((err: unknown) => this.log.error({ err }, 'record handling failed'));
+        await listener.onRecords(records).catch((err: unknown) => this.log.error({ err }, 'record handling failed'));
+      }
+      if (listener.onCaughtUp) {
+        for (const end of ends) {
+          if (this.owned.has(tpKey(end))) await listener.onCaughtUp(end, end.position).catch((err: unknown) => this.log.error({ err }, 'end-of-partition handling failed'));
+        }
       }
     }
   }
@@ -162,6 +161,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
           if (this.opts.holdAssigned && partitions.length > 0) this.consumer.pause(partitions);
           for (const tp of partitions) this.owned.set(tpKey(tp), tp);
           this.joined = true;
+          this.publish();
           if (partitions.length > 0) await this.listener?.onAssigned(partitions);
         } else if (err.code === RD.REVOKE_PARTITIONS) {
           // The rebalance waits for this: the listener commits (or, lost, drops) the work of
@@ -170,6 +170,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
           for (const tp of partitions) this.owned.delete(tpKey(tp));
           if (mine.length > 0) await this.listener?.onRevoked(mine, lost);
           consumer.incrementalUnassign(partitions);
+          this.publish();
         } else {
           this.log.error({ code: err.code, message: err.message }, 'rebalance failed');
         }
@@ -182,6 +183,11 @@ export class LibrdkafkaGroupMember implements GroupMember {
           // not connected any more
         }
       });
+  }
+
+  /** This member's partitions, as the directory should show them now. */
+  private publish(): void {
+    void this.directory?.claim(this.token, this.opts.advertisedUrl, [...this.owned.values()]);
   }
 
   pause(partitions: readonly TopicPartition[]): void {
@@ -219,20 +225,16 @@ export class LibrdkafkaGroupMember implements GroupMember {
     await rdCall((cb) => (this.consumer as unknown as CooperativeConsumer).commitCb(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })), (err) => cb(err)));
   }
 
-  /** This member's token (see encodeClientId); librdkafka's own member id is not exposed. */
+  /** This member's token in the instance directory; librdkafka's own member id is not exposed. */
   memberId(): string | undefined {
     return this.joined ? this.token : undefined;
   }
 
+  /** From the instance directory (see directory.ts for why not DescribeGroups). */
   async owners(topic: string): Promise<Map<number, { memberId: string; url: string }>> {
-    const groups = await (await this.admin()).describeGroup(this.groupId);
-    const byPartition = new Map<number, { memberId: string; url: string }>();
-    for (const member of groups[0]?.members ?? []) {
-      const who = decodeClientId(member.clientId);
-      if (!who) continue;
-      for (const tp of member.assignment?.topicPartitions ?? []) if (tp.topic === topic) byPartition.set(tp.partition, { memberId: who.token, url: who.url });
-    }
-    return byPartition;
+    if (!this.directory) return new Map();
+    await this.directory.caughtUp();
+    return this.directory.owners(topic);
   }
 
   async stop(): Promise<void> {
@@ -245,6 +247,8 @@ export class LibrdkafkaGroupMember implements GroupMember {
     const owned = [...this.owned.values()];
     this.owned.clear();
     if (owned.length > 0) await this.listener?.onRevoked(owned, false).catch((err: unknown) => this.log.warn({ err }, 'revocation on stop failed'));
+    await this.directory?.claim(this.token, this.opts.advertisedUrl, null);
+    await this.directory?.stop();
     await new Promise<void>((resolve) => {
       try {
         this.consumer.disconnect(() => resolve());

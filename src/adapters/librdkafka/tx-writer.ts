@@ -24,6 +24,10 @@ export function producerConfig(config: BrokerClientConfig, clientId: string): Re
     // Bound what waits in librdkafka's queue (its default is 1 GB): RSS, not throughput.
     'queue.buffering.max.kbytes': 65_536,
     'batch.size': 1_000_000,
+    // librdkafka's own cap (1,000,000 by default) counts headers and framing: a record the
+    // engine allows (MAX_RECORD_BYTES of key and value) must not be refused before the
+    // broker (message.max.bytes, 1,048,588 by default) sees it.
+    'message.max.bytes': 1_048_588,
   };
 }
 
@@ -47,6 +51,13 @@ export class LibrdkafkaTxWriter implements TxWriter {
   private producer: Producer | undefined;
   private tracker: DeliveryTracker | undefined;
   private broken = false;
+  /**
+   * The first send of the open transaction that failed. librdkafka fails a commit whose
+   * records failed delivery, but not one whose record it refused before queuing it (too
+   * large, say): committing then would move the input positions past a record whose outputs
+   * are missing. Such a transaction must be aborted, never committed.
+   */
+  private failure: unknown;
 
   private constructor(config: BrokerClientConfig, transactionalId: string, timeoutMs: number) {
     this.config = config;
@@ -104,11 +115,20 @@ export class LibrdkafkaTxWriter implements TxWriter {
     }
     const producer = this.open();
     await this.watch(rdCall((cb) => producer.beginTransaction(cb)));
+    this.failure = undefined;
   }
 
   send(records: readonly OutputRecord[]): Promise<bigint[]> {
     this.open();
-    return this.watch((this.tracker as DeliveryTracker).send(records));
+    const sent = this.watch(
+      (this.tracker as DeliveryTracker).send(records, (err) => {
+        this.failure ??= err;
+      }),
+    );
+    sent.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    return sent;
   }
 
   async sendOffsets(offsets: readonly TopicPartitionOffset[], member: GroupMember): Promise<void> {
@@ -121,12 +141,17 @@ export class LibrdkafkaTxWriter implements TxWriter {
 
   async commit(): Promise<void> {
     const producer = this.open();
+    if (this.failure !== undefined) throw this.failure;
     // commit_transaction flushes the queued records first. A retriable failure (a timeout)
     // may be retried as is (librdkafka keeps the transaction's state); anything else is
     // reported and the caller aborts.
     for (let attempt = 1; ; attempt++) {
       try {
         await this.watch(rdCall((cb) => producer.commitTransaction(TIMEOUT_MS, cb)));
+        // A delivery report of this transaction's records may land after the flush: a
+        // failure there means the broker refused part of it, which librdkafka reports as a
+        // failed commit too; check anyway before reporting success.
+        if (this.failure !== undefined) throw this.failure;
         return;
       } catch (err) {
         if (attempt >= 3 || !isRetriableRdError(err)) throw err;

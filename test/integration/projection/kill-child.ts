@@ -1,7 +1,9 @@
 // A projector in its own process, for the kill test: it projects a changelog into MongoDB
 // and, after its Nth sink write and before committing it, prints "written N" and hangs
 // until the parent kills it with SIGKILL. Configuration comes from the environment.
-import { Kafka, logLevel } from 'kafkajs';
+import { createBrokerClient } from '../../../src/adapters/select.ts';
+import type { ClientName } from '../../../src/broker/ports.ts';
+import { DEFAULT_KAFKA_CLIENT } from '../../../src/runtime/env.ts';
 import { MongoClient } from 'mongodb';
 import pino from 'pino';
 import type { KafkaProtocol } from '../../../src/definition/types.ts';
@@ -23,7 +25,7 @@ let writes = 0;
 const channel: KafkaProtocol = { id: 'kafka', type: 'kafka', configurations: { brokers, serialization: 'json' } };
 const client = new MongoClient(env.MONGODB_URL);
 const projector = new Projector({
-  kafka: new Kafka({ clientId: 'kill-child', brokers, logLevel: logLevel.NOTHING }),
+  client: await createBrokerClient((process.env.SAGAFLOW_KAFKA_CLIENT as ClientName | undefined) ?? DEFAULT_KAFKA_CLIENT, { brokers, clientId: 'kill-child', logger: pino({ level: 'silent' }) }),
   applicationId: 'kill-child',
   changelogTopic: env.TOPIC,
   groupId: env.GROUP,

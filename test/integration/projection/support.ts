@@ -15,7 +15,7 @@ import type { ProjectorOptions } from '../../../src/projection/projector.ts';
 import { transition } from '../../../src/saga/transition.ts';
 import type { SagaDocument, SagaInput } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
-import { kafkaClient, uniqueGroupId } from '../../support/kafka.ts';
+import { kafkaClient, testBrokerClient, uniqueGroupId } from '../../support/kafka.ts';
 import { mongoClient } from '../../support/mongo.ts';
 import { uniqueName } from '../../support/names.ts';
 import { services } from '../../support/services.ts';
@@ -116,9 +116,9 @@ export async function produceChangelog(topic: string, codec: ProcessorCodec, sag
 }
 
 /** A projector on the test broker with a unique group, stopped after the test file. */
-export function testProjector(opts: Omit<ProjectorOptions, 'kafka' | 'logger' | 'applicationId'> & Partial<Pick<ProjectorOptions, 'logger' | 'applicationId'>>): Projector {
+export function testProjector(opts: Omit<ProjectorOptions, 'client' | 'logger' | 'applicationId'> & Partial<Pick<ProjectorOptions, 'logger' | 'applicationId'>>): Projector {
   const projector = new Projector({
-    kafka: kafkaClient(),
+    client: testBrokerClient(),
     logger: testLogger,
     applicationId: uniqueName('app'),
     groupId: uniqueGroupId('projection'),

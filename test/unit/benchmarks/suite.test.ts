@@ -30,9 +30,16 @@ function system(system: SystemResult['system'], eventsPerSecond: number, steady:
 const meta = { command: 'npm run bench:suite', workload: 'w', live: 100_000, latency: 'l', charts: { throughput: 't.svg', scaling: 's.svg', latency: 'l.svg', memory: 'm.svg' }, recordedAt: '2026-01-01T00:00:00Z', otherLoad: 'quiet' };
 
 describe('suite report', () => {
-  const sagaflow = system('sagaflow', 5000, 6000, { instances: 1 });
+  const sagaflow = system('sagaflow', 5000, 6000, { instances: 1, client: 'librdkafka', default: true });
+  const onKafkajs = system('sagaflow', 2500, 1500, { instances: 1, client: 'kafkajs' });
   const figures: SuiteFigures = {
-    throughput: [system('passthrough', 20000, 24000), system('kafka-streams', 4000, 3000, { threads: 1 }), sagaflow],
+    throughput: [
+      system('passthrough', 20000, 24000, { client: 'librdkafka' }),
+      system('passthrough', 10000, 12000, { client: 'kafkajs' }),
+      system('kafka-streams', 4000, 3000, { threads: 1 }),
+      sagaflow,
+      onKafkajs,
+    ],
     scaling: [sagaflow, system('sagaflow', 7000, 9000, { instances: 2 })],
     latency: [],
     memory: system('sagaflow', 4000, null, {
@@ -43,11 +50,12 @@ describe('suite report', () => {
     }),
   };
 
-  it('gives the ratios on steady rates, and on total rates', () => {
+  it('gives the ratios per client on steady rates, and on total rates, against the pass-through on the same client', () => {
     const md = suiteMarkdown(figures, meta);
-    expect(md).toContain('sagaflow / Kafka Streams = **2.00**');
-    expect(md).toContain('sagaflow / pass-through = **0.25**');
-    expect(md).toContain('(on total time: 1.25 and 0.25)');
+    expect(md).toContain('- librdkafka (the default): sagaflow / Kafka Streams = **2.00**, sagaflow / pass-through on the same client = **0.25** (on total time: 1.25 and 0.25).');
+    expect(md).toContain('- kafkajs: sagaflow / Kafka Streams = **0.50**, sagaflow / pass-through on the same client = **0.13** (on total time: 0.63 and 0.25).');
+    expect(md).toContain('| sagaflow (librdkafka, default) |');
+    expect(md).toContain('| passthrough (kafkajs) |');
   });
 
   it('states the memory growth per 1,000 live sagas from the samples', () => {
@@ -56,8 +64,10 @@ describe('suite report', () => {
   });
 
   it('has no ratio for a system whose output was wrong', () => {
-    const wrong = { ...figures, throughput: [...figures.throughput.slice(0, 2), { ...sagaflow, output: { ...sagaflow.output, ok: false } }] };
-    expect(suiteMarkdown(wrong, meta)).toContain('sagaflow / Kafka Streams = **n/a**');
+    const wrong = { ...figures, throughput: [...figures.throughput.slice(0, 3), { ...sagaflow, output: { ...sagaflow.output, ok: false } }, onKafkajs] };
+    const md = suiteMarkdown(wrong, meta);
+    expect(md).toContain('- librdkafka (the default): sagaflow / Kafka Streams = **n/a**');
+    expect(md).toContain('- kafkajs: sagaflow / Kafka Streams = **0.50**');
   });
 
   it('draws the scaling curve against linear scaling from one instance', () => {

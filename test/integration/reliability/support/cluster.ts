@@ -157,6 +157,7 @@ export class SagaflowCluster {
         SAGAFLOW_REPLICATION_FACTOR: '1',
         SAGAFLOW_PROJECTION: this.opts.projection ? 'true' : 'false',
         LOG_LEVEL: this.opts.logLevel ?? 'info',
+        ...(process.env.SAGAFLOW_KAFKA_CLIENT ? { SAGAFLOW_KAFKA_CLIENT: process.env.SAGAFLOW_KAFKA_CLIENT } : {}),
         ...this.opts.env,
       },
       stdio: ['ignore', fd, fd],

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { RD, classifyRdkafkaError, isFatalRdError, isRetriableRdError } from '../../../src/adapters/librdkafka/errors.ts';
+import { rdHeaders, toInputRecord } from '../../../src/adapters/librdkafka/group-member.ts';
+import { clusterConfig } from '../../../src/adapters/librdkafka/config.ts';
+import pino from 'pino';
+
+const err = (code: number, extra: Record<string, unknown> = {}) => Object.assign(new Error(`code ${code}`), { code, ...extra });
+
+describe('librdkafka adapter', () => {
+  it('classifies librdkafka errors where they enter: fenced (producer or generation), permanent with a reason, retryable', () => {
+    const c = (code: number) => {
+      const b = classifyRdkafkaError(err(code));
+      return [b.kind, b.reason];
+    };
+    for (const code of [RD.FENCED, RD.PRODUCER_FENCED, RD.INVALID_PRODUCER_EPOCH, RD.ILLEGAL_GENERATION, RD.UNKNOWN_MEMBER_ID, RD.FENCED_INSTANCE_ID]) expect(c(code)).toEqual(['fenced', 'other']);
+    expect(c(RD.AUTHENTICATION)).toEqual(['permanent', 'authentication']);
+    expect(c(RD.SASL_AUTHENTICATION_FAILED)).toEqual(['permanent', 'authentication']);
+    expect(c(RD.GROUP_AUTHORIZATION_FAILED)).toEqual(['permanent', 'authorization']);
+    expect(c(RD.MSG_SIZE_TOO_LARGE)).toEqual(['permanent', 'record-too-large']);
+    expect(c(RD.INVALID_REPLICATION_FACTOR)).toEqual(['permanent', 'invalid-replication-factor']);
+    expect(c(RD.TOPIC_ALREADY_EXISTS)).toEqual(['permanent', 'topic-exists']);
+    expect(c(RD.TRANSPORT)).toEqual(['retryable', 'unreachable']);
+    expect(c(RD.TIMED_OUT)).toEqual(['retryable', 'transaction-timeout']);
+    expect(c(51 /* CONCURRENT_TRANSACTIONS */)).toEqual(['retryable', 'other']);
+    const classified = classifyRdkafkaError(err(-150, { isFatal: true, isRetriable: false }));
+    expect(classified.client).toBe('librdkafka');
+    expect(isFatalRdError(classified)).toBe(true);
+    expect(isRetriableRdError(classifyRdkafkaError(err(RD.TIMED_OUT, { isRetriable: true })))).toBe(true);
+  });
+
+  it('turns librdkafka messages into records: key bytes, bigint offsets, headers by name', () => {
+    const record = toInputRecord({ topic: 't', partition: 3, offset: 41, key: Buffer.from('k'), value: Buffer.from('v'), size: 1, timestamp: 1767225600000, headers: [{ a: Buffer.from('1') }, { b: '2' }] });
+    expect(record).toMatchObject({ topic: 't', partition: 3, offset: 41n, timestamp: 1767225600000 });
+    expect(record.key?.toString()).toBe('k');
+    expect(Object.fromEntries(Object.entries(rdHeaders([{ a: Buffer.from('1') }, { b: '2' }])).map(([k, v]) => [k, v.toString()]))).toEqual({ a: '1', b: '2' });
+    expect(toInputRecord({ topic: 't', partition: 0, offset: 0, value: null, size: 0 }).key).toBeNull();
+  });
+
+  it('maps the cluster settings of a saga.json channel to librdkafka properties, SASL over TLS included', () => {
+    const logger = pino({ level: 'silent' });
+    expect(clusterConfig({ brokers: ['a:9092', 'b:9092'], clientId: 'c', logger })).toMatchObject({ 'bootstrap.servers': 'a:9092,b:9092', 'client.id': 'c' });
+    const sasl = clusterConfig({ brokers: ['a:9092'], clientId: 'c', logger, ssl: { ca: 'PEM', rejectUnauthorized: false }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
+    expect(sasl).toMatchObject({ 'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': 'u', 'ssl.ca.pem': 'PEM', 'enable.ssl.certificate.verification': false });
+    expect(clusterConfig({ brokers: ['a:9092'], clientId: 'c', logger, ssl: true })['security.protocol']).toBe('ssl');
+  });
+});
