@@ -417,8 +417,10 @@ export class PartitionTask {
       return deadLetter('SAGAFLOW_INTERNAL_ERROR', `transition failed: ${(err as Error).message}`);
     }
     this.deps.metrics.count(`outcome:${result.outcome}`);
-    if (result.outcome === 'duplicate' || result.outcome === 'unknown-saga' || result.outcome === 'already-exists') {
-      const code = result.outcome === 'duplicate' ? 'SAGAFLOW_DUPLICATE_EVENT' : result.outcome === 'unknown-saga' ? 'SAGAFLOW_UNKNOWN_SAGA' : 'SAGAFLOW_SAGA_EXISTS';
+    // A creation whose hook failed created nothing: the event is kept in the dead-letter topic.
+    const hookFailedCreation = result.outcome === 'hook-failed' && !result.changed;
+    if (result.outcome === 'duplicate' || result.outcome === 'unknown-saga' || result.outcome === 'already-exists' || hookFailedCreation) {
+      const code = hookFailedCreation ? 'SAGAFLOW_HOOK_FAILED' : result.outcome === 'duplicate' ? 'SAGAFLOW_DUPLICATE_EVENT' : result.outcome === 'unknown-saga' ? 'SAGAFLOW_UNKNOWN_SAGA' : 'SAGAFLOW_SAGA_EXISTS';
       return deadLetter(code, result.reason ?? result.outcome);
     }
     if (result.outcome !== 'applied' && result.outcome !== 'created') {

@@ -47,7 +47,7 @@ export async function startInstance(opts: {
   beforeCommit?: (partition: number) => Promise<void> | void;
 }): Promise<Instance> {
   const { env, config, logger } = opts;
-  const definition = compileDefinition(config);
+  const definition = await compileDefinition(config);
   const layout = kafkaLayout(config);
   const kafka = kafkaClient(layout.channel, `sagaflow-${layout.applicationId}`, logger);
   const admin: Admin = kafka.admin();

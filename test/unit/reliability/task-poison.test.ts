@@ -3,6 +3,7 @@ import type { Admin, Batch, Consumer, Kafka, Message, Producer, TopicMessages } 
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { compileDefinition } from '../../../src/definition/compile.ts';
+import type { CompiledDefinition } from '../../../src/definition/compile.ts';
 import { parseSagaConfig } from '../../../src/definition/parse.ts';
 import { SagaflowError } from '../../../src/errors.ts';
 import type { Envelope, ProcessorCodec } from '../../../src/kafka/codec.ts';
@@ -11,12 +12,14 @@ import { PartitionTask } from '../../../src/kafka/task.ts';
 import type { TaskStore } from '../../../src/kafka/task.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 
-function reservation() {
+async function reservation(): Promise<CompiledDefinition> {
   const raw = JSON.parse(readFileSync(new URL('../../../examples/reservation/saga.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   const parsed = parseSagaConfig(raw, { env: {}, readFile: () => '' });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.errors));
   return compileDefinition(parsed.config);
 }
+
+const reservationDefinition = await reservation();
 
 /** A broker, store and consumer in memory: records what each committed transaction sent. */
 function harness(codec: ProcessorCodec, opts: { maxTransactionBytes?: number } = {}) {
@@ -70,7 +73,7 @@ function harness(codec: ProcessorCodec, opts: { maxTransactionBytes?: number } =
     changelogTopic: 'changelog',
     deadLetterTopic: 'dead-letter',
     commandTopics: new Map([['kafkaChannel', 'commands']]),
-    definition: reservation(),
+    definition: reservationDefinition,
     codec,
     kafka: { producer: () => producer } as unknown as Kafka,
     admin,

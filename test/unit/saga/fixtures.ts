@@ -11,7 +11,7 @@ import { parse } from '../definition/fixtures.ts';
  *                           working --fail--> failed (final, no business state)
  * start --cancel--> failed
  */
-export function definition(settings: Settings = {}): CompiledDefinition {
+export function definition(settings: Settings = {}): Promise<CompiledDefinition> {
   const result = parse({
     machineDefinition: {
       initialState: 'start',

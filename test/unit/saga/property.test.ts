@@ -73,14 +73,14 @@ function checkStep(def: CompiledDefinition, before: SagaDocument | undefined, in
 }
 
 describe('transition, property-based', () => {
-  it(`keeps every saga valid over ${SEQUENCES} random input sequences`, { timeout: 30_000 }, () => {
+  it(`keeps every saga valid over ${SEQUENCES} random input sequences`, { timeout: 30_000 }, async () => {
     const random = seededRandom(20240101);
-    const definitions = [
+    const definitions = await Promise.all([
       definition(),
       definition({ deepMergeMetadata: { enabled: true } }),
       definition({ duplicateWindow: 3, ignoredEventsWindow: 2 }),
       definition({ duplicateWindow: 0, ignoredEventsWindow: 0 }),
-    ];
+    ]);
     const outcomes = new Set<string>();
     let steps = 0;
     for (let sequence = 0; sequence < SEQUENCES; sequence += 1) {
