@@ -24,7 +24,9 @@ export type CommandPayloadHook = (input: CommandHookInput, clock: HookClock) => 
 /** Merges an event payload into saga metadata; fails only when a customizer hook fails. */
 export type MetadataMerge = (metadata: Record<string, unknown>, payload: Record<string, unknown>, clock: HookClock) => HookResult<Record<string, unknown>>;
 
-export const DEFAULT_HOOK_TIMEOUT_MS = 100;
+// A run is a few hundred microseconds; the limit is there for a hook that never ends, and is
+// wall-clock time, so it must not catch an honest hook on a busy machine.
+export const DEFAULT_HOOK_TIMEOUT_MS = 1000;
 export const DEFAULT_HOOK_MEMORY_MB = 32;
 
 export function hookLimits(settings: Settings | undefined): SandboxLimits {

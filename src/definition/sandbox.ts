@@ -7,7 +7,7 @@ import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule }
 // no host objects at all: no require, no process, no fetch, no timers, no module loader (an
 // `import` fails), no console. The only way in is a JSON string, the only way out another.
 
-/** Limits of one hook's engine, applied to every run (and to the module's first evaluation). */
+/** Limits of one hook's engine, applied to every run. */
 export interface SandboxLimits {
   /** Wall-clock budget of one run, in milliseconds. */
   timeoutMs: number;
@@ -61,6 +61,9 @@ export function loadSandboxEngine(): Promise<QuickJSWASMModule> {
 // A real recursion limit inside the engine, well below what the WebAssembly stack holds, so
 // deep recursion is a catchable "stack overflow" in the hook and never a trap of the module.
 const MAX_STACK_BYTES = 256 * 1024;
+
+/** Time the first evaluation of a hook's module gets at the least, in milliseconds. */
+export const MIN_EVALUATION_MS = 1000;
 
 // Runs in the realm before the hook's module. Captures the intrinsics it needs first, so a hook
 // that replaces JSON or Reflect breaks only itself.
@@ -138,6 +141,8 @@ class Realm {
   private readonly spec: SandboxModuleSpec;
   private readonly limits: SandboxLimits;
   private deadline = 0;
+  /** What `deadline` was set from, for the message when it passes. */
+  private budgetMs = 0;
 
   constructor(quickjs: QuickJSWASMModule, spec: SandboxModuleSpec, limits: SandboxLimits) {
     this.spec = spec;
@@ -153,7 +158,8 @@ class Realm {
       throw new SandboxCompileError(`the engine cannot start within the memory limit (${formatBytes(limits.memoryBytes)}): ${(error as Error).message}`);
     }
     try {
-      this.arm();
+      // The prelude and the runner are sagaflow's own code: no deadline while they load.
+      this.deadline = Number.POSITIVE_INFINITY;
       // lodash and other library code is sloppy-mode code: evaluated as written.
       const prelude = spec.prelude === undefined ? this.context.undefined : this.keep(this.evaluate(spec.prelude, `${spec.name} (prelude)`, false));
       const runnerFactory = this.keep(this.evaluate(RUNNER, `${spec.name} (runner)`, true));
@@ -161,7 +167,9 @@ class Realm {
       this.begin = this.keep(this.context.getProp(runner, 'begin'));
       this.run = this.keep(this.context.getProp(runner, 'run'));
       this.entry = this.keep(this.evaluate(spec.entry, `${spec.name} (entry)`, true));
-      this.arm();
+      // Parsing and evaluating the module happens once, at start, on a machine that may be
+      // busy starting everything else: it gets at least a second, whatever the run limit.
+      this.arm(Math.max(limits.timeoutMs, MIN_EVALUATION_MS));
       this.target = this.keep(this.loadDefaultExport());
     } catch (error) {
       this.dispose();
@@ -172,7 +180,7 @@ class Realm {
   /** Runs the entry on `input` (JSON text). */
   call(inputJson: string, clock: SandboxClock): { ok: true; json: string } | ({ ok: false } & Failure) {
     const ctx = this.context;
-    this.arm();
+    this.arm(this.limits.timeoutMs);
     const scope: QuickJSHandle[] = [];
     try {
       const at = Date.parse(clock.timestamp);
@@ -200,8 +208,9 @@ class Realm {
     if (this.runtime.alive) this.runtime.dispose();
   }
 
-  private arm(): void {
-    this.deadline = Date.now() + this.limits.timeoutMs;
+  private arm(budgetMs: number): void {
+    this.budgetMs = budgetMs;
+    this.deadline = Date.now() + budgetMs;
   }
 
   private keep(handle: QuickJSHandle): QuickJSHandle {
@@ -271,7 +280,7 @@ class Realm {
     const name = typeof e.name === 'string' ? e.name : 'Error';
     const message = typeof e.message === 'string' ? e.message : JSON.stringify(e.message) ?? String(e.message);
     if (name === 'InternalError' && message === 'interrupted') {
-      return { reason: `did not finish within ${this.limits.timeoutMs} ms`, fatal: true };
+      return { reason: `did not finish within ${this.budgetMs} ms`, fatal: true };
     }
     if (name === 'InternalError' && message === 'out of memory') {
       return { reason: `ran out of memory (limit ${formatBytes(this.limits.memoryBytes)})`, fatal: true };

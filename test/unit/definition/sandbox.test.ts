@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { SandboxCompileError, SandboxedHook, loadSandboxEngine } from '../../../src/definition/sandbox.ts';
+import { MIN_EVALUATION_MS, SandboxCompileError, SandboxedHook, loadSandboxEngine } from '../../../src/definition/sandbox.ts';
 import type { SandboxClock, SandboxLimits, SandboxOutcome } from '../../../src/definition/sandbox.ts';
 
 const quickjs = await loadSandboxEngine();
@@ -173,7 +173,11 @@ describe('sandboxed hook: compiling', () => {
 
   it('refuses a module whose evaluation throws or does not end', () => {
     expect(compileError('throw new Error("not configured"); export default () => ({})')).toMatch(/^threw Error: not configured \(line 1/);
-    expect(compileError('while (true) {} export default () => ({})', { ...LIMITS, timeoutMs: 30 })).toBe('did not finish within 30 ms');
+    const started = performance.now();
+    expect(compileError('while (true) {} export default () => ({})', { ...LIMITS, timeoutMs: 30 })).toBe(`did not finish within ${MIN_EVALUATION_MS} ms`);
+    // The module's evaluation gets at least MIN_EVALUATION_MS, then stops.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(MIN_EVALUATION_MS);
+    expect(performance.now() - started).toBeLessThan(MIN_EVALUATION_MS + 2000);
     expect(compileError('await new Promise(() => {}); export default () => ({})')).toMatch(/never settles/);
   });
 });
