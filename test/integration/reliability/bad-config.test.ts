@@ -160,7 +160,8 @@ describe('bad configuration', () => {
       if (!line.startsWith(`${c.code}: `)) problems.push(`code is not ${c.code}`);
       if (!line.includes(c.path)) problems.push(`path ${c.path} not named`);
       if (!c.fix.test(line)) problems.push(`no ${c.fix}`);
-      if (/^\s+at |Error: |node:internal/m.test(stderr)) problems.push('stack trace');
+      // A stack starts a line with "TypeError: ..." or "    at ..."; a hook's reason may name the error it threw.
+      if (/^\s+at |^\w*Error: |node:internal/m.test(stderr)) problems.push('stack trace');
       for (const secret of c.secrets ?? []) if (stderr.includes(secret)) problems.push(`secret ${secret} printed`);
       if (problems.length > 0) failures.push(`${c.name}: ${problems.join(', ')}\n    ${stderr.trim().split('\n').join('\n    ')}`);
     }
