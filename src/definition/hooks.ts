@@ -1,7 +1,7 @@
 import { formatPath } from './issues.ts';
 import type { IssueList, PathSegment } from './issues.ts';
 import { lodashMergeWithScript } from './metadata-merge.ts';
-import { SandboxCompileError, SandboxedHook, loadSandboxEngine } from './sandbox.ts';
+import { SandboxCompileError, SandboxedHook } from './sandbox.ts';
 import type { SandboxClock, SandboxLimits, SandboxOutcome } from './sandbox.ts';
 import type { HookSpec, SagaConfig, Settings } from './types.ts';
 
@@ -92,13 +92,12 @@ const MERGE_ENTRY = '(function (customizer, input, mergeWith) { return mergeWith
 /**
  * Compiles every hook of the configuration into its own sandbox, once. A hook that cannot be
  * decoded or evaluated, or exports no function, is an error at `<hook path>.content`, coded
- * SAGAFLOW_HOOK_INVALID. Loads the sandbox engine only when there is a hook.
+ * SAGAFLOW_HOOK_INVALID. Each hook gets an engine of its own (none without hooks).
  */
 export async function compileHooks(config: SagaConfig, issues: IssueList): Promise<CompiledHooks> {
   const compiled: CompiledHooks = { commands: new Map() };
   const found = findHooks(config);
   if (found.length === 0) return compiled;
-  const quickjs = await loadSandboxEngine();
   const limits = hookLimits(config.settings);
   for (const hook of found) {
     const name = formatPath(hook.path);
@@ -109,8 +108,7 @@ export async function compileHooks(config: SagaConfig, issues: IssueList): Promi
     }
     let sandbox: SandboxedHook;
     try {
-      sandbox = new SandboxedHook(
-        quickjs,
+      sandbox = await SandboxedHook.create(
         hook.kind === 'merge'
           ? { name, source: decoded.source, prelude: lodashMergeWithScript(), entry: MERGE_ENTRY }
           : { name, source: decoded.source, entry: COMMAND_ENTRY },

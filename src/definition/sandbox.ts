@@ -1,19 +1,29 @@
-import { getQuickJS } from 'quickjs-emscripten';
+import { RELEASE_SYNC, newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten';
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 
 // Code taken from saga.json (Flow Manager hooks) runs in QuickJS compiled to WebAssembly, one
-// engine instance (runtime + context) per hook. node:vm would share the process's heap, its
-// prototypes and its event loop with the code: it is no security boundary. A QuickJS realm has
-// no host objects at all: no require, no process, no fetch, no timers, no module loader (an
-// `import` fails), no console. The only way in is a JSON string, the only way out another.
+// WebAssembly instance per hook. node:vm would share the process's heap, its prototypes and
+// its event loop with the code: it is no security boundary. A QuickJS realm has no host objects
+// at all: no require, no process, no fetch, no timers, no module loader (an `import` fails), no
+// console. The only way in is a JSON string, the only way out another.
+//
+// Memory: QuickJS's own limit (setMemoryLimit) does not hold in this build. Emscripten gives it
+// no malloc_usable_size, so it counts 8 bytes per allocation whatever the size, and a hook
+// filling arrays reached 70 MB under a 4 MB limit here (quickjs-emscripten issues #255, #271).
+// The bound is the WebAssembly memory itself: each hook's instance gets a memory that cannot
+// grow past its base plus the limit, so malloc fails there and QuickJS throws "out of memory".
 
 /** Limits of one hook's engine, applied to every run. */
 export interface SandboxLimits {
   /** Wall-clock budget of one run, in milliseconds. */
   timeoutMs: number;
-  /** Heap of the engine, in bytes (its own objects, strings, compiled code). */
+  /** What the engine's memory may grow by beyond its base (ENGINE_BASE_BYTES), in bytes. */
   memoryBytes: number;
 }
+
+/** The memory the QuickJS WebAssembly module declares as its minimum (code, static data, stack). */
+export const ENGINE_BASE_BYTES = 16 * 1024 * 1024;
+const WASM_PAGE_BYTES = 64 * 1024;
 
 /**
  * What a run sees of the world: the clock is frozen at `timestamp` (Date.now(), new Date(),
@@ -50,12 +60,26 @@ export interface SandboxModuleSpec {
 /** The hook's module cannot be used: it does not parse, throws, or exports no function. */
 export class SandboxCompileError extends Error {}
 
-let engine: Promise<QuickJSWASMModule> | undefined;
+// Node has WebAssembly; TypeScript declares it only in its DOM and worker libs, which this
+// project does not load. The part used here:
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory } }).WebAssembly;
 
-/** Loads the QuickJS WebAssembly module (once per process; some 20 ms). */
-export function loadSandboxEngine(): Promise<QuickJSWASMModule> {
-  engine ??= getQuickJS();
-  return engine;
+interface Engine {
+  quickjs: QuickJSWASMModule;
+  memory: WasmMemory;
+}
+
+/** A QuickJS WebAssembly instance of its own, whose memory cannot grow past base + memoryBytes (10-20 ms). */
+async function newEngine(memoryBytes: number): Promise<Engine> {
+  const memory = new Memory({
+    initial: ENGINE_BASE_BYTES / WASM_PAGE_BYTES,
+    maximum: Math.ceil((ENGINE_BASE_BYTES + memoryBytes) / WASM_PAGE_BYTES),
+  });
+  const variant = newVariant(RELEASE_SYNC, { wasmMemory: memory as Parameters<typeof newVariant>[1]['wasmMemory'] });
+  return { quickjs: await newQuickJSWASMModuleFromVariant(variant), memory };
 }
 
 // A real recursion limit inside the engine, well below what the WebAssembly stack holds, so
@@ -276,14 +300,18 @@ class Realm {
     } finally {
       if (error.alive) error.dispose();
     }
-    const e: ErrorDump = typeof dump === 'object' && dump !== null ? (dump as ErrorDump) : { message: dump };
+    const memory = `limit ${formatBytes(this.limits.memoryBytes)}`;
+    // QuickJS throws null when it runs out of memory while throwing "out of memory".
+    if (dump === null || dump === undefined) return { reason: `threw ${String(dump)}, or ran out of memory (${memory})`, fatal: true };
+    const e: ErrorDump = typeof dump === 'object' ? (dump as ErrorDump) : { message: dump };
     const name = typeof e.name === 'string' ? e.name : 'Error';
     const message = typeof e.message === 'string' ? e.message : JSON.stringify(e.message) ?? String(e.message);
     if (name === 'InternalError' && message === 'interrupted') {
       return { reason: `did not finish within ${this.budgetMs} ms`, fatal: true };
     }
-    if (name === 'InternalError' && message === 'out of memory') {
-      return { reason: `ran out of memory (limit ${formatBytes(this.limits.memoryBytes)})`, fatal: true };
+    // Short of memory, the engine may only manage to give the error as a string.
+    if ((name === 'InternalError' && message === 'out of memory') || message === 'InternalError: out of memory') {
+      return { reason: `ran out of memory (${memory})`, fatal: true };
     }
     if (name === 'InternalError' && message === 'stack overflow') {
       return { reason: 'overflowed the stack (recursion too deep)', fatal: true };
@@ -330,17 +358,29 @@ export class SandboxedHook {
   private readonly box: { realm: Realm | undefined };
   /** Why the engine could not be rebuilt after a fatal run; every later run fails with it. */
   private broken: string | undefined;
-  private readonly quickjs: QuickJSWASMModule;
+  private readonly engine: Engine;
   private readonly spec: SandboxModuleSpec;
   private readonly limits: SandboxLimits;
 
-  /** @throws SandboxCompileError when the module does not evaluate or exports no function. */
-  constructor(quickjs: QuickJSWASMModule, spec: SandboxModuleSpec, limits: SandboxLimits) {
-    this.quickjs = quickjs;
+  /**
+   * Loads an engine of its own and evaluates the hook's module in it, once.
+   * @throws SandboxCompileError when the module does not evaluate or exports no function.
+   */
+  static async create(spec: SandboxModuleSpec, limits: SandboxLimits): Promise<SandboxedHook> {
+    return new SandboxedHook(await newEngine(limits.memoryBytes), spec, limits);
+  }
+
+  private constructor(engine: Engine, spec: SandboxModuleSpec, limits: SandboxLimits) {
+    this.engine = engine;
     this.spec = spec;
     this.limits = limits;
-    this.box = { realm: new Realm(quickjs, spec, limits) };
+    this.box = { realm: new Realm(engine.quickjs, spec, limits) };
     finalizer.register(this, this.box, this);
+  }
+
+  /** Size of the engine's WebAssembly memory, in bytes: at most ENGINE_BASE_BYTES + the memory limit. */
+  engineBytes(): number {
+    return this.engine.memory.buffer.byteLength;
   }
 
   /** Runs the hook on a copy of `input` (as JSON) and returns a JSON copy of its result. */
@@ -356,7 +396,7 @@ export class SandboxedHook {
     const out = realm.call(json, clock);
     if (!out.ok) {
       // A run cut short may leave the engine anywhere (a half-built object, an allocator at
-      // its limit): the next run starts from a fresh engine and module instead.
+      // its limit): the next run starts from a fresh runtime and module instead.
       if (out.fatal) this.rebuild();
       return { ok: false, reason: out.reason };
     }
@@ -376,7 +416,7 @@ export class SandboxedHook {
     this.box.realm?.dispose();
     this.box.realm = undefined;
     try {
-      this.box.realm = new Realm(this.quickjs, this.spec, this.limits);
+      this.box.realm = new Realm(this.engine.quickjs, this.spec, this.limits);
     } catch (error) {
       this.broken = (error as Error).message;
     }
