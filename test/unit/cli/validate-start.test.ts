@@ -30,16 +30,26 @@ interface Verdicts {
   start: { reachedBrokers: boolean; lines: string[] };
 }
 
-async function verdicts(file: string): Promise<Verdicts> {
-  const run = await runCli(['validate', file, '--json']);
-  const validate = JSON.parse(run.stdout[0] ?? '') as { ok: boolean; errors: DefinitionIssue[] };
-  expect(run.code).toBe(validate.ok ? 0 : 1);
-  const lines: string[] = [];
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', CONFIGURATIONS_FILE_PATH: file, SAGAFLOW_STATE_DIR: stateDir };
-  const code = await runStart(env, ROOT, (line) => lines.push(line));
-  expect(code).toBe(1);
-  const reachedBrokers = lines.length === 1 && (lines[0] ?? '').startsWith(`SAGAFLOW_CONFIG_INVALID: env.SAGAFLOW_STATE_DIR: `);
-  return { file, validate, start: { reachedBrokers, lines } };
+const cache = new Map<string, Promise<Verdicts>>();
+
+/** Both verdicts on a file (computed once per file for the whole test file). */
+function verdicts(file: string): Promise<Verdicts> {
+  let found = cache.get(file);
+  if (found === undefined) {
+    found = (async () => {
+      const run = await runCli(['validate', file, '--json']);
+      const validate = JSON.parse(run.stdout[0] ?? '') as { ok: boolean; errors: DefinitionIssue[] };
+      expect(run.code).toBe(validate.ok ? 0 : 1);
+      const lines: string[] = [];
+      const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', CONFIGURATIONS_FILE_PATH: file, SAGAFLOW_STATE_DIR: stateDir };
+      const code = await runStart(env, ROOT, (line) => lines.push(line));
+      expect(code).toBe(1);
+      const reachedBrokers = lines.length === 1 && (lines[0] ?? '').startsWith('SAGAFLOW_CONFIG_INVALID: env.SAGAFLOW_STATE_DIR: ');
+      return { file, validate, start: { reachedBrokers, lines } };
+    })();
+    cache.set(file, found);
+  }
+  return found;
 }
 
 /** The line start prints for an issue: `CODE: [file: ]path: message`. */
