@@ -1,8 +1,20 @@
 #!/usr/bin/env node
 // Entry point of the `sagaflow` command. An installed package runs the compiled `dist/`;
 // a source checkout (no dist/) runs the TypeScript sources directly (Node >= 22.18 strips types).
-import { existsSync } from 'node:fs';
+//
+// The Node version is checked before anything is imported: on an older Node the first import
+// of a .ts file (or of a dependency that needs a newer Node) fails with a raw stack trace
+// (ERR_UNKNOWN_FILE_EXTENSION) that says nothing about the version. Keep this part to syntax
+// every Node since 14 parses.
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `sagaflow: Node ${process.versions.node} is too old; sagaflow needs Node >= 22.18 (24 LTS recommended). Install a newer Node, or run \`npx sagaflow\` in a checkout, which uses the Node 24 that \`npm ci\` installs.\n`,
+  );
+  process.exit(1);
+}
 
+const { existsSync } = await import('node:fs');
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
 const entry = existsSync(compiled) ? compiled : new URL('../src/cli/main.ts', import.meta.url);
 const { main } = await import(entry.href);

@@ -26,8 +26,12 @@ export const ERROR_CATALOG = {
     message: 'A secret reference could not be resolved; set the environment variable or provide the file',
     retryable: false,
   },
-  SAGAFLOW_HOOK_NOT_ALLOWED: {
-    message: 'outputCommand.hook is not supported: sagaflow does not execute code from the configuration',
+  SAGAFLOW_HOOK_INVALID: {
+    message: 'A hook of the saga definition cannot be used: its content is not valid base64, does not evaluate, or exports no function; the issue names its path',
+    retryable: false,
+  },
+  SAGAFLOW_HOOK_FAILED: {
+    message: 'A hook threw, ran out of time or memory, or returned something else than it must; the event is recorded in the saga\'s ignoredEvents (a creation is dead-lettered) and the saga does not advance',
     retryable: false,
   },
   SAGAFLOW_CONFIG_INVALID: {

@@ -16,7 +16,8 @@ export interface LineResult {
   outcome: Outcome | 'invalid-input';
   state?: string;
   isFinal?: boolean;
-  commands: { label: string; channel: string; kind: 'main' | 'sideEffect' }[];
+  /** A command built by a hook shows the payload the hook returned (others carry the metadata). */
+  commands: { label: string; channel: string; kind: 'main' | 'sideEffect'; payload?: unknown }[];
   reason?: string;
 }
 
@@ -74,7 +75,7 @@ export class Simulator {
       event: input.kind === 'create' ? this.def.creationEvent : input.label,
       outcome: result.outcome,
       ...where,
-      commands: result.commands.map((c) => ({ label: c.label, channel: c.channel, kind: c.kind })),
+      commands: result.commands.map((c) => (c.hook === undefined ? { label: c.label, channel: c.channel, kind: c.kind } : { label: c.label, channel: c.channel, kind: c.kind, payload: c.payload })),
     };
     if (result.reason !== undefined) out.reason = result.reason;
     return out;

@@ -1,11 +1,15 @@
 import { SagaflowError } from '../errors.ts';
-import { IssueList } from './issues.ts';
+import { compileHooks } from './hooks.ts';
+import type { CommandPayloadHook, MetadataMerge } from './hooks.ts';
+import { IssueList, formatPath } from './issues.ts';
+import { lodashDeepMerge } from './metadata-merge.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
 import type { PayloadValidator } from './payload-schema.ts';
 import { DEFAULT_CREATION_EVENT, businessKey, checkReferences } from './references.ts';
 import type { BusinessEntry, BusinessId, CommandSpec, CommunicationProtocol, MachineDefinition, SagaConfig } from './types.ts';
 
 export type { PayloadValidator } from './payload-schema.ts';
+export type { CommandHookInput, CommandPayloadHook, HookClock, HookResult, MetadataMerge } from './hooks.ts';
 
 export const DEFAULT_DUPLICATE_WINDOW = 100;
 export const DEFAULT_IGNORED_EVENTS_WINDOW = 100;
@@ -15,6 +19,8 @@ export interface CompiledCommand {
   label: string;
   channel: string;
   kind: 'main' | 'sideEffect';
+  /** The command's `hook`, compiled into its sandbox: it builds the payload instead of the metadata. */
+  hook?: { path: string; run: CommandPayloadHook };
 }
 
 export interface CompiledTransition {
@@ -43,7 +49,13 @@ export interface CompiledState {
 }
 
 export interface CompiledSettings {
-  deepMergeMetadata: { enabled: boolean };
+  deepMergeMetadata: {
+    enabled: boolean;
+    /** lodash mergeWith, with the customizer hook when there is one; used when enabled. */
+    merge: MetadataMerge;
+    /** JSON path of the customizer hook, when there is one. */
+    hook?: string;
+  };
   throwOnUnexpectedEvents: boolean;
   duplicateWindow: number;
   ignoredEventsWindow: number;
@@ -67,15 +79,20 @@ export interface CompiledDefinition {
 
 export { businessKey } from './references.ts';
 
+const hostMerge: MetadataMerge = (metadata, payload) => ({ ok: true, value: lodashDeepMerge(metadata, payload) });
+
 /**
- * Builds the runtime form of a configuration returned by `parseSagaConfig`.
- * @throws SagaflowError SAGAFLOW_DEFINITION_INVALID when the configuration's references do not hold
- *   (only possible for a configuration that did not come from parseSagaConfig).
+ * Builds the runtime form of a configuration returned by `parseSagaConfig`, hooks included:
+ * each is compiled once, into its own sandbox (the sandbox engine loads only when there is one).
+ * @throws SagaflowError SAGAFLOW_DEFINITION_INVALID when a hook does not compile (issue code
+ *   SAGAFLOW_HOOK_INVALID, at the hook's path), or when the configuration's references do not
+ *   hold (only possible for a configuration that did not come from parseSagaConfig).
  */
-export function compileDefinition(config: SagaConfig): CompiledDefinition {
+export async function compileDefinition(config: SagaConfig): Promise<CompiledDefinition> {
   const issues = new IssueList();
   checkReferences(config, issues);
-  if (issues.errors.length > 0) {
+  const hooks = issues.errors.length === 0 ? await compileHooks(config, issues) : undefined;
+  if (hooks === undefined || issues.errors.length > 0) {
     throw new SagaflowError('SAGAFLOW_DEFINITION_INVALID', {
       message: `saga definition is invalid: ${issues.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
       details: issues.errors,
@@ -86,7 +103,7 @@ export function compileDefinition(config: SagaConfig): CompiledDefinition {
   const businessEvents = new Map((machine.businessEvents ?? []).map((e) => [businessKey(e.id), e] as const));
 
   const states = new Map<string, CompiledState>();
-  for (const spec of machine.states) {
+  for (const [i, spec] of machine.states.entries()) {
     const outgoingTransitions = (spec.outgoingTransitions ?? []).map((t): CompiledTransition => {
       const compiled: CompiledTransition = { inputEvent: t.inputEvent, targetState: t.targetState };
       if (t.businessEventId !== undefined) {
@@ -104,8 +121,13 @@ export function compileDefinition(config: SagaConfig): CompiledDefinition {
     });
     const sideEffects = spec.sideEffects ?? [];
     const commands: CompiledCommand[] = [];
-    if (spec.outputCommand) commands.push({ label: spec.outputCommand.label, channel: spec.outputCommand.channel, kind: 'main' });
-    for (const effect of sideEffects) commands.push({ label: effect.label, channel: effect.channel, kind: 'sideEffect' });
+    const command = (label: string, channel: string, kind: CompiledCommand['kind'], path: (string | number)[]): CompiledCommand => {
+      const hookPath = formatPath(path);
+      const run = hooks.commands.get(hookPath);
+      return run === undefined ? { label, channel, kind } : { label, channel, kind, hook: { path: hookPath, run } };
+    };
+    if (spec.outputCommand) commands.push(command(spec.outputCommand.label, spec.outputCommand.channel, 'main', ['machineDefinition', 'states', i, 'outputCommand', 'hook']));
+    sideEffects.forEach((effect, j) => commands.push(command(effect.label, effect.channel, 'sideEffect', ['machineDefinition', 'states', i, 'sideEffects', j, 'hook'])));
 
     const state: CompiledState = {
       id: spec.id,
@@ -136,7 +158,11 @@ export function compileDefinition(config: SagaConfig): CompiledDefinition {
     businessEvents,
     protocols: new Map(config.communicationProtocols.map((p) => [p.id, p])),
     settings: {
-      deepMergeMetadata: { enabled: settings.deepMergeMetadata?.enabled ?? false },
+      deepMergeMetadata: {
+        enabled: settings.deepMergeMetadata?.enabled ?? false,
+        merge: hooks.mergeWithCustomizer ?? hostMerge,
+        ...(hooks.mergeWithCustomizer ? { hook: 'settings.deepMergeMetadata.hook' } : {}),
+      },
       throwOnUnexpectedEvents: settings.throwOnUnexpectedEvents ?? false,
       duplicateWindow: settings.duplicateWindow ?? DEFAULT_DUPLICATE_WINDOW,
       ignoredEventsWindow: settings.ignoredEventsWindow ?? DEFAULT_IGNORED_EVENTS_WINDOW,

@@ -6,7 +6,7 @@ export interface DefinitionIssue {
   path: string;
   message: string;
   /**
-   * Set when a more specific catalogued code applies (SAGAFLOW_HOOK_NOT_ALLOWED,
+   * Set when a more specific catalogued code applies (SAGAFLOW_HOOK_INVALID,
    * SAGAFLOW_SECRET_UNRESOLVED), so callers can branch on it inside a
    * SAGAFLOW_DEFINITION_INVALID error.
    */

@@ -5,10 +5,6 @@ import type { BusinessEntry, BusinessId, CommandSpec, SagaConfig, StateSpec } fr
 
 export const DEFAULT_CREATION_EVENT = '__created__';
 
-const HOOK_REFUSED =
-  'is not supported: sagaflow does not execute JavaScript from the configuration (it would run with the ' +
-  "service's full privileges). Remove the hook; the command payload is the saga's metadata, which event payloads shape";
-
 /**
  * The checks a JSON Schema cannot express: references between ids, uniqueness, the shape of
  * the graph, and the payload schemas. Runs on a schema-valid configuration.
@@ -47,7 +43,6 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
     if (state.outputCommand) commands.push([state.outputCommand, [...sp, 'outputCommand']]);
     state.sideEffects?.forEach((c, j) => commands.push([c, [...sp, 'sideEffects', j]]));
     for (const [command, cp] of commands) {
-      if (command.hook !== undefined) issues.error([...cp, 'hook'], HOOK_REFUSED, 'SAGAFLOW_HOOK_NOT_ALLOWED');
       if (!protocolIds.has(command.channel)) {
         issues.error(
           [...cp, 'channel'],
@@ -75,6 +70,11 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
       issues.error([...cp, 'schemaRegistry'], 'is required when serialization is "avro": add {"url": "http://registry:8081"}');
     }
   });
+
+  const merge = config.settings?.deepMergeMetadata;
+  if (merge?.hook !== undefined && !merge.enabled) {
+    issues.warn(['settings', 'deepMergeMetadata', 'hook'], 'is not used: deepMergeMetadata.enabled is false, so payloads merge shallowly; set enabled to true to merge with it');
+  }
 
   checkGraph(config, stateIndex, issues);
 }

@@ -65,6 +65,7 @@ const REQUIRED_HINTS: Record<string, string> = {
   endpoint: 'set the host name of the service to call',
   key: 'name the environment variable that holds the secret',
   path: 'name the file that holds the secret',
+  content: 'give the hook\'s ES module, e.g. "export default ({ saga }) => ({ payload: saga.metadata })"',
 };
 
 const SECRET_HINT = 'a secret reference ({"type": "env", "key": "NAME"} or {"type": "file", "path": "..."})';

@@ -94,6 +94,17 @@ function resolveField(holder: Json, key: string, base: readonly PathSegment[], s
   if (value !== undefined) holder[key] = value;
 }
 
+const PLACEHOLDER = /^<secret (?:env|file):[^]*>$/;
+
+function placeholder(reference: string): string {
+  return `<secret ${reference}>`;
+}
+
+/** Whether a string is what a secret reference became when secrets were not resolved. */
+export function isSecretPlaceholder(value: string): boolean {
+  return PLACEHOLDER.test(value);
+}
+
 /** The resolved string, or undefined when the value is not a reference or cannot be resolved. */
 function resolveValue(value: unknown, path: readonly PathSegment[], sources: SecretSources, issues: IssueList): string | undefined {
   let envKey: string | undefined;
@@ -110,7 +121,7 @@ function resolveValue(value: unknown, path: readonly PathSegment[], sources: Sec
   }
 
   if (envKey !== undefined) {
-    if (!sources.resolve) return `<secret env:${envKey}>`;
+    if (!sources.resolve) return placeholder(`env:${envKey}`);
     const resolved = sources.env[envKey];
     if (resolved === undefined) {
       issues.error(path, `environment variable ${envKey} is not set: set it, or write the value here instead of the reference`, 'SAGAFLOW_SECRET_UNRESOLVED');
@@ -119,7 +130,7 @@ function resolveValue(value: unknown, path: readonly PathSegment[], sources: Sec
     return resolved;
   }
   const filePath = file ?? '';
-  if (!sources.resolve) return `<secret file:${filePath}>`;
+  if (!sources.resolve) return placeholder(`file:${filePath}`);
   try {
     return sources.readFile(filePath).trim();
   } catch (error) {

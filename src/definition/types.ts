@@ -4,16 +4,23 @@
  */
 export type BusinessId = string | number;
 
+/**
+ * Flow Manager's hook: JavaScript taken from the configuration, an ES module whose default
+ * export is a function. sagaflow runs it in a WebAssembly sandbox (src/definition/sandbox.ts).
+ */
+export interface HookSpec {
+  type: 'file';
+  /** How `content` is written; `plain` when absent. */
+  encoding?: 'plain' | 'base64';
+  content: string;
+}
+
 export interface CommandSpec {
   label: string;
   /** Id of an entry of `communicationProtocols`. */
   channel: string;
-  /**
-   * Flow Manager's JavaScript payload hook. Always refused at load (SAGAFLOW_HOOK_NOT_ALLOWED
-   * wording): sagaflow does not execute code from the configuration. Kept in the type so the
-   * refusal can name it.
-   */
-  hook?: string;
+  /** Builds the command's payload: `({saga, messageLabel}) => ({payload})`. Without one the payload is the saga's metadata. */
+  hook?: HookSpec;
 }
 
 export interface TransitionSpec {
@@ -106,7 +113,10 @@ export type PersistencyManagement =
   | Record<string, never>;
 
 export interface Settings {
-  deepMergeMetadata?: { enabled: boolean };
+  /** Deep merge with lodash mergeWith semantics; `hook` is its customizer. */
+  deepMergeMetadata?: { enabled: boolean; hook?: HookSpec };
+  /** sagaflow extension: limits of every hook run. */
+  hookLimits?: { timeoutMs?: number; memoryMb?: number };
   throwOnUnexpectedEvents?: boolean;
   /** sagaflow extension: how many recent eventIds each saga remembers for duplicate detection. */
   duplicateWindow?: number;

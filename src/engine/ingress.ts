@@ -1,7 +1,7 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import type { KnownErrorCode } from '../errors.ts';
 import type { Envelope } from '../kafka/codec.ts';
-import type { Outcome, SagaInput } from '../saga/types.ts';
+import type { SagaInput, TransitionResult } from '../saga/types.ts';
 
 /** A record the engine does not apply: it goes to the dead-letter topic with this code and reason. */
 export interface DeadLetterVerdict {
@@ -47,8 +47,11 @@ export function toSagaInput(definition: CompiledDefinition, key: string | null, 
 }
 
 /** Outcomes that leave the saga untouched and send the record to the dead-letter topic instead. */
-export function deadLetterCodeOf(outcome: Outcome): KnownErrorCode | undefined {
-  switch (outcome) {
+export function deadLetterCodeOf(result: Pick<TransitionResult, 'outcome' | 'changed'>): KnownErrorCode | undefined {
+  // A creation whose hook failed created nothing: the event is kept in the dead-letter topic
+  // (a failing hook on an existing saga is recorded in its history instead).
+  if (result.outcome === 'hook-failed' && !result.changed) return 'SAGAFLOW_HOOK_FAILED';
+  switch (result.outcome) {
     case 'duplicate':
       return 'SAGAFLOW_DUPLICATE_EVENT';
     case 'unknown-saga':

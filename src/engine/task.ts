@@ -363,7 +363,7 @@ export class PartitionTask {
       return this.deadLetter(record, { code: 'SAGAFLOW_INTERNAL_ERROR', reason: `transition failed: ${(err as Error).message}` });
     }
     this.deps.metrics.count(`outcome:${result.outcome}`);
-    const code = deadLetterCodeOf(result.outcome);
+    const code = deadLetterCodeOf(result);
     if (code) return this.deadLetter(record, { code, reason: result.reason ?? result.outcome });
     if (result.outcome !== 'applied' && result.outcome !== 'created') {
       this.log.info({ sagaId: input.sagaId, outcome: result.outcome, reason: result.reason, label: envelope.messageLabel }, 'event recorded in saga history');

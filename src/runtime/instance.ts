@@ -65,7 +65,7 @@ export async function startInstance(opts: {
   beforeCommit?: (partitions: number[]) => Promise<void> | void;
 }): Promise<Instance> {
   const { env, config, logger } = opts;
-  const definition = compileDefinition(config);
+  const definition = await compileDefinition(config);
   const layout = kafkaLayout(config);
   const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}`, logger);
   let client: BrokerClient | undefined;

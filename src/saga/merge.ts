@@ -6,20 +6,15 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /**
- * Merges an event payload into saga metadata without touching either input.
- * Shallow (Flow Manager's default): each first-level key of the payload replaces the
- * metadata's. Deep: objects present on both sides merge recursively; arrays and scalars
- * replace. Keys are defined as own data properties, so a payload key `__proto__` is stored
- * as data and never changes a prototype.
+ * Flow Manager's default merge of an event payload into saga metadata, without touching either
+ * input: each first-level key of the payload replaces the metadata's. (The deep merge,
+ * settings.deepMergeMetadata, is lodash's and comes with the compiled definition.) Keys are
+ * defined as own data properties, so a payload key `__proto__` is stored as data and never
+ * changes a prototype.
  */
-export function mergeMetadata(metadata: Record<string, unknown>, payload: Record<string, unknown>, deep: boolean): Record<string, unknown> {
+export function shallowMergeMetadata(metadata: Record<string, unknown>, payload: Record<string, unknown>): Record<string, unknown> {
   const result = copyObject(metadata);
-  for (const key of Object.keys(payload)) {
-    const incoming = payload[key];
-    const current = result[key];
-    const value = deep && isPlainObject(current) && isPlainObject(incoming) ? mergeMetadata(current, incoming, true) : cloneJson(incoming);
-    define(result, key, value);
-  }
+  for (const key of Object.keys(payload)) define(result, key, cloneJson(payload[key]));
   return result;
 }
 

@@ -1,5 +1,5 @@
 import type { CompiledDefinition, CompiledState } from '../definition/compile.ts';
-import { cloneJson, isPlainObject, mergeMetadata } from './merge.ts';
+import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
 import type {
   Command,
   EventHistoryEntry,
@@ -19,6 +19,8 @@ type EventInput = Extract<SagaInput, { kind: 'event' }>;
  * undefined) and one input, returns the saga after the input, the commands to send and what
  * happened. No clock, no randomness, no I/O: timestamps come with the input, so replaying the
  * same inputs gives the same documents and commands. Neither argument is modified.
+ * Hooks come compiled with the definition and run in their sandbox, which sees the input's
+ * timestamp as its clock and a seed made of sagaId, revision and label as its randomness.
  */
 export function transition(def: CompiledDefinition, saga: SagaDocument | undefined, input: SagaInput): TransitionResult {
   return input.kind === 'create' ? create(def, saga, input) : applyEvent(def, saga, input);
@@ -51,9 +53,14 @@ function create(def: CompiledDefinition, existing: SagaDocument | undefined, inp
     ignoredEvents: [],
     recentEventIds: [],
   };
-  const { commands, records } = enter(state, saga.sagaId, metadata, revision, input.timestamp);
-  saga.commands = records;
-  return { outcome: 'created', saga, changed: true, commands };
+  const entered = enter(state, saga, input.timestamp);
+  if (!entered.ok) {
+    // Nothing to record the event in: the creation creates nothing, and the caller keeps the
+    // event (dead-letter topic) so it can be sent again once the hook is fixed.
+    return { outcome: 'hook-failed', saga: undefined, changed: false, commands: [], reason: entered.reason };
+  }
+  saga.commands = entered.records;
+  return { outcome: 'created', saga, changed: true, commands: entered.commands };
 }
 
 function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, input: EventInput): TransitionResult {
@@ -91,15 +98,22 @@ function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, inp
   }
 
   const revision = saga.revision + 1;
-  const metadata = isPlainObject(input.payload)
-    ? mergeMetadata(saga.metadata, input.payload, def.settings.deepMergeMetadata.enabled)
-    : saga.metadata;
+  let metadata = saga.metadata;
+  if (isPlainObject(input.payload)) {
+    const { enabled, merge } = def.settings.deepMergeMetadata;
+    if (enabled) {
+      const merged = merge(saga.metadata, input.payload, { timestamp: input.timestamp, seed: `${saga.sagaId}\u0000${revision}\u0000${input.label}` });
+      if (!merged.ok) return hookFailed(def, saga, input, merged.reason);
+      metadata = merged.value;
+    } else {
+      metadata = shallowMergeMetadata(saga.metadata, input.payload);
+    }
+  }
   const event: EventHistoryEntry = { event: input.label, timestamp: input.timestamp };
   if (found.businessEventId !== undefined) event.businessEventId = found.businessEventId;
   if (found.businessEventDescription !== undefined) event.businessEventDescription = found.businessEventDescription;
   if (input.eventId !== undefined) event.eventId = input.eventId;
 
-  const { commands, records } = enter(target, saga.sagaId, metadata, revision, input.timestamp);
   // Built field by field, Flow Manager's fields first, so the business state of the previous
   // state never lingers when the target state has none.
   const next: SagaDocument = {
@@ -117,11 +131,14 @@ function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, inp
     revision,
     createdAt: saga.createdAt,
     updatedAt: input.timestamp,
-    commands: [...saga.commands, ...records],
+    commands: saga.commands,
     ignoredEvents: saga.ignoredEvents,
     recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
   };
-  return { outcome: 'applied', saga: next, changed: true, commands };
+  const entered = enter(target, next, input.timestamp);
+  if (!entered.ok) return hookFailed(def, saga, input, entered.reason);
+  next.commands = [...saga.commands, ...entered.records];
+  return { outcome: 'applied', saga: next, changed: true, commands: entered.commands };
 }
 
 /** Unexpected, rejected and already-final events leave the state alone but are recorded. */
@@ -131,6 +148,7 @@ function ignore(
   input: EventInput,
   outcome: IgnoredEventRecord['outcome'],
   reason: string,
+  rememberEventId = true,
 ): TransitionResult {
   const record: IgnoredEventRecord = { event: input.label, timestamp: input.timestamp, outcome, reason, state: saga.currentState };
   if (input.eventId !== undefined) record.eventId = input.eventId;
@@ -139,32 +157,61 @@ function ignore(
     revision: saga.revision + 1,
     updatedAt: input.timestamp,
     ignoredEvents: lastN([...saga.ignoredEvents, record], def.settings.ignoredEventsWindow),
-    recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
+    recentEventIds: rememberEventId ? remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow) : saga.recentEventIds,
   };
   return { outcome, saga: next, changed: true, commands: [], reason };
+}
+
+/**
+ * A hook failed: the saga stays in its state, with the event and the reason recorded. Its
+ * eventId is not remembered: once the hook is fixed the same event can be sent again.
+ */
+function hookFailed(def: CompiledDefinition, saga: SagaDocument, input: EventInput, reason: string): TransitionResult {
+  return ignore(def, saga, input, 'hook-failed', reason, false);
 }
 
 function unchanged(outcome: 'already-exists' | 'duplicate', saga: SagaDocument, reason: string): TransitionResult {
   return { outcome, saga, changed: false, commands: [], reason };
 }
 
-/** The commands of a state being entered, and their records for the saga document. */
+/**
+ * The commands of a state being entered by `saga` (already in that state), and their records
+ * for the saga document. A command with a hook gets the payload the hook builds from the saga;
+ * the others get a copy of the metadata. The first hook that fails fails the whole entry.
+ */
 function enter(
   state: CompiledState,
-  sagaId: string,
-  metadata: Record<string, unknown>,
-  revision: number,
+  saga: SagaDocument,
   timestamp: string,
-): { commands: Command[]; records: SentCommandRecord[] } {
+): { ok: true; commands: Command[]; records: SentCommandRecord[] } | { ok: false; reason: string } {
   const commands: Command[] = [];
   const records: SentCommandRecord[] = [];
+  let view: Record<string, unknown> | undefined;
   for (const command of state.commands) {
-    // Each command gets its own copy: the interpreter may serialise or alter payloads
-    // without reaching into the stored document.
-    commands.push({ sagaId, label: command.label, channel: command.channel, payload: cloneJson(metadata), kind: command.kind });
-    records.push({ label: command.label, channel: command.channel, kind: command.kind, state: state.id, timestamp, revision });
+    let payload: unknown;
+    const out: Command = { sagaId: saga.sagaId, label: command.label, channel: command.channel, payload: undefined, kind: command.kind };
+    if (command.hook === undefined) {
+      // Each command gets its own copy: the interpreter may serialise or alter payloads
+      // without reaching into the stored document.
+      payload = cloneJson(saga.metadata);
+    } else {
+      view ??= hookView(saga);
+      const built = command.hook.run({ saga: view, messageLabel: command.label }, { timestamp, seed: `${saga.sagaId}\u0000${saga.revision}\u0000${command.label}` });
+      if (!built.ok) return built;
+      payload = built.value;
+      out.hook = command.hook.path;
+    }
+    out.payload = payload;
+    commands.push(out);
+    records.push({ label: command.label, channel: command.channel, kind: command.kind, state: state.id, timestamp, revision: saga.revision });
   }
-  return { commands, records };
+  return { ok: true, commands, records };
+}
+
+/** The saga as a hook sees it: Flow Manager's fields plus revision and timestamps, not sagaflow's bookkeeping. */
+function hookView(saga: SagaDocument): Record<string, unknown> {
+  const { commands: _commands, ignoredEvents: _ignored, recentEventIds: _recent, ...view } = saga;
+  return view;
 }
 
 function businessState(state: CompiledState): Pick<SagaDocument, 'businessStateId' | 'businessStateDescription'> {

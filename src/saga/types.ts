@@ -24,6 +24,8 @@ export interface Command {
   channel: string;
   payload: unknown;
   kind: 'main' | 'sideEffect';
+  /** JSON path of the hook that built `payload`; absent when the payload is the saga's metadata. */
+  hook?: string;
 }
 
 export interface SentCommandRecord {
@@ -36,11 +38,14 @@ export interface SentCommandRecord {
   revision: number;
 }
 
+/** Outcomes that leave the saga where it was and record the event in `ignoredEvents`. */
+export const IGNORED_OUTCOMES = ['unexpected', 'rejected', 'already-final', 'hook-failed'] as const;
+
 export interface IgnoredEventRecord {
   event: string;
   timestamp: string;
   eventId?: string;
-  outcome: 'unexpected' | 'rejected' | 'already-final';
+  outcome: (typeof IGNORED_OUTCOMES)[number];
   reason: string;
   state: string;
 }
@@ -100,15 +105,21 @@ export type Outcome =
   | 'rejected'
   | 'duplicate'
   | 'unknown-saga'
-  | 'already-final';
+  | 'already-final'
+  /**
+   * A hook (command payload or metadata customizer) failed: the saga stays where it was. For
+   * an existing saga the event is recorded in ignoredEvents (changed = true); a creation
+   * creates nothing (changed = false) and is for the dead-letter topic.
+   */
+  | 'hook-failed';
 
 export interface TransitionResult {
   outcome: Outcome;
   /**
    * The saga after the input. `changed` says whether it differs from the input saga
    * (and so must be persisted): applied and created always change it; unexpected,
-   * rejected and already-final record the event in `ignoredEvents` and change it too;
-   * duplicate, unknown-saga and already-exists change nothing.
+   * rejected, already-final and hook-failed record the event in `ignoredEvents` and change it
+   * too; duplicate, unknown-saga, already-exists and a creation that hook-failed change nothing.
    */
   saga: SagaDocument | undefined;
   changed: boolean;

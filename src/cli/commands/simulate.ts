@@ -20,7 +20,9 @@ Reads JSON lines from --events, or from stdin when omitted:
   {"associatedEntityId", "messageLabel", ...}                      ... to that entity's latest saga
   {"key": "<sagaId>", "value": {"messageLabel", "messagePayload"}} the POST /event body
 Prints one JSON line per input line (line, sagaId, event, outcome, state, commands, reason),
-then one summary line per saga. Exits 1 when an input line cannot be understood.
+then one summary line per saga; a command built by a hook shows its payload. Hooks run in
+their sandbox, with the line's timestamp as their clock. Exits 1 when an input line cannot
+be understood.
 
 Options:
   --events <file>  JSONL input (default: stdin)
@@ -45,7 +47,7 @@ export const command: CliCommand = {
     }
 
     const config = loadSagaConfigFile(resolve(io.cwd, file), io.env, { resolveSecrets: false });
-    const definition = compileDefinition(config);
+    const definition = await compileDefinition(config);
     const text = values.events === undefined ? await io.readStdin() : readEvents(resolve(io.cwd, values.events));
 
     const random = seed === undefined ? undefined : seededRandom(seed);

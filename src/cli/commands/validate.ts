@@ -1,15 +1,18 @@
 import { resolve } from 'node:path';
 import type { DefinitionIssue } from '../../definition/issues.ts';
 import { readSagaConfigFile } from '../../definition/load.ts';
+import { startIssues } from '../../definition/startable.ts';
 import type { SagaConfig } from '../../definition/types.ts';
 import { parseCommandArgs, usageError } from '../args.ts';
 import type { CliCommand } from '../io.ts';
 
 const usage = `Usage: sagaflow validate <saga.json> [--skip-secrets] [--json]
 
-Checks a saga.json (Flow Manager format): the JSON Schema, references between ids
-(initialState, targetState, channel, businessStateId, businessEventId), the graph and the
-payload schemas, and resolves secret references from the environment and files.
+Checks a saga.json (Flow Manager format) as \`sagaflow start\` does before it connects to
+Kafka: the JSON Schema, references between ids (initialState, targetState, channel,
+businessStateId, businessEventId), the graph, the payload schemas, secret references
+(resolved from the environment and files), every hook (compiled in its sandbox) and the
+Kafka topology (events channel, consumerGroup, host:port brokers, command channels).
 Prints OK and a summary, or every error with its JSON path; exits 1 when invalid.
 
 Options:
@@ -69,15 +72,17 @@ export const command: CliCommand = {
     if (extra.length > 0) throw usageError('validate', `unexpected argument "${extra[0]}"`);
 
     const result = readSagaConfigFile(resolve(io.cwd, file), io.env, { resolveSecrets: values['skip-secrets'] !== true });
-    const summary = result.config ? summarise(result.config) : undefined;
+    // The same checks, in the same order, as start: a file start refuses is not OK here.
+    const errors = result.config ? [...result.errors, ...(await startIssues(result.config))] : result.errors;
+    const summary = result.config && errors.length === 0 ? summarise(result.config) : undefined;
     if (values.json === true) {
-      io.stdout(JSON.stringify({ file, ok: summary !== undefined, errors: result.errors, warnings: result.warnings, summary }));
+      io.stdout(JSON.stringify({ file, ok: summary !== undefined, errors, warnings: result.warnings, summary }));
       return summary ? 0 : 1;
     }
     if (summary === undefined) {
-      const count = result.errors.length;
+      const count = errors.length;
       io.stdout(`INVALID ${file} (${count} error${count === 1 ? '' : 's'}, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'})`);
-      printIssues(io.stdout, 'error', result.errors);
+      printIssues(io.stdout, 'error', errors);
       printIssues(io.stdout, 'warning', result.warnings);
       return 1;
     }

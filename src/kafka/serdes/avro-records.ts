@@ -6,6 +6,7 @@ import type {
   SentCommandRecord,
   StateHistoryEntry,
 } from '../../saga/types.ts';
+import { IGNORED_OUTCOMES as KNOWN_IGNORED_OUTCOMES } from '../../saga/types.ts';
 import { toEnvelope } from './json.ts';
 import { decodeFailed, describeType, encodeFailed, isPlainObject } from './serde.ts';
 import type { MessageEnvelope } from './serde.ts';
@@ -220,7 +221,7 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
   };
 }
 
-const IGNORED_OUTCOMES: ReadonlySet<string> = new Set<IgnoredEventRecord['outcome']>(['unexpected', 'rejected', 'already-final']);
+const IGNORED_OUTCOMES: ReadonlySet<string> = new Set<IgnoredEventRecord['outcome']>(KNOWN_IGNORED_OUTCOMES);
 
 export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocument {
   const metadata = parseJsonText(topic, record.metadataJson, 'metadataJson');

@@ -89,8 +89,10 @@ export function simulateTutorial(def: CompiledDefinition, count: number, opts: {
   return { revisions: timed.map((t) => t.saga), finals };
 }
 
+const tutorial = await compileDefinition(tutorialConfig());
+
 export function tutorialDefinition(): CompiledDefinition {
-  return compileDefinition(tutorialConfig());
+  return tutorial;
 }
 
 /**

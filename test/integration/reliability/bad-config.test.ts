@@ -39,7 +39,9 @@ const fileCases: Omit<Case, 'config'>[] = [
   { name: 'business-state-unknown', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[1].businessStateId', fix: /use one of 0, 1, 2/ },
   { name: 'business-state-id-type', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[1].businessStateId', fix: /compared with their type/ },
   { name: 'channel-unknown', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[0].outputCommand.channel', fix: /use one of "bus" or add it/ },
-  { name: 'hook', code: 'SAGAFLOW_HOOK_NOT_ALLOWED', path: 'machineDefinition.states[0].outputCommand.hook', fix: /Remove the hook/ },
+  { name: 'hook', code: 'SAGAFLOW_HOOK_INVALID', path: 'machineDefinition.states[0].outputCommand.hook.content', fix: /does not compile: threw SyntaxError: .* \(line 1, column \d+\)/ },
+  { name: 'hook-not-a-function', code: 'SAGAFLOW_HOOK_INVALID', path: 'machineDefinition.states[0].outputCommand.hook.content', fix: /default export is a function \(its default export is a object\)/ },
+  { name: 'merge-hook-not-base64', code: 'SAGAFLOW_HOOK_INVALID', path: 'settings.deepMergeMetadata.hook.content', fix: /is not valid base64/ },
   { name: 'final-with-transitions', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[1].outgoingTransitions', fix: /remove them or set isFinal to false/ },
   { name: 'non-final-dead-end', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[0].outgoingTransitions', fix: /add an outgoing transition or set isFinal to true/ },
   { name: 'duplicate-input-event', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[0].outgoingTransitions[1].inputEvent', fix: /an event can lead to one state only/ },
@@ -158,7 +160,8 @@ describe('bad configuration', () => {
       if (!line.startsWith(`${c.code}: `)) problems.push(`code is not ${c.code}`);
       if (!line.includes(c.path)) problems.push(`path ${c.path} not named`);
       if (!c.fix.test(line)) problems.push(`no ${c.fix}`);
-      if (/^\s+at |Error: |node:internal/m.test(stderr)) problems.push('stack trace');
+      // A stack starts a line with "TypeError: ..." or "    at ..."; a hook's reason may name the error it threw.
+      if (/^\s+at |^\w*Error: |node:internal/m.test(stderr)) problems.push('stack trace');
       for (const secret of c.secrets ?? []) if (stderr.includes(secret)) problems.push(`secret ${secret} printed`);
       if (problems.length > 0) failures.push(`${c.name}: ${problems.join(', ')}\n    ${stderr.trim().split('\n').join('\n    ')}`);
     }

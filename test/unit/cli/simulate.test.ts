@@ -68,6 +68,34 @@ describe('sagaflow simulate on the examples', () => {
     expect(summaries.size).toBe(4);
   });
 
+  it('invoice: hooks in plain and base64 shape the commands, a lodash customizer appends arrays, failing hooks hold the saga', async () => {
+    const { lines, summaries } = await simulate('invoice');
+    expect(lines).toEqual(expected('invoice'));
+    const results = lines.map((l) => JSON.parse(l) as { line?: number; outcome?: string; state?: string; reason?: string; commands?: { label: string; payload?: Record<string, unknown> }[] });
+    // Line 1: the plain hook built issueInvoice, the base64 hook notifyAccounting; the clock is the line's.
+    expect(results[0]?.commands?.[0]?.payload).toEqual({
+      invoiceId: 'inv-order-1',
+      customerId: 'c-7',
+      lines: [{ sku: 'BOOK-1', qty: 2, unitPrice: 12.5 }, { sku: 'PEN-3', qty: 1, unitPrice: 3 }],
+      total: 28,
+      command: 'issueInvoice',
+      requestedAt: '2024-01-01T00:00:00.000Z',
+    });
+    expect(results[0]?.commands?.[1]?.payload).toMatchObject({ sagaId: 'invoice-1', state: 'invoiceRequested', after: '__created__', label: 'notifyAccounting' });
+    // A command without a hook carries the metadata, as in Flow Manager.
+    expect(results[1]?.commands).toEqual([{ label: 'requestPayment', channel: 'billing', kind: 'main' }]);
+    expect(results[4]?.commands?.[0]?.payload).toEqual({ invoice: 'F-2024-001', amount: '28.00', failedAttempts: 2, paidAt: '2024-01-01T00:00:04.000Z' });
+    expect(summaries.get('invoice-1')?.metadata.attempts).toEqual([{ reason: 'card declined' }, { reason: 'insufficient funds' }]);
+    // A creation whose hook throws creates nothing; an event whose hook throws leaves the saga in its state.
+    expect(results[5]).toMatchObject({ line: 6, outcome: 'hook-failed', reason: 'hook machineDefinition.states[0].outputCommand.hook threw Error: an invoice needs at least one line (line 3, column 42)' });
+    expect(summaries.has('invoice-2')).toBe(false);
+    expect(results[8]).toMatchObject({ line: 9, outcome: 'hook-failed', state: 'awaitingPayment', commands: [] });
+    expect(results[8]?.reason).toMatch(/^hook machineDefinition\.states\[2\]\.sideEffects\[0\]\.hook threw TypeError: /);
+    // The failed event's eventId is not remembered: sent again with a good payload, it applies.
+    expect(results[9]).toMatchObject({ line: 10, outcome: 'applied', state: 'invoicePaid' });
+    expect(summaries.get('invoice-3')).toMatchObject({ state: 'invoicePaid', ignoredEvents: 1, metadata: { payment: { amount: 15 } } });
+  });
+
   it('is reproducible with --seed and takes random ids without it', async () => {
     const input = '{"create": {"associatedEntityId": "a"}}\n{"associatedEntityId": "a", "messageLabel": "validationKO"}\n';
     const first = await runCli(['simulate', 'examples/reservation/saga.json', '--seed', '3'], { stdin: input });

@@ -4,10 +4,11 @@ import { compileDefinition } from '../../../src/definition/compile.ts';
 import type { SagaConfig } from '../../../src/definition/types.ts';
 import { TUTORIAL_SAGA, parse, readJson } from '../definition/fixtures.ts';
 
+const tutorial = await compileDefinition(parse(readJson(TUTORIAL_SAGA)).config as SagaConfig);
+
 function simulator(): Simulator {
-  const def = compileDefinition(parse(readJson(TUTORIAL_SAGA)).config as SagaConfig);
   let n = 0;
-  return new Simulator(def, { timestampOf: (line) => `t${line}`, newSagaId: () => `gen-${(n += 1)}` });
+  return new Simulator(tutorial, { timestampOf: (line) => `t${line}`, newSagaId: () => `gen-${(n += 1)}` });
 }
 
 describe('Simulator', () => {

@@ -6,9 +6,19 @@ import { ROOT, runCli } from './run-cli.ts';
 
 const ORDER_ENV = { ORDERS_KAFKA_PASSWORD: 'kafka-secret-value', NOTIFICATIONS_TOKEN: 'token-secret-value', ORDERS_MONGO_URI: 'mongodb://secret-uri' };
 
-/** The tutorial saga.json with `edit` applied, written to a temporary file. */
-function brokenTutorial(edit: (raw: { machineDefinition: { initialState: string; states: Record<string, unknown>[] } }) => void): string {
-  const raw = JSON.parse(readFileSync(join(ROOT, 'examples/reservation/saga.json'), 'utf8')) as Parameters<typeof edit>[0];
+type Tutorial = {
+  machineDefinition: { initialState: string; states: Record<string, unknown>[] };
+  communicationProtocols: { configurations: Record<string, unknown> }[];
+  settings?: Record<string, unknown>;
+};
+
+/**
+ * The tutorial saga.json with its broker placeholder filled in (as a user does before
+ * starting it) and `edit` applied, written to a temporary file.
+ */
+function tutorial(edit: (raw: Tutorial) => void): string {
+  const raw = JSON.parse(readFileSync(join(ROOT, 'examples/reservation/saga.json'), 'utf8')) as Tutorial;
+  (raw.communicationProtocols[0] as { configurations: Record<string, unknown> }).configurations.brokers = ['kafka:9092'];
   edit(raw);
   const dir = mkdtempSync(join(tmpdir(), 'sagaflow-validate-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,13 +28,26 @@ function brokenTutorial(edit: (raw: { machineDefinition: { initialState: string;
 }
 
 describe('sagaflow validate', () => {
-  it('accepts the tutorial saga.json and prints a summary', async () => {
+  it('refuses the tutorial saga.json as written, as sagaflow start does: its broker is a placeholder', async () => {
     const run = await runCli(['validate', 'examples/reservation/saga.json']);
+    expect(run).toEqual({
+      code: 1,
+      stderr: [],
+      stdout: [
+        'INVALID examples/reservation/saga.json (1 error, 0 warnings)',
+        '  error: communicationProtocols[0].configurations.brokers[0]: is not a host:port address; set it to e.g. "kafka-0:9092"',
+      ],
+    });
+  });
+
+  it('accepts the tutorial saga.json once its broker is set, and prints a summary', async () => {
+    const file = tutorial(() => undefined);
+    const run = await runCli(['validate', file]);
     expect(run).toEqual({
       code: 0,
       stderr: [],
       stdout: [
-        'OK examples/reservation/saga.json',
+        `OK ${file}`,
         '  states:       4 (initial reservationCreated; final reservationConfirmed, reservationFailed)',
         '  transitions:  4 (events: validationOK, validationKO, checkOK, checkKO)',
         '  commands:     2 (+ 0 side effects)',
@@ -36,7 +59,7 @@ describe('sagaflow validate', () => {
   });
 
   it('rejects a broken variant of the tutorial with path-precise errors, exit 1', async () => {
-    const file = brokenTutorial((raw) => {
+    const file = tutorial((raw) => {
       raw.machineDefinition.initialState = 'reservationStarted';
       const validated = raw.machineDefinition.states[1] as { outgoingTransitions: { targetState: string }[] };
       (validated.outgoingTransitions[0] as { targetState: string }).targetState = 'reservationConfirmd';
@@ -52,17 +75,58 @@ describe('sagaflow validate', () => {
     ]);
   });
 
-  it('refuses a hook in the tutorial with a clear message', async () => {
-    const file = brokenTutorial((raw) => {
-      (raw.machineDefinition.states[0] as { outputCommand: { hook?: string } }).outputCommand.hook = 'return {payload: saga}';
+  it('compiles Flow Manager hooks, plain and base64, and accepts them', async () => {
+    const file = tutorial((raw) => {
+      const hook = 'export default ({ saga, messageLabel }) => ({ payload: { sagaId: saga.sagaId, label: messageLabel } })';
+      (raw.machineDefinition.states[0] as { outputCommand: Record<string, unknown> }).outputCommand.hook = { type: 'file', encoding: 'plain', content: hook };
+      (raw.machineDefinition.states[1] as { outputCommand: Record<string, unknown> }).outputCommand.hook = { type: 'file', encoding: 'base64', content: Buffer.from(hook).toString('base64') };
+      raw.settings = { deepMergeMetadata: { enabled: true, hook: { type: 'file', content: 'export default (a, b) => (Array.isArray(a) ? a.concat(b) : undefined)' } } };
+    });
+    const run = await runCli(['validate', file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout[0]).toBe(`OK ${file}`);
+  });
+
+  it('refuses a hook that does not compile, naming its path, as start does', async () => {
+    const file = tutorial((raw) => {
+      (raw.machineDefinition.states[0] as { outputCommand: Record<string, unknown> }).outputCommand.hook = { type: 'file', content: 'export default ({ saga }) => ({ payload: saga.metadata ' };
+      (raw.machineDefinition.states[1] as { outputCommand: Record<string, unknown> }).outputCommand.hook = { type: 'file', encoding: 'base64', content: 'not base64!' };
+      raw.settings = { deepMergeMetadata: { enabled: true, hook: { type: 'file', content: 'export const customizer = () => undefined' } } };
+    });
+    const run = await runCli(['validate', file, '--json']);
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.stdout[0] ?? '') as { ok: boolean; errors: { path: string; message: string; code?: string }[] };
+    expect(result.ok).toBe(false);
+    expect(result.errors.map((e) => [e.code, e.path])).toEqual([
+      ['SAGAFLOW_HOOK_INVALID', 'machineDefinition.states[0].outputCommand.hook.content'],
+      ['SAGAFLOW_HOOK_INVALID', 'machineDefinition.states[1].outputCommand.hook.content'],
+      ['SAGAFLOW_HOOK_INVALID', 'settings.deepMergeMetadata.hook.content'],
+    ]);
+    expect(result.errors[0]?.message).toMatch(/^does not compile: threw SyntaxError: .* \(line 1, column \d+\)$/);
+    expect(result.errors[1]?.message).toMatch(/^is not valid base64/);
+    expect(result.errors[2]?.message).toMatch(/^does not compile: must be an ES module whose default export is a function/);
+  });
+
+  it('refuses what start refuses in the Kafka topology: no consumerGroup, brokers not host:port, commands on a rest channel', async () => {
+    const file = tutorial((raw) => {
+      const kafka = raw.communicationProtocols[0] as { configurations: Record<string, unknown> };
+      delete kafka.configurations.consumerGroup;
+      kafka.configurations.brokers = ['kafka:9092', 'http://kafka-2:9092'];
+      raw.communicationProtocols.push({ id: 'notifier', type: 'rest', configurations: { protocol: 'http', endpoint: 'notifier', method: 'POST' } } as unknown as Tutorial['communicationProtocols'][number]);
+      (raw.machineDefinition.states[1] as { outputCommand: Record<string, unknown> }).outputCommand.channel = 'notifier';
     });
     const run = await runCli(['validate', file]);
     expect(run.code).toBe(1);
-    expect(run.stdout[1]).toContain('  error: machineDefinition.states[0].outputCommand.hook: is not supported: sagaflow does not execute JavaScript');
+    expect(run.stdout).toEqual([
+      `INVALID ${file} (3 errors, 0 warnings)`,
+      '  error: communicationProtocols[0].configurations.consumerGroup: is required by sagaflow start (it is the application id); set a consumer group name',
+      '  error: communicationProtocols[0].configurations.brokers[1]: is not a host:port address; set it to e.g. "kafka-0:9092"',
+      '  error: machineDefinition.states[1].outputCommand.channel: "checkReservation" is sent on channel "notifier", which is not a kafka channel; sagaflow start sends commands on kafka channels only for now',
+    ]);
   });
 
   it('prints warnings with an OK result', async () => {
-    const file = brokenTutorial((raw) => {
+    const file = tutorial((raw) => {
       raw.machineDefinition.states.push({ id: 'orphan', isFinal: true, colour: 'red' });
     });
     const run = await runCli(['validate', file]);
@@ -74,42 +138,58 @@ describe('sagaflow validate', () => {
     ]);
   });
 
+  // The order example sends side effects on a REST channel, which start refuses: those five
+  // errors stay whatever the environment; the secrets are what changes.
+  const REST_SIDE_EFFECTS = [0, 2, 5, 6, 7].map((i) => `machineDefinition.states[${i}].sideEffects[0].channel`);
+
   it('resolves secrets from the environment, and names missing variables without printing values', async () => {
     const missing = await runCli(['validate', 'examples/order/saga.json']);
     expect(missing.code).toBe(1);
+    // As at start, a file that does not load is not checked further.
     expect(missing.stdout).toEqual([
       'INVALID examples/order/saga.json (3 errors, 0 warnings)',
       '  error: communicationProtocols[0].configurations.authenticationProperties.sasl.password: environment variable ORDERS_KAFKA_PASSWORD is not set: set it, or write the value here instead of the reference',
       '  error: communicationProtocols[1].configurations.headers.Authorization: environment variable NOTIFICATIONS_TOKEN is not set: set it, or write the value here instead of the reference',
       '  error: persistencyManagement.configurations.connectionUri: environment variable ORDERS_MONGO_URI is not set: set it, or write the value here instead of the reference',
     ]);
-    const resolved = await runCli(['validate', 'examples/order/saga.json'], { env: ORDER_ENV });
-    expect(resolved.code).toBe(0);
-    expect(resolved.stdout[0]).toBe('OK examples/order/saga.json');
-    const all = [...resolved.stdout, ...resolved.stderr].join('\n');
+    const resolved = await runCli(['validate', 'examples/order/saga.json', '--json'], { env: ORDER_ENV });
+    expect(resolved.code).toBe(1);
+    const result = JSON.parse(resolved.stdout[0] ?? '') as { errors: { path: string; code?: string }[] };
+    expect(result.errors.map((e) => [e.code, e.path])).toEqual(REST_SIDE_EFFECTS.map((path) => ['SAGAFLOW_CHANNEL_UNSUPPORTED', path]));
+    const all = [...missing.stdout, ...resolved.stdout, ...resolved.stderr].join('\n');
     for (const value of Object.values(ORDER_ENV)) expect(all).not.toContain(value);
   });
 
   it('--skip-secrets validates without the environment', async () => {
-    const run = await runCli(['validate', 'examples/order/saga.json', '--skip-secrets']);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain('  commands:     5 (+ 5 side effects)');
+    const run = await runCli(['validate', 'examples/order/saga.json', '--skip-secrets', '--json']);
+    const result = JSON.parse(run.stdout[0] ?? '') as { errors: { path: string; code?: string }[] };
+    expect(result.errors.map((e) => e.path)).toEqual(REST_SIDE_EFFECTS);
+    // Brokers that are secret references are not checked for host:port when they are not resolved.
+    const file = tutorial((raw) => {
+      (raw.communicationProtocols[0] as { configurations: Record<string, unknown> }).configurations.brokers = '${KAFKA_BROKERS}';
+    });
+    const skipped = await runCli(['validate', file, '--skip-secrets']);
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout).toContain('  commands:     2 (+ 0 side effects)');
+    const unset = await runCli(['validate', file]);
+    expect(unset.stdout[1]).toMatch(/^ {2}error: communicationProtocols\[0\]\.configurations\.brokers: environment variable KAFKA_BROKERS is not set/);
+    const wrong = await runCli(['validate', file], { env: { KAFKA_BROKERS: 'kafka' } });
+    expect(wrong.stdout[1]).toBe('  error: communicationProtocols[0].configurations.brokers[0]: is not a host:port address; set it to e.g. "kafka-0:9092"');
   });
 
   it('--json prints one JSON object', async () => {
-    const ok = await runCli(['validate', 'examples/car-dealer/saga.json', '--json']);
+    const ok = await runCli(['validate', 'examples/invoice/saga.json', '--json']);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toHaveLength(1);
     const result = JSON.parse(ok.stdout[0] ?? '') as { ok: boolean; summary: { states: number; channels: unknown[] } };
     expect(result.ok).toBe(true);
-    expect(result.summary.states).toBe(13);
-    expect(result.summary.channels).toEqual([
-      { id: 'sales', type: 'kafka' },
-      { id: 'crm', type: 'rest' },
-    ]);
-    const bad = await runCli(['validate', 'examples/order/saga.json', '--json']);
+    expect(result.summary.states).toBe(4);
+    expect(result.summary.channels).toEqual([{ id: 'billing', type: 'kafka' }]);
+    const bad = await runCli(['validate', 'examples/car-dealer/saga.json', '--json']);
     expect(bad.code).toBe(1);
-    expect((JSON.parse(bad.stdout[0] ?? '') as { ok: boolean; errors: unknown[] }).errors).toHaveLength(3);
+    const errors = (JSON.parse(bad.stdout[0] ?? '') as { ok: boolean; errors: { code?: string }[] }).errors;
+    expect(errors).toHaveLength(7);
+    expect(errors.every((e) => e.code === 'SAGAFLOW_CHANNEL_UNSUPPORTED')).toBe(true);
   });
 
   it('reports a file that is not JSON as an error at (root)', async () => {

@@ -4,9 +4,9 @@ import type { SagaConfig } from '../../../src/definition/types.ts';
 import { isSagaflowError } from '../../../src/errors.ts';
 import { TUTORIAL_SAGA, parse, readJson, remove, set, validConfig } from './fixtures.ts';
 
-describe('compileDefinition', () => {
-  it('builds the state map with commands in order, transitions by event and business descriptions', () => {
-    const def = compileDefinition(validConfig());
+describe('compileDefinition', async () => {
+  it('builds the state map with commands in order, transitions by event and business descriptions', async () => {
+    const def = await compileDefinition(validConfig());
     expect(def.initialState).toBe('created');
     expect(def.creationEvent).toBe('__created__');
     expect([...def.states.keys()]).toEqual(['created', 'done', 'failed']);
@@ -28,10 +28,10 @@ describe('compileDefinition', () => {
     expect([...def.protocols.keys()]).toEqual(['bus', 'hook']);
   });
 
-  it('applies the settings defaults', () => {
-    const def = compileDefinition(validConfig());
+  it('applies the settings defaults', async () => {
+    const def = await compileDefinition(validConfig());
     expect(def.settings).toEqual({
-      deepMergeMetadata: { enabled: false },
+      deepMergeMetadata: { enabled: false, merge: expect.any(Function) },
       throwOnUnexpectedEvents: false,
       duplicateWindow: DEFAULT_DUPLICATE_WINDOW,
       ignoredEventsWindow: DEFAULT_IGNORED_EVENTS_WINDOW,
@@ -40,20 +40,20 @@ describe('compileDefinition', () => {
     expect(DEFAULT_IGNORED_EVENTS_WINDOW).toBe(100);
   });
 
-  it('keeps the configured settings', () => {
-    const def = compileDefinition(
+  it('keeps the configured settings', async () => {
+    const def = await compileDefinition(
       validConfig((r) => set(r, 'settings', { deepMergeMetadata: { enabled: true }, throwOnUnexpectedEvents: true, duplicateWindow: 3, ignoredEventsWindow: 0 })),
     );
-    expect(def.settings).toEqual({ deepMergeMetadata: { enabled: true }, throwOnUnexpectedEvents: true, duplicateWindow: 3, ignoredEventsWindow: 0 });
+    expect(def.settings).toEqual({ deepMergeMetadata: { enabled: true, merge: expect.any(Function) }, throwOnUnexpectedEvents: true, duplicateWindow: 3, ignoredEventsWindow: 0 });
   });
 
-  it('defaults the creation event to __created__', () => {
-    expect(compileDefinition(validConfig((r) => remove(r, 'machineDefinition.creationEvent'))).creationEvent).toBe('__created__');
-    expect(compileDefinition(validConfig((r) => set(r, 'machineDefinition.creationEvent', 'born'))).creationEvent).toBe('born');
+  it('defaults the creation event to __created__', async () => {
+    expect((await compileDefinition(validConfig((r) => remove(r, 'machineDefinition.creationEvent')))).creationEvent).toBe('__created__');
+    expect((await compileDefinition(validConfig((r) => set(r, 'machineDefinition.creationEvent', 'born')))).creationEvent).toBe('born');
   });
 
-  it('compiles payload validators that list the problems', () => {
-    const def = compileDefinition(
+  it('compiles payload validators that list the problems', async () => {
+    const def = await compileDefinition(
       validConfig((r) =>
         set(r, 'machineDefinition.states[0].outgoingTransitions[0].payloadValidationSchema', {
           type: 'object',
@@ -73,18 +73,18 @@ describe('compileDefinition', () => {
     expect(def.states.get('created')?.transitions.get('workFailed')?.validatePayload).toBeUndefined();
   });
 
-  it('compiles the tutorial', () => {
+  it('compiles the tutorial', async () => {
     const config = parse(readJson(TUTORIAL_SAGA)).config as SagaConfig;
-    const def = compileDefinition(config);
+    const def = await compileDefinition(config);
     expect(def.states.get('reservationValidated')?.transitions.get('checkOK')?.businessEventDescription).toBe('Reservation confirmed');
   });
 
-  it('refuses a configuration whose references do not hold', () => {
+  it('refuses a configuration whose references do not hold', async () => {
     const config = structuredClone(validConfig()) as SagaConfig;
     config.machineDefinition.initialState = 'nope';
     let error: unknown;
     try {
-      compileDefinition(config);
+      await compileDefinition(config);
     } catch (e) {
       error = e;
     }

@@ -17,7 +17,7 @@ import type { MemoryClient } from './memory-broker.ts';
 
 const PARTITIONS = 2;
 
-function reservation() {
+async function reservation() {
   const raw = JSON.parse(readFileSync(new URL('../../../examples/reservation/saga.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   const parsed = parseSagaConfig(raw, { env: {}, readFile: () => '' });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.errors));
@@ -53,7 +53,7 @@ async function harness(opts: { codec?: ProcessorCodec; v1?: boolean; maxRecordBy
     deadLetterTopic: { topic: 'app-dead-letter', partitions: PARTITIONS },
     commandTopics: new Map([['kafkaChannel', { topic: 'commands', partitions: PARTITIONS }]]),
     partitions: PARTITIONS,
-    definition: reservation(),
+    definition: await reservation(),
     codec: opts.codec ?? jsonCodec(),
     client,
     admin: await client.admin(),

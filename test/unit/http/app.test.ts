@@ -10,12 +10,12 @@ import type { Envelope } from '../../../src/kafka/codec.ts';
 import type { SagaLocation } from '../../../src/engine/processor.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 
-function definition(throwOnUnexpectedEvents = false) {
+async function definition(throwOnUnexpectedEvents = false) {
   const raw = JSON.parse(readFileSync(new URL('../../../examples/reservation/saga.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   raw.settings = { throwOnUnexpectedEvents };
   const parsed = parseSagaConfig(raw, { env: {}, readFile: () => '' });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.errors));
-  return { config: parsed.config, compiled: compileDefinition(parsed.config) };
+  return { config: parsed.config, compiled: await compileDefinition(parsed.config) };
 }
 
 function saga(sagaId: string, currentState = 'reservationCreated'): SagaDocument {
@@ -46,7 +46,7 @@ async function build(opts: {
   bodyLimit?: number;
 }) {
   const produced: { sagaId: string; envelope: Envelope }[] = [];
-  const { config, compiled } = definition(opts.throwOnUnexpected ?? false);
+  const { config, compiled } = await definition(opts.throwOnUnexpected ?? false);
   let n = 0;
   const deps: HttpDeps = {
     definition: compiled,

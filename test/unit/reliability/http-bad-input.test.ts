@@ -15,7 +15,7 @@ async function appWith(produce: EventIngress['produce']) {
   const parsed = parseSagaConfig(raw, { env: {}, readFile: () => '' });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.errors));
   return buildHttpApp({
-    definition: compileDefinition(parsed.config),
+    definition: await compileDefinition(parsed.config),
     machineDefinition: parsed.config.machineDefinition,
     sagaIdPrefix: '',
     ingress: { produce },

@@ -11,8 +11,8 @@ import { parse } from '../definition/fixtures.ts';
  *                           working --fail--> failed (final, no business state)
  * start --cancel--> failed
  */
-export function definition(settings: Settings = {}): CompiledDefinition {
-  const result = parse({
+export function definition(settings: Settings = {}, edit: (raw: Record<string, unknown>) => void = () => undefined): Promise<CompiledDefinition> {
+  const raw: Record<string, unknown> = {
     machineDefinition: {
       initialState: 'start',
       states: [
@@ -61,7 +61,9 @@ export function definition(settings: Settings = {}): CompiledDefinition {
     ],
     persistencyManagement: {},
     settings,
-  });
+  };
+  edit(raw);
+  const result = parse(raw);
   if (result.config === undefined) throw new Error(`saga fixture is invalid: ${JSON.stringify(result.errors)}`);
   return compileDefinition(result.config);
 }

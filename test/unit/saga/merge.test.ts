@@ -1,38 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { cloneJson, isPlainObject, mergeMetadata } from '../../../src/saga/merge.ts';
+import { cloneJson, isPlainObject, shallowMergeMetadata } from '../../../src/saga/merge.ts';
 
-describe('mergeMetadata', () => {
+// The deep merge (settings.deepMergeMetadata) is lodash's: test/unit/definition/metadata-merge.test.ts.
+describe('shallowMergeMetadata', () => {
   const base = { a: 1, nested: { x: 1, y: { z: 1 } }, list: [1, 2] };
 
-  it('shallow: first-level keys of the payload replace the metadata ones', () => {
-    expect(mergeMetadata(base, { nested: { y: 2 }, b: 2 }, false)).toEqual({ a: 1, nested: { y: 2 }, list: [1, 2], b: 2 });
-  });
-
-  it('deep: objects merge recursively, arrays and scalars replace, null replaces', () => {
-    expect(mergeMetadata(base, { nested: { y: { w: 2 } }, list: [3] }, true)).toEqual({ a: 1, nested: { x: 1, y: { z: 1, w: 2 } }, list: [3] });
-    expect(mergeMetadata(base, { nested: null }, true)).toEqual({ a: 1, nested: null, list: [1, 2] });
-    expect(mergeMetadata(base, { a: { now: 'object' } }, true)).toEqual({ a: { now: 'object' }, nested: { x: 1, y: { z: 1 } }, list: [1, 2] });
+  it('replaces the first-level keys of the metadata with the payload ones', () => {
+    expect(shallowMergeMetadata(base, { nested: { y: 2 }, b: 2 })).toEqual({ a: 1, nested: { y: 2 }, list: [1, 2], b: 2 });
+    expect(shallowMergeMetadata(base, { list: [3], a: null })).toEqual({ a: null, nested: { x: 1, y: { z: 1 } }, list: [3] });
   });
 
   it('modifies neither input and shares nothing with them', () => {
     const metadata = { nested: { x: 1 } };
     const payload = { nested: { y: [1] }, other: { k: 1 } };
-    const merged = mergeMetadata(metadata, payload, true);
+    const merged = shallowMergeMetadata(metadata, payload);
     expect(metadata).toEqual({ nested: { x: 1 } });
     expect(payload).toEqual({ nested: { y: [1] }, other: { k: 1 } });
     (merged.other as { k: number }).k = 2;
     expect(payload.other.k).toBe(1);
+    expect(merged.nested).not.toBe(payload.nested);
   });
 
   it('stores a "__proto__" key as data and never changes a prototype', () => {
     const payload = JSON.parse('{"__proto__": {"polluted": true}, "nested": {"__proto__": {"polluted": true}}}') as Record<string, unknown>;
-    for (const deep of [false, true]) {
-      const merged = mergeMetadata({ nested: {} }, payload, deep);
-      expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect(Object.keys(merged)).toContain('__proto__');
-      expect(JSON.parse(JSON.stringify(merged))).toEqual(merged);
-    }
+    const merged = shallowMergeMetadata({ nested: {} }, payload);
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.keys(merged)).toContain('__proto__');
+    expect(JSON.parse(JSON.stringify(merged))).toEqual(merged);
   });
 });
 

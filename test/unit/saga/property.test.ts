@@ -4,6 +4,7 @@ import type { CompiledDefinition } from '../../../src/definition/compile.ts';
 import { seededRandom } from '../../../src/cli/prng.ts';
 import { transition } from '../../../src/saga/transition.ts';
 import type { SagaDocument, SagaInput, TransitionResult } from '../../../src/saga/types.ts';
+import { set } from '../definition/fixtures.ts';
 import { definition, ts } from './fixtures.ts';
 
 const SEQUENCES = 3000;
@@ -70,17 +71,29 @@ function checkStep(def: CompiledDefinition, before: SagaDocument | undefined, in
     check(result.commands.length === 0, 'only applied and created send commands');
   }
   if (before?.isFinal === true) check(result.saga?.currentState === before.currentState, 'a final saga never moves');
+  if (result.outcome === 'hook-failed') {
+    check(
+      before === undefined ? result.saga === undefined : result.saga?.currentState === before.currentState && isDeepStrictEqual(result.saga.metadata, before.metadata),
+      'a failed hook leaves the saga where it was (or creates none)',
+    );
+    check(before === undefined || isDeepStrictEqual(result.saga?.recentEventIds, before.recentEventIds), 'a failed hook does not remember the eventId');
+  }
 }
 
 describe('transition, property-based', () => {
-  it(`keeps every saga valid over ${SEQUENCES} random input sequences`, { timeout: 30_000 }, () => {
+  it(`keeps every saga valid over ${SEQUENCES} random input sequences`, { timeout: 30_000 }, async () => {
     const random = seededRandom(20240101);
-    const definitions = [
+    const definitions = await Promise.all([
       definition(),
       definition({ deepMergeMetadata: { enabled: true } }),
       definition({ duplicateWindow: 3, ignoredEventsWindow: 2 }),
       definition({ duplicateWindow: 0, ignoredEventsWindow: 0 }),
-    ];
+      // Hooks that fail for some inputs: a creation at step 3, 10, ...; work entered with an odd n and tag b.
+      definition({ deepMergeMetadata: { enabled: true, hook: { type: 'file', content: 'export default (o, s) => (Array.isArray(o) ? o.concat(s) : undefined)' } } }, (raw) => {
+        set(raw, 'machineDefinition.states[0].outputCommand.hook', { type: 'file', content: 'export default ({ saga }) => { if (saga.metadata.step % 7 === 3) throw new Error("step"); return { payload: { step: saga.metadata.step } }; }' });
+        set(raw, 'machineDefinition.states[1].outputCommand.hook', { type: 'file', content: 'export default ({ saga }) => (saga.metadata.tag === "b" && saga.metadata.n % 2 === 1 ? { payload: [] } : { payload: { n: saga.metadata.n } })' });
+      }),
+    ]);
     const outcomes = new Set<string>();
     let steps = 0;
     for (let sequence = 0; sequence < SEQUENCES; sequence += 1) {
@@ -103,6 +116,6 @@ describe('transition, property-based', () => {
     }
     expect(steps).toBeGreaterThan(SEQUENCES * 10);
     // The generator reaches every outcome, so the invariants were checked on all of them.
-    expect([...outcomes].sort()).toEqual(['already-exists', 'already-final', 'applied', 'created', 'duplicate', 'rejected', 'unexpected', 'unknown-saga']);
+    expect([...outcomes].sort()).toEqual(['already-exists', 'already-final', 'applied', 'created', 'duplicate', 'hook-failed', 'rejected', 'unexpected', 'unknown-saga']);
   });
 });

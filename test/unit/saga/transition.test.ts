@@ -3,7 +3,7 @@ import { transition } from '../../../src/saga/transition.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { create, definition, event, run, ts } from './fixtures.ts';
 
-const def = definition();
+const def = await definition();
 
 describe('create', () => {
   it('creates the saga in the initial state with its first history entries and commands', () => {
@@ -42,8 +42,8 @@ describe('create', () => {
     ]);
   });
 
-  it('uses the configured creation event', () => {
-    const custom = definition();
+  it('uses the configured creation event', async () => {
+    const custom = await definition();
     const withEvent = { ...custom, creationEvent: 'born' };
     expect(transition(withEvent, undefined, create()).saga?.history.events[0]?.event).toBe('born');
   });
@@ -220,8 +220,8 @@ describe('duplicates', () => {
     expect(transition(def, saga, event('cancel', {}, ts(2), 'e-1')).outcome).toBe('duplicate');
   });
 
-  it('forgets the oldest eventIds beyond the window', () => {
-    const small = definition({ duplicateWindow: 2 });
+  it('forgets the oldest eventIds beyond the window', async () => {
+    const small = await definition({ duplicateWindow: 2 });
     const saga = run(small, [create(), event('go', { n: 1 }, ts(1), 'e-1'), event('again', {}, ts(2), 'e-2'), event('again', {}, ts(3), 'e-3')]);
     expect(saga.recentEventIds).toEqual(['e-2', 'e-3']);
     expect(transition(small, saga, event('again', {}, ts(4), 'e-3')).outcome).toBe('duplicate');
@@ -230,8 +230,8 @@ describe('duplicates', () => {
     expect(transition(small, saga, event('again', {}, ts(4), 'e-1')).outcome).toBe('applied');
   });
 
-  it('does no duplicate detection with a window of 0 or without eventIds', () => {
-    const none = definition({ duplicateWindow: 0 });
+  it('does no duplicate detection with a window of 0 or without eventIds', async () => {
+    const none = await definition({ duplicateWindow: 0 });
     const saga = run(none, [create(), event('go', { n: 1 }, ts(1), 'e-1')]);
     expect(saga.recentEventIds).toEqual([]);
     expect(transition(none, saga, event('again', {}, ts(2), 'e-1')).outcome).toBe('applied');
@@ -241,16 +241,16 @@ describe('duplicates', () => {
 });
 
 describe('ignoredEvents window', () => {
-  it('keeps only the most recent ignored events', () => {
-    const small = definition({ ignoredEventsWindow: 3 });
+  it('keeps only the most recent ignored events', async () => {
+    const small = await definition({ ignoredEventsWindow: 3 });
     const inputs = [create(), ...[1, 2, 3, 4, 5].map((i) => event(`nope-${i}`, {}, ts(i)))];
     const saga = run(small, inputs);
     expect(saga.ignoredEvents.map((e) => e.event)).toEqual(['nope-3', 'nope-4', 'nope-5']);
     expect(saga.revision).toBe(6);
   });
 
-  it('still changes the revision when the window is 0', () => {
-    const none = definition({ ignoredEventsWindow: 0 });
+  it('still changes the revision when the window is 0', async () => {
+    const none = await definition({ ignoredEventsWindow: 0 });
     const saga = run(none, [create(), event('nope')]);
     expect(saga.ignoredEvents).toEqual([]);
     expect(saga.revision).toBe(2);
@@ -266,10 +266,10 @@ describe('metadata merge', () => {
     expect(saga.metadata).toEqual({ customer: { email: 'new@example.com' }, items: [1, 2], n: 1, total: 10 });
   });
 
-  it('is deep when settings.deepMergeMetadata.enabled: nested objects merge, arrays replace', () => {
-    const deep = definition({ deepMergeMetadata: { enabled: true } });
+  it('is lodash mergeWith when settings.deepMergeMetadata.enabled: nested objects merge, arrays merge index by index', async () => {
+    const deep = await definition({ deepMergeMetadata: { enabled: true } });
     const saga = run(deep, [create('saga-1', metadata), event('go', { n: 1 }), event('again', { ...payload, items: [3] }, ts(2))]);
-    expect(saga.metadata).toEqual({ customer: { name: 'Ada', email: 'new@example.com' }, items: [3], n: 1, total: 10 });
+    expect(saga.metadata).toEqual({ customer: { name: 'Ada', email: 'new@example.com' }, items: [3, 2], n: 1, total: 10 });
   });
 });
 
@@ -283,8 +283,8 @@ describe('documents', () => {
     expect(transition(def, copy, next)).toEqual(transition(def, saga, next));
   });
 
-  it('is deterministic: the same inputs give identical documents and commands', () => {
+  it('is deterministic: the same inputs give identical documents and commands', async () => {
     const inputs = [create(), event('go', { n: 1 }, ts(1), 'e-1'), event('finish', {}, ts(2))];
-    expect(JSON.stringify(run(def, inputs))).toBe(JSON.stringify(run(definition(), inputs)));
+    expect(JSON.stringify(run(def, inputs))).toBe(JSON.stringify(run(await definition(), inputs)));
   });
 });

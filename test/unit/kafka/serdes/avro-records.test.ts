@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { IGNORED_OUTCOMES } from '../../../../src/saga/types.ts';
 import { AVRO_SCHEMA_FILES } from '../../../../src/kafka/serdes/avro.ts';
 import {
   COMMAND_FIELDS,
@@ -116,6 +117,15 @@ describe('Avro record mapping', () => {
     expect(decodeFailureReason(error)).toMatch(/^messagePayloadJson is not valid JSON: /);
     const record = { ...sagaToAvro('c', minimalSaga()), metadataJson: '[1]' };
     expect(() => sagaFromAvro('c', record)).toThrow(/metadataJson is not a JSON object but an array/);
+  });
+
+  it('keeps every ignored-event outcome the core records, hook-failed included', () => {
+    for (const outcome of IGNORED_OUTCOMES) {
+      const saga = fullSaga();
+      saga.ignoredEvents = [{ event: 'X', timestamp: '2025-01-01T00:00:01.000Z', outcome, reason: 'r', state: 'CREATED' }];
+      expect(sagaFromAvro('c', sagaToAvro('c', saga)).ignoredEvents[0]?.outcome).toBe(outcome);
+    }
+    expect(IGNORED_OUTCOMES).toContain('hook-failed');
   });
 
   it('refuses an unknown ignored-event outcome', () => {
