@@ -4,7 +4,7 @@
 //   node scripts/deploy-tools.ts check     run every check (installs first), exit 1 on a failure
 //   node scripts/deploy-tools.ts render    write deploy/kubernetes/sagaflow.yaml from the chart
 // `npm test` runs the same checks (test/integration/deploy/deploy-checks.test.ts).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSagaflowError } from '../src/errors.ts';
 import { composeConfig, hadolint, helmLint, helmTemplate, kubeconform, plainManifests, plainManifestsText } from './deploy-tools/checks.ts';
@@ -44,7 +44,13 @@ async function main(command: string | undefined): Promise<number> {
     report('helm lint --strict', await helmLint(repoRoot, paths)),
     report('helm template', rendered),
     report('kubeconform -strict (default values)', await kubeconform(repoRoot, paths, rendered.stdout)),
-    report(`kubeconform -strict ${plainManifests}`, await kubeconform(repoRoot, paths, plainManifestsText(rendered.stdout))),
+    report(`kubeconform -strict ${plainManifests}`, await kubeconform(repoRoot, paths, readFileSync(join(repoRoot, plainManifests), 'utf8'))),
+    report(`${plainManifests} is the chart rendered (else: render)`, {
+      command: `compare ${plainManifests} with helm template`,
+      code: readFileSync(join(repoRoot, plainManifests), 'utf8') === plainManifestsText(rendered.stdout) ? 0 : 1,
+      stdout: '',
+      stderr: 'differs: run `node scripts/deploy-tools.ts render` and commit the result',
+    }),
     report('docker-compose.yml loads (compose-go)', await composeConfig(repoRoot, paths)),
   ];
   return results.every(Boolean) ? 0 : 1;
