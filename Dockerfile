@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # sagaflow's container image: `docker build -t sagaflow .`
+#   toolchain         the Node 24 base with compilers and headers for native modules
 #   build             npm ci + npm run build: the compiled dist/ (tsconfig.build.json)
 #   production-deps   npm ci --omit=dev: production dependencies only, native modules
-#                     (rocksdb-native, @confluentinc/kafka-javascript) built on the same base
-#                     as the runtime stage, so the binaries match its glibc and Node ABI
+#                     (rocksdb-native, @confluentinc/kafka-javascript) installed on the same
+#                     base as the runtime stage, so the binaries match its glibc and Node ABI
 #   runtime           dist/ + production node_modules, non-root, `sagaflow start`
 # Every stage starts from the same Node 24 image; NODE_IMAGE pins it to a digest if wanted.
 ARG NODE_IMAGE=node:24-bookworm-slim
