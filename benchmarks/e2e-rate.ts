@@ -78,7 +78,7 @@ await until(async () => ((await fetch(`${url}/-/ready`)).status === 200 ? true :
 
 const kafka = new Kafka({ clientId: run, brokers, logLevel: logLevel.NOTHING });
 const codec = await createProcessorCodec(channel, { events: `${run}-events`, commands: [`${run}-commands`], changelog: '', deadLetter: '' });
-const worker = new SagaWorker({ kafka, codec, commandsTopic: `${run}-commands`, eventsTopic: `${run}-events`, groupId: `${run}-workers` });
+const worker = new SagaWorker({ brokers, codec, commandsTopic: `${run}-commands`, eventsTopic: `${run}-events`, groupId: `${run}-workers` });
 worker
   .onCommand('validateReservation', ({ sagaId }) => worker.emit('validationOK', sagaId, { ok: true }))
   .onCommand('checkReservation', ({ sagaId, payload }) => worker.emit((payload as { i: number }).i % 5 === 0 ? 'checkKO' : 'checkOK', sagaId, {}));

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Partitioners } from 'kafkajs';
 import type { MachineDefinition, StateSpec } from '../src/definition/types.ts';
-import { BatchingSender } from '../src/kafka/batching-sender.ts';
+import { BatchingSender } from '../src/adapters/kafkajs/batching-sender.ts';
 import { connect, createTopics, runStamp, deleteGroups, deleteTopics, silenceKafkajsTimeoutWarnings, type BenchKafka } from './kafka.ts';
 import { repoRoot } from './perf-tools.ts';
 import { DEFAULT_WORKLOAD, emptySummary, FLOWS, loadSagaConfig, planSaga, type PlannedEvent, type WorkloadOptions } from './workload.ts';

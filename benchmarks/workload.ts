@@ -11,6 +11,7 @@
  * Run directly to print a summary, or to produce the workload into a topic:
  *   node benchmarks/workload.ts --flow benchmarks/flows/reservation.saga.json --sagas 20000 [--produce <topic>]
  */
+import { partitionForKey } from '../src/broker/murmur2.ts';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { SagaConfig, StateSpec } from '../src/definition/types.ts';
@@ -76,39 +77,9 @@ export const FLOWS: Readonly<Record<string, string>> = {
 
 export const DEFAULT_WORKLOAD = Object.freeze({ seed: 42, partitions: 12, happyRatio: 0.9, window: 1000 });
 
-/** Kafka's murmur2 (org.apache.kafka.common.utils.Utils#murmur2) over the key's UTF-8 bytes. */
-export function murmur2(key: string): number {
-  const data = Buffer.from(key, 'utf8');
-  const m = 0x5bd1e995;
-  const length = data.length;
-  let h = 0x9747b28c ^ length;
-  const length4 = length >>> 2;
-  for (let i = 0; i < length4; i++) {
-    let k = data.readInt32LE(i * 4);
-    k = Math.imul(k, m);
-    k ^= k >>> 24;
-    k = Math.imul(k, m);
-    h = Math.imul(h, m);
-    h ^= k;
-  }
-  const tail = length & ~3;
-  const rest = length % 4;
-  const byte = (i: number): number => data[tail + i] ?? 0;
-  if (rest === 3) h ^= byte(2) << 16;
-  if (rest >= 2) h ^= byte(1) << 8;
-  if (rest >= 1) {
-    h ^= byte(0);
-    h = Math.imul(h, m);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, m);
-  h ^= h >>> 15;
-  return h | 0;
-}
-
 /** The partition the Java (and kafkajs default) partitioner gives a key. */
 export function partitionFor(key: string, partitions: number): number {
-  return (murmur2(key) & 0x7fffffff) % partitions;
+  return partitionForKey(key, partitions);
 }
 
 /** splitmix32: small, fast, and identical on every platform. */

@@ -4,7 +4,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { createProcessorCodec } from '../src/kafka/codec-factory.ts';
 import type { KafkaProtocol } from '../src/definition/types.ts';
 import { SagaWorker } from '../src/worker/client.ts';
@@ -76,14 +75,13 @@ await waitFor('sagaflow to be ready', async () => {
 }, 120_000);
 
 step('starting the reservation workers (validation and check services)');
-const kafka = new Kafka({ clientId: `${run}-workers`, brokers, logLevel: logLevel.NOTHING });
 const codec = await createProcessorCodec(channel, {
   events: `${run}-events`,
   commands: [`${run}-commands`],
   changelog: '',
   deadLetter: '',
 });
-const worker = new SagaWorker({ kafka, codec, commandsTopic: `${run}-commands`, eventsTopic: `${run}-events`, groupId: `${run}-workers` });
+const worker = new SagaWorker({ brokers, codec, commandsTopic: `${run}-commands`, eventsTopic: `${run}-events`, groupId: `${run}-workers` });
 reservationHandlers(worker, reservationRoles);
 await worker.start();
 

@@ -9,8 +9,11 @@
 // The container image holds the compiled dist/ and no sources: the modules are loaded from
 // dist/ when it exists, from src/ otherwise (a checkout), as bin/sagaflow.js does.
 import { existsSync } from 'node:fs';
+import pino from 'pino';
 import type * as CodecFactory from '../../src/kafka/codec-factory.ts';
 import type * as Load from '../../src/definition/load.ts';
+import type * as BrokerConfig from '../../src/runtime/broker-config.ts';
+import type * as Env from '../../src/runtime/env.ts';
 import type * as Topology from '../../src/definition/topology.ts';
 import type * as Warnings from '../../src/runtime/warnings.ts';
 import type * as WorkerClient from '../../src/worker/client.ts';
@@ -62,9 +65,12 @@ async function main(): Promise<number> {
   const { kafkaLayout } = await load<typeof Topology>('definition/topology');
   const { createProcessorCodec } = await load<typeof CodecFactory>('kafka/codec-factory');
   const { SagaWorker } = await load<typeof WorkerClient>('worker/client');
-  const { Kafka, logLevel } = await import('kafkajs');
+  const { readRuntimeEnv } = await load<typeof Env>('runtime/env');
+  const { brokerConfigOf } = await load<typeof BrokerConfig>('runtime/broker-config');
 
-  // The same checks and topology as `sagaflow start`: a bad file stops here with its path.
+  // The same checks, topology and Kafka client (SAGAFLOW_KAFKA_CLIENT) as `sagaflow start`: a
+  // bad file or variable stops here with its path.
+  const { kafkaClient } = readRuntimeEnv(process.env, process.cwd());
   const { channel, applicationId, eventsTopic, commandTopics } = kafkaLayout(loadSagaConfigFile(path, process.env));
   const commandsTopic = commandTopics.get(channel.id);
   if (!commandsTopic) {
@@ -72,9 +78,22 @@ async function main(): Promise<number> {
     return 1;
   }
   const name = roles.length === 1 ? `${roles[0]}-service` : 'reservation-services';
-  const kafka = new Kafka({ clientId: name, brokers: channel.configurations.brokers, logLevel: logLevel.NOTHING });
+  const logger = pino({ level: 'warn' });
+  const { brokers, ssl, sasl } = brokerConfigOf(channel, name, logger);
   const codec = await createProcessorCodec(channel, { events: eventsTopic, commands: [commandsTopic], changelog: '', deadLetter: '' });
-  const worker = reservationHandlers(new SagaWorker({ kafka, codec, commandsTopic, eventsTopic, groupId: `${applicationId}-${name}` }), roles);
+  const worker = new SagaWorker({
+    brokers,
+    client: kafkaClient,
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
+    codec,
+    commandsTopic,
+    eventsTopic,
+    groupId: `${applicationId}-${name}`,
+    clientId: name,
+    logger,
+  });
+  reservationHandlers(worker, roles);
   await worker.start();
   console.log(`${name}: reading ${commandsTopic}, answering on ${eventsTopic}`);
   await new Promise<void>((resolve) => {

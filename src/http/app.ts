@@ -7,7 +7,7 @@ import type { CompiledDefinition } from '../definition/compile.ts';
 import type { MachineDefinition } from '../definition/types.ts';
 import type { SagaDocument } from '../saga/types.ts';
 import type { Envelope } from '../kafka/codec.ts';
-import type { SagaLocation } from '../kafka/processor.ts';
+import type { SagaLocation } from '../engine/processor.ts';
 import { HTTP_ERRORS, sendError } from './errors.ts';
 import type { HttpErrorCode } from './errors.ts';
 import { schemas } from './schemas.ts';

@@ -1,4 +1,4 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { TopicAdmin, TopicSpec } from '../broker/ports.ts';
 import { SagaflowError } from '../errors.ts';
 
 /** Names of the topics one application uses. */
@@ -19,57 +19,45 @@ export function deadLetterTopicName(applicationId: string): string {
   return `${applicationId}-dead-letter`;
 }
 
-async function partitionCounts(admin: Admin, topics: string[]): Promise<Map<string, number>> {
-  const existing = new Set(await admin.listTopics());
-  const present = topics.filter((t) => existing.has(t));
-  const counts = new Map<string, number>();
-  if (present.length === 0) return counts;
-  const { topics: meta } = await admin.fetchTopicMetadata({ topics: present });
-  for (const t of meta) counts.set(t.name, t.partitions.length);
-  return counts;
-}
-
 /**
  * Makes sure the events, commands, changelog and dead-letter topics exist and are
  * co-partitioned. Missing topics are created (events with `defaultPartitions`, the others
- * with the events topic's count; the changelog compacted). An existing changelog or
- * commands topic with a different partition count is refused: sagaId -> partition would no
- * longer match between input, state and output, and restore would read the wrong sagas.
+ * with the events topic's count; the changelog compacted). An existing changelog with a
+ * different partition count is refused: sagaId -> partition would no longer match between
+ * input and state, and restore would read the wrong sagas. Returns every topic's count
+ * (records are routed with murmur2 over it).
  */
 export async function ensureTopics(
-  admin: Admin,
+  admin: TopicAdmin,
   layout: TopicLayout,
-  opts: { defaultPartitions: number; replicationFactor: number },
-): Promise<{ partitions: number }> {
-  const all = [layout.events, layout.changelog, layout.deadLetter, ...layout.commands];
-  let counts = await partitionCounts(admin, all);
-  const toCreate: ITopicConfig[] = [];
+  opts: { defaultPartitions: number; replicationFactor: number | undefined },
+): Promise<{ partitions: number; counts: Map<string, number> }> {
+  const all = [...new Set([layout.events, layout.changelog, layout.deadLetter, ...layout.commands])];
+  let counts = await admin.partitionCounts(all);
+  const toCreate: TopicSpec[] = [];
   const partitions = counts.get(layout.events) ?? opts.defaultPartitions;
-  if (!counts.has(layout.events)) {
-    toCreate.push({ topic: layout.events, numPartitions: partitions, replicationFactor: opts.replicationFactor });
-  }
+  const spec = (topic: string, config?: Record<string, string>): TopicSpec => ({
+    topic,
+    partitions,
+    ...(opts.replicationFactor === undefined ? {} : { replicationFactor: opts.replicationFactor }),
+    ...(config ? { config } : {}),
+  });
+  if (!counts.has(layout.events)) toCreate.push(spec(layout.events));
   if (!counts.has(layout.changelog)) {
-    toCreate.push({
-      topic: layout.changelog,
-      numPartitions: partitions,
-      replicationFactor: opts.replicationFactor,
-      configEntries: [
-        { name: 'cleanup.policy', value: 'compact' },
+    toCreate.push(
+      spec(layout.changelog, {
+        'cleanup.policy': 'compact',
         // Transactional writes; keep the log small enough to restore quickly.
-        { name: 'segment.bytes', value: String(64 * 1024 * 1024) },
-      ],
-    });
+        'segment.bytes': String(64 * 1024 * 1024),
+      }),
+    );
   }
   for (const topic of [...layout.commands, layout.deadLetter]) {
-    if (!counts.has(topic) && !toCreate.some((t) => t.topic === topic)) {
-      toCreate.push({ topic, numPartitions: partitions, replicationFactor: opts.replicationFactor });
-    }
+    if (!counts.has(topic) && !toCreate.some((t) => t.topic === topic)) toCreate.push(spec(topic));
   }
   if (toCreate.length > 0) {
-    // createTopics answers false when a topic already exists (another instance won the race):
-    // that is fine, the partition check below still applies.
-    await admin.createTopics({ topics: toCreate, waitForLeaders: true });
-    counts = await partitionCounts(admin, all);
+    await admin.createTopics(toCreate);
+    counts = await admin.partitionCounts(all);
   }
   const changelogCount = counts.get(layout.changelog);
   if (changelogCount !== partitions) {
@@ -79,5 +67,10 @@ export async function ensureTopics(
         'they must be co-partitioned: delete the changelog topic (it is rebuilt from nothing only if you also accept losing saga state) or recreate the events topic with the same count',
     });
   }
-  return { partitions };
+  for (const topic of all) {
+    if (!counts.has(topic)) {
+      throw new SagaflowError('SAGAFLOW_KAFKA_UNREACHABLE', { message: `topic "${topic}" was created but the cluster does not report it yet; start again`, retryable: true });
+    }
+  }
+  return { partitions, counts };
 }

@@ -8,7 +8,8 @@ import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import type { ProcessorCodec } from '../kafka/codec.ts';
 import { changelogTopicName, deadLetterTopicName } from '../kafka/topics.ts';
 import { readRuntimeEnv } from '../runtime/env.ts';
-import { kafkaClient } from '../runtime/kafka-client.ts';
+import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
+import { brokerConfigOf } from '../runtime/broker-config.ts';
 import { crudSagaSink, restSagaSink } from './http-sink.ts';
 import type { HttpSinkOptions } from './http-sink.ts';
 import { openSagaCollection } from './mongo.ts';
@@ -165,7 +166,7 @@ export async function runProject(
       deadLetter: deadLetterTopicName(applicationId),
       commands: [],
     });
-    const kafka = kafkaClient(channel, `sagaflow-${applicationId}-projection`, logger);
+    const kafka = kafkajsClient(brokerConfigOf(channel, `sagaflow-${applicationId}-projection`, logger));
     handle = startProjection({ persistency: config.persistencyManagement, kafka, applicationId, codec, logger });
   } catch (err) {
     stderr(isSagaflowError(err) ? `${err.code}: ${err.message}` : `SAGAFLOW_PROJECTION_START_FAILED: ${(err as Error).message ?? String(err)}`);

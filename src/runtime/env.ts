@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { CLIENT_NAMES } from '../adapters/select.ts';
+import type { ClientName } from '../broker/ports.ts';
 import { SagaflowError } from '../errors.ts';
 
 /** Everything sagaflow reads from the environment, read and validated in this one place. */
@@ -14,6 +16,10 @@ export interface RuntimeEnv {
   replicationFactor: number | undefined;
   /** Whether this instance also runs the MongoDB projection (when persistency is mongo). */
   projection: boolean;
+  /** The Kafka client behind the broker ports. */
+  kafkaClient: ClientName;
+  /** Longest time between commits while there is work; undefined: the client's default. */
+  commitIntervalMs: number | undefined;
 }
 
 /** sagaflow's own environment variables (names, not error codes). */
@@ -23,7 +29,12 @@ export const SAGAFLOW_ENV_VARS = [
   'SAGAFLOW_DEFAULT_PARTITIONS',
   'SAGAFLOW_REPLICATION_FACTOR',
   'SAGAFLOW_PROJECTION',
+  'SAGAFLOW_KAFKA_CLIENT',
+  'SAGAFLOW_COMMIT_INTERVAL_MS',
 ] as const;
+
+/** The client used when SAGAFLOW_KAFKA_CLIENT is not set. */
+export const DEFAULT_KAFKA_CLIENT: ClientName = 'kafkajs';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -68,6 +79,11 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     throw invalid('SAGAFLOW_ADVERTISED_URL', `"${advertisedUrl}" is not an http(s) URL; set the address other instances use to reach this one`);
   }
   const rf = env.SAGAFLOW_REPLICATION_FACTOR;
+  const client = (env.SAGAFLOW_KAFKA_CLIENT || DEFAULT_KAFKA_CLIENT).trim().toLowerCase();
+  if (!(CLIENT_NAMES as readonly string[]).includes(client)) {
+    throw invalid('SAGAFLOW_KAFKA_CLIENT', `"${env.SAGAFLOW_KAFKA_CLIENT}" is not a client; use one of ${CLIENT_NAMES.join(', ')}`);
+  }
+  const interval = env.SAGAFLOW_COMMIT_INTERVAL_MS;
   return Object.freeze({
     configurationsFilePath: resolve(cwd, configurationsFilePath),
     sagaIdPrefix: env.SAGA_ID_PREFIX ?? '',
@@ -79,5 +95,7 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     defaultPartitions: integer(env, 'SAGAFLOW_DEFAULT_PARTITIONS', 6, 1, 10_000),
     replicationFactor: rf === undefined || rf === '' ? undefined : integer(env, 'SAGAFLOW_REPLICATION_FACTOR', 1, 1, 100),
     projection: flag(env, 'SAGAFLOW_PROJECTION', true),
+    kafkaClient: client as ClientName,
+    commitIntervalMs: interval === undefined || interval === '' ? undefined : integer(env, 'SAGAFLOW_COMMIT_INTERVAL_MS', 100, 0, 60_000),
   });
 }

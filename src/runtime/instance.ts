@@ -1,23 +1,25 @@
-import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
-import type { Admin, Producer } from 'kafkajs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
+import { createBrokerClient } from '../adapters/select.ts';
+import { partitionForKey } from '../broker/murmur2.ts';
+import type { BrokerClient, RecordProducer, TopicAdmin } from '../broker/ports.ts';
 import { compileDefinition } from '../definition/compile.ts';
 import type { SagaConfig } from '../definition/types.ts';
 import { kafkaLayout } from '../definition/topology.ts';
+import { Processor } from '../engine/processor.ts';
 import { isSagaflowError } from '../errors.ts';
 import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
-import { BatchingSender } from '../kafka/batching-sender.ts';
-import { Processor } from '../kafka/processor.ts';
 import { produceError } from '../kafka/produce-errors.ts';
 import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
-import { kafkaClient } from './kafka-client.ts';
+import { brokerConfigOf } from './broker-config.ts';
 import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
@@ -31,7 +33,24 @@ export interface Instance {
   readonly projection: ProjectionHandle | undefined;
   readonly applicationId: string;
   readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[] };
+  /** Which Kafka client the instance runs on. */
+  readonly client: BrokerClient['name'];
   stop(): Promise<void>;
+}
+
+/**
+ * This instance's id, kept in its state directory: a restarted instance keeps its v2
+ * transactional id, so its first InitProducerId fences its own previous incarnation at once
+ * instead of leaving that one's open transaction to time out (Kafka Streams keeps its process
+ * id in the state directory for the same reason).
+ */
+async function instanceId(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'instance-id');
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (/^[0-9a-f-]{36}$/.test(existing)) return existing;
+  const id = randomUUID();
+  await writeFile(file, `${id}\n`);
+  return id;
 }
 
 /**
@@ -44,14 +63,15 @@ export async function startInstance(opts: {
   logger: Logger;
   httpExtras?: Partial<HttpDeps>;
   /** Fault injection for tests (see Processor). */
-  beforeCommit?: (partition: number) => Promise<void> | void;
+  beforeCommit?: (partitions: number[]) => Promise<void> | void;
 }): Promise<Instance> {
   const { env, config, logger } = opts;
   const definition = compileDefinition(config);
   const layout = kafkaLayout(config);
-  const kafka = kafkaClient(layout.channel, `sagaflow-${layout.applicationId}`, logger);
-  const admin: Admin = kafka.admin();
-  let producer: Producer | undefined;
+  const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}`, logger);
+  let client: BrokerClient | undefined;
+  let admin: TopicAdmin | undefined;
+  let producer: RecordProducer | undefined;
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
@@ -63,8 +83,13 @@ export async function startInstance(opts: {
   await mkdir(stateDir, { recursive: true }).catch((err: unknown) => {
     throw stateDirError(err, stateDir);
   });
+  const id = await instanceId(stateDir).catch((err: unknown) => {
+    throw stateDirError(err, stateDir);
+  });
   try {
-    await admin.connect().catch((err: unknown) => {
+    client = await createBrokerClient(env.kafkaClient, brokerConfig);
+    const kafka = client;
+    admin = await kafka.admin().catch((err: unknown) => {
       throw kafkaStartError(err, channelPath, secrets);
     });
     const topics = {
@@ -73,41 +98,44 @@ export async function startInstance(opts: {
       deadLetter: deadLetterTopicName(layout.applicationId),
       commands: [...new Set(layout.commandTopics.values())],
     };
-    const { partitions } = await ensureTopics(admin, topics, {
+    const { partitions, counts } = await ensureTopics(admin, topics, {
       defaultPartitions: env.defaultPartitions,
-      replicationFactor: env.replicationFactor ?? -1,
+      replicationFactor: env.replicationFactor,
     }).catch((err: unknown) => {
       throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
     const codec = await createProcessorCodec(layout.channel, topics);
+    const countOf = (topic: string) => counts.get(topic) ?? partitions;
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
       eventsTopic: topics.events,
       changelogTopic: topics.changelog,
-      deadLetterTopic: topics.deadLetter,
-      commandTopics: layout.commandTopics,
+      deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
+      commandTopics: new Map([...layout.commandTopics].map(([channel, topic]) => [channel, { topic, partitions: countOf(topic) }])),
       partitions,
       definition,
       codec,
-      kafka,
+      client: kafka,
       admin,
       advertisedUrl: () => advertised,
+      instanceId: id,
       openStore: async (p) => new PartitionStore(await openRocksDbStore(join(stateDir, `${topics.events}-${p}`))),
       logger,
+      ...(env.commitIntervalMs === undefined ? {} : { commitIntervalMs: env.commitIntervalMs }),
       ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
     });
-    const ingress = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    const ingress = await kafka.producer().catch((err: unknown) => {
+      throw kafkaStartError(err, channelPath, secrets);
+    });
     producer = ingress;
-    await ingress.connect();
-    const sender = new BatchingSender(ingress);
     const proc = processor;
     // The projection (persistencyManagement) runs beside the processor; its consumer group
     // is its own, so it never delays sagas. Mongo persistency also gives the read API.
     if (env.projection && hasPersistency(config.persistencyManagement)) {
       projection = startProjection({
         persistency: config.persistencyManagement,
-        kafka,
+        kafka: kafkajsClient(brokerConfig),
         applicationId: layout.applicationId,
         codec,
         logger: logger.child({ component: 'projection' }),
@@ -121,7 +149,7 @@ export async function startInstance(opts: {
         async produce(sagaId, envelope) {
           const value = await codec.encodeEvent(topics.events, envelope);
           try {
-            await sender.send(topics.events, { key: sagaId, value });
+            await ingress.send([{ topic: topics.events, partition: partitionForKey(sagaId, partitions), key: sagaId, value }]);
           } catch (err) {
             const mapped = produceError(err);
             logger.warn({ err, code: mapped.code }, 'event not produced');
@@ -144,10 +172,13 @@ export async function startInstance(opts: {
     // With HTTP_PORT=0 (tests) the port is known only now; advertise the real one.
     const url = env.httpPort === 0 ? env.advertisedUrl.replace(/:\d+$/, `:${port}`) : env.advertisedUrl;
     advertised = url;
-    await processor.start();
-    logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events }, 'sagaflow started');
+    await processor.start().catch((err: unknown) => {
+      throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
+    });
+    logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events, client: kafka.name }, 'sagaflow started');
     const httpApp = app;
     const projectionHandle = projection;
+    const topicAdmin = admin;
     return {
       url,
       app: httpApp,
@@ -155,20 +186,23 @@ export async function startInstance(opts: {
       projection: projectionHandle,
       applicationId: layout.applicationId,
       topics,
+      client: kafka.name,
       async stop() {
         await httpApp.close().catch(() => undefined);
         await proc.stop();
         await projectionHandle?.stop().catch(() => undefined);
-        await ingress.disconnect().catch(() => undefined);
-        await admin.disconnect().catch(() => undefined);
+        await ingress.close().catch(() => undefined);
+        await topicAdmin.close().catch(() => undefined);
+        await kafka.close().catch(() => undefined);
       },
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
     await processor?.stop().catch(() => undefined);
     await projection?.stop().catch(() => undefined);
-    await producer?.disconnect().catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
+    await producer?.close().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
+    await client?.close().catch(() => undefined);
     throw err;
   }
 }

@@ -1,3 +1,4 @@
+import { isBrokerError } from '../broker/errors.ts';
 import { SagaflowError } from '../errors.ts';
 
 /**
@@ -56,17 +57,16 @@ export function scrub(text: string, secrets: readonly string[]): string {
  * setting, never its value.
  */
 export function kafkaStartError(err: unknown, channelPath: string, secrets: readonly string[]): SagaflowError {
-  const e = err as { name?: string; type?: string; message?: string; errors?: { type?: string; message?: string }[] } | null;
-  const types = [e?.type, ...(e?.errors ?? []).map((x) => x.type)].filter((t): t is string => typeof t === 'string');
-  const reason = scrub(e?.message ?? String(err), secrets).replaceAll('\n', ' ');
-  if (types.includes('INVALID_REPLICATION_FACTOR')) {
+  const reason = scrub((err as Error | null)?.message ?? String(err), secrets).replaceAll('\n', ' ');
+  const why = isBrokerError(err) ? err.reason : 'other';
+  if (why === 'invalid-replication-factor') {
     return new SagaflowError('SAGAFLOW_CONFIG_INVALID', {
       message: `env.SAGAFLOW_REPLICATION_FACTOR: the cluster refused it (${reason}); set at most the number of brokers, or leave it unset for the broker default`,
       path: 'env.SAGAFLOW_REPLICATION_FACTOR',
       cause: err,
     });
   }
-  if (e?.name === 'KafkaJSSASLAuthenticationError' || types.includes('SASL_AUTHENTICATION_FAILED') || types.includes('ILLEGAL_SASL_STATE') || types.includes('UNSUPPORTED_SASL_MECHANISM')) {
+  if (why === 'authentication') {
     return new SagaflowError('SAGAFLOW_KAFKA_AUTHENTICATION_FAILED', {
       message: `${channelPath}.authenticationProperties.sasl: the brokers refused the credentials (${reason}); check mechanism, username and password`,
       path: `${channelPath}.authenticationProperties.sasl`,

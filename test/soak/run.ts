@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const urls = () => cluster.running().map((m) => m.url);
 
   const codec = await jsonCodec(brokers);
-  const { worker, stats } = await startWorkers({ kafka, codec, commandsTopic: topics.commands, eventsTopic: topics.events, groupId: `${topics.applicationId}-workers` });
+  const { worker, stats } = await startWorkers({ brokers, codec, commandsTopic: topics.commands, eventsTopic: topics.events, groupId: `${topics.applicationId}-workers` });
   cleanups.push(() => worker.stop());
   // One producer per concurrent sender: concurrent sends on one idempotent kafkajs producer
   // can fail for good with OUT_OF_ORDER_SEQUENCE_NUMBER after a broker restart.

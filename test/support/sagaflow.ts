@@ -78,7 +78,7 @@ export function tempStateDir(): string {
 /** Starts an in-process instance on a free port; stopped after the test file. */
 export async function startTestInstance(
   config: SagaConfig,
-  opts: { stateDir?: string; partitions?: number; beforeCommit?: (partition: number) => Promise<void> | void } = {},
+  opts: { stateDir?: string; partitions?: number; beforeCommit?: (partitions: number[]) => Promise<void> | void; client?: string } = {},
 ): Promise<Instance> {
   const env = readRuntimeEnv(
     {
@@ -88,6 +88,7 @@ export async function startTestInstance(
       SAGAFLOW_STATE_DIR: opts.stateDir ?? tempStateDir(),
       SAGAFLOW_DEFAULT_PARTITIONS: String(opts.partitions ?? 4),
       SAGAFLOW_REPLICATION_FACTOR: '1',
+      ...(opts.client ?? process.env.SAGAFLOW_KAFKA_CLIENT ? { SAGAFLOW_KAFKA_CLIENT: opts.client ?? process.env.SAGAFLOW_KAFKA_CLIENT } : {}),
     },
     root,
   );
@@ -105,6 +106,7 @@ export async function startTestInstance(
     projection: instance.projection,
     applicationId: instance.applicationId,
     topics: instance.topics,
+    client: instance.client,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -136,7 +138,7 @@ export async function codecFor(config: SagaConfig): Promise<ProcessorCodec> {
  */
 export async function startReservationWorkers(config: SagaConfig, flow: FlowTopics): Promise<SagaWorker> {
   const worker = new SagaWorker({
-    kafka: testKafka(),
+    brokers: services().kafkaBrokers,
     codec: await codecFor(config),
     commandsTopic: flow.commands,
     eventsTopic: flow.events,

@@ -33,3 +33,19 @@ export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptio
     await delay(Math.min(interval, Math.max(0, deadline - Date.now())));
   }
 }
+
+/**
+ * Runs `assertion` until it stops throwing and returns its value; after `timeoutMs` the last
+ * assertion error is thrown, so the test fails with what was actually seen.
+ */
+export async function eventually<T>(assertion: () => T | Promise<T>, timeoutMs: number, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await assertion();
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      await delay(intervalMs);
+    }
+  }
+}

@@ -64,7 +64,8 @@ describe('the image layout running the compose demo', () => {
     expect(validate.output()).toContain('OK examples/reservation/saga.json');
   });
 
-  it('runs sagaflow, both reservation services and the client to four final sagas, projected to MongoDB through the secret file', async () => {
+  // The image carries both Kafka clients; the chart's kafka.client picks one (SAGAFLOW_KAFKA_CLIENT).
+  it.each(['kafkajs', 'librdkafka'])('runs sagaflow, both reservation services and the client to four final sagas, projected to MongoDB through the secret file (%s)', async (kafkaClient) => {
     const flow = uniqueFlow('image');
     registerCleanup(async () => {
       const admin = testKafka().admin();
@@ -83,14 +84,14 @@ describe('the image layout running the compose demo', () => {
     if (!channel) throw new Error('the chart saga.json has no channel');
     expect(channel.brokers).toEqual(['${KAFKA_BROKERS}']);
     Object.assign(channel, { inputTopics: [flow.events], outputTopics: [flow.commands], consumerGroup: flow.applicationId });
-    const secrets = join(scratch, 'secrets');
-    mkdirSync(secrets);
+    const secrets = join(scratch, kafkaClient, 'secrets');
+    mkdirSync(secrets, { recursive: true });
     const mongoUrl = new URL(services().mongodbUrl);
     mongoUrl.pathname = `/${collection.dbName}`;
     writeFileSync(join(secrets, 'mongodb-url'), `${mongoUrl.toString()}\n`);
     sagaJson.persistencyManagement.configurations = { connectionUri: { type: 'file', path: join(secrets, 'mongodb-url') }, collectionName: collection.collectionName };
-    mkdirSync(join(scratch, 'config'));
-    const configPath = join(scratch, 'config', 'saga.json');
+    mkdirSync(join(scratch, kafkaClient, 'config'));
+    const configPath = join(scratch, kafkaClient, 'config', 'saga.json');
     writeFileSync(configPath, JSON.stringify(sagaJson, null, 2));
 
     const port = await freePort();
@@ -103,7 +104,8 @@ describe('the image layout running the compose demo', () => {
       HTTP_HOST: '127.0.0.1',
       SAGA_ID_PREFIX: 'reservation',
       SAGAFLOW_ADVERTISED_URL: url,
-      SAGAFLOW_STATE_DIR: join(scratch, 'state'),
+      SAGAFLOW_STATE_DIR: join(scratch, kafkaClient, 'state'),
+      SAGAFLOW_KAFKA_CLIENT: kafkaClient,
       SAGAFLOW_DEFAULT_PARTITIONS: '4',
       SAGAFLOW_REPLICATION_FACTOR: '1',
       SAGAFLOW_SHUTDOWN_GRACE_MS: '30000',
@@ -115,7 +117,7 @@ describe('the image layout running the compose demo', () => {
       return (await fetch(`${url}/-/ready`)).status === 200;
     }, { timeoutMs: 120_000, description: `sagaflow ready (${sagaflow.output()})` });
 
-    const workerEnv = { CONFIGURATIONS_FILE_PATH: configPath, KAFKA_BROKERS: brokers };
+    const workerEnv = { CONFIGURATIONS_FILE_PATH: configPath, KAFKA_BROKERS: brokers, SAGAFLOW_KAFKA_CLIENT: kafkaClient };
     const validation = start(join(app, 'examples/reservation/workers.ts'), ['validation'], app, workerEnv);
     const check = start(join(app, 'examples/reservation/workers.ts'), ['check'], app, workerEnv);
     for (const [name, worker] of [['validation-service', validation], ['check-service', check]] as const) {

@@ -47,7 +47,7 @@ describe.each(['json', 'avro'] as const)('bad input at volume (%s)', (serializat
     const url = () => cluster.running()[0]?.url ?? '';
 
     const kafka = kafkaClient();
-    const { worker } = await startWorkers({ kafka, codec, commandsTopic: flow.commands, eventsTopic: flow.events, groupId: uniqueName('workers') });
+    const { worker } = await startWorkers({ brokers: services().kafkaBrokers, codec, commandsTopic: flow.commands, eventsTopic: flow.events, groupId: uniqueName('workers') });
     registerCleanup(() => worker.stop());
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

@@ -7,7 +7,7 @@ import { FORWARDED_HEADER, buildHttpApp } from '../../../src/http/app.ts';
 import type { HttpDeps } from '../../../src/http/app.ts';
 import { HTTP_ERRORS } from '../../../src/http/errors.ts';
 import type { Envelope } from '../../../src/kafka/codec.ts';
-import type { SagaLocation } from '../../../src/kafka/processor.ts';
+import type { SagaLocation } from '../../../src/engine/processor.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 
 function definition(throwOnUnexpectedEvents = false) {

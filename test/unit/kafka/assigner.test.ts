@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignSticky, decodeMemberInfo, encodeMemberInfo } from '../../../src/kafka/assigner.ts';
-import { partitionForKey } from '../../../src/kafka/processor.ts';
+import { assignSticky, decodeMemberInfo, encodeMemberInfo } from '../../../src/adapters/kafkajs/assigner.ts';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -74,29 +73,5 @@ describe('member info', () => {
     expect(decodeMemberInfo(Buffer.from('{"owned":{}}'))).toBeUndefined();
     expect(decodeMemberInfo(Buffer.alloc(0))).toBeUndefined();
     expect(decodeMemberInfo(null)).toBeUndefined();
-  });
-});
-
-describe('partitionForKey', () => {
-  it('is stable and in range', () => {
-    for (const key of ['a', 'saga-1', 'flow-service-0b7c', '']) {
-      const p = partitionForKey(key, 12);
-      expect(p).toBeGreaterThanOrEqual(0);
-      expect(p).toBeLessThan(12);
-      expect(partitionForKey(key, 12)).toBe(p);
-    }
-  });
-
-  it('matches the Java client murmur2 partitioner', () => {
-    // Hash values from Apache Kafka's UtilsTest.testMurmur2; partition = toPositive(hash) % n.
-    const vectors: [string, number][] = [
-      ['21', -973932308],
-      ['foobar', -790332482],
-      ['a-little-bit-long-string', -985981536],
-      ['abc', 479470107],
-    ];
-    for (const [key, hash] of vectors) {
-      for (const n of [7, 12]) expect(partitionForKey(key, n)).toBe((hash & 0x7fffffff) % n);
-    }
   });
 });

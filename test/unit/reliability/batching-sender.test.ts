@@ -1,6 +1,6 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { BatchingSender } from '../../../src/kafka/batching-sender.ts';
+import { BatchingSender } from '../../../src/adapters/kafkajs/batching-sender.ts';
 
 /** A producer that refuses, like a broker, any request above `limit` bytes of keys and values. */
 function fakeProducer(limit: number) {

@@ -9,6 +9,7 @@ import { readRuntimeEnv } from '../../../src/runtime/env.ts';
 import { kafkaLayout } from '../../../src/definition/topology.ts';
 import { describe as describeError, runStart } from '../../../src/runtime/run.ts';
 import { kafkaStartError, listenError, stateDirError } from '../../../src/runtime/start-errors.ts';
+import { classifyKafkajsError } from '../../../src/adapters/kafkajs/errors.ts';
 
 const fixtures = new URL('../../fixtures/bad-configs/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sagaflow-config-errors-'));
@@ -87,14 +88,14 @@ describe('configuration errors at start', () => {
     expect(listenError(Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' }), '0.0.0.0', 3000)).toMatchObject({ code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.HTTP_PORT' });
     expect(listenError(Object.assign(new Error('getaddrinfo ENOTFOUND 999.1.1.1'), { code: 'ENOTFOUND' }), '999.1.1.1', 3000)).toMatchObject({ path: 'env.HTTP_HOST' });
     expect(stateDirError(Object.assign(new Error('EACCES'), { code: 'EACCES' }), '/root/x').message).toBe('env.SAGAFLOW_STATE_DIR: cannot create "/root/x" (EACCES); point it at a writable directory');
-    const unreachable = kafkaStartError(new Error('Connection error: connect ECONNREFUSED kafka-secret.internal:9093'), 'communicationProtocols[0].configurations', ['kafka-secret.internal:9093']);
+    const unreachable = kafkaStartError(classifyKafkajsError(Object.assign(new Error('Connection error: connect ECONNREFUSED kafka-secret.internal:9093'), { name: 'KafkaJSConnectionError' })), 'communicationProtocols[0].configurations', ['kafka-secret.internal:9093']);
     expect(unreachable).toMatchObject({ code: 'SAGAFLOW_KAFKA_UNREACHABLE', path: 'communicationProtocols[0].configurations.brokers' });
     expect(unreachable.message).not.toContain('kafka-secret.internal');
-    const sasl = kafkaStartError(Object.assign(new Error('SASL PLAIN authentication failed for user svc-sagas: bad password hunter2'), { name: 'KafkaJSSASLAuthenticationError' }), 'communicationProtocols[0].configurations', ['b:9092', 'svc-sagas', 'hunter2']);
+    const sasl = kafkaStartError(classifyKafkajsError(Object.assign(new Error('SASL PLAIN authentication failed for user svc-sagas: bad password hunter2'), { name: 'KafkaJSSASLAuthenticationError' })), 'communicationProtocols[0].configurations', ['b:9092', 'svc-sagas', 'hunter2']);
     expect(sasl).toMatchObject({ code: 'SAGAFLOW_KAFKA_AUTHENTICATION_FAILED', path: 'communicationProtocols[0].configurations.authenticationProperties.sasl' });
     expect(sasl.message).not.toMatch(/svc-sagas|hunter2/);
     const rf = Object.assign(new Error('Topic creation errors'), { errors: [{ type: 'INVALID_REPLICATION_FACTOR', message: 'Replication factor: 3 larger than available brokers: 1.' }] });
-    expect(kafkaStartError(rf, 'communicationProtocols[0].configurations', [])).toMatchObject({ path: 'env.SAGAFLOW_REPLICATION_FACTOR' });
+    expect(kafkaStartError(classifyKafkajsError(rf), 'communicationProtocols[0].configurations', [])).toMatchObject({ path: 'env.SAGAFLOW_REPLICATION_FACTOR' });
   });
 
   // Regression: commands of a kafka channel on other brokers (or with other credentials or

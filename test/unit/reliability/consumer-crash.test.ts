@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Admin, Kafka } from 'kafkajs';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { CompiledDefinition } from '../../../src/definition/compile.ts';
-import type { ProcessorCodec } from '../../../src/kafka/codec.ts';
-import { Processor, isPermanentKafkaFailure } from '../../../src/kafka/processor.ts';
+import { KafkajsGroupMember } from '../../../src/adapters/kafkajs/group-member.ts';
+import { classifyKafkajsError } from '../../../src/adapters/kafkajs/errors.ts';
+import type { BrokerError } from '../../../src/broker/errors.ts';
+import type { TopicPartition } from '../../../src/broker/ports.ts';
 
 const events = { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' } as const;
 
@@ -17,6 +18,7 @@ function fakeConsumer() {
     on: (name: string, listener: (e: unknown) => void) => emitter.on(name, listener),
     connect: async () => void calls.push('connect'),
     disconnect: async () => void calls.push('disconnect'),
+    stop: async () => void calls.push('stop'),
     subscribe: async () => void calls.push('subscribe'),
     run: async () => void calls.push('run'),
     pause: () => undefined,
@@ -26,25 +28,16 @@ function fakeConsumer() {
   return { consumer, calls, emit: (name: string, payload: unknown) => emitter.emit(name, { payload }) };
 }
 
-function processorWith(consumer: unknown): Processor {
-  return new Processor({
-    applicationId: 'app',
-    eventsTopic: 'events',
-    changelogTopic: 'changelog',
-    deadLetterTopic: 'dlq',
-    commandTopics: new Map(),
-    partitions: 2,
-    definition: {} as CompiledDefinition,
-    codec: {} as ProcessorCodec,
-    kafka: { consumer: () => consumer } as unknown as Kafka,
-    admin: {} as Admin,
-    advertisedUrl: () => 'http://self:1',
-    openStore: async () => {
-      throw new Error('not used');
-    },
-    logger: pino({ level: 'silent' }),
-    changelogReader: { readPartition: async () => ({ records: 0, lastOffset: undefined, durationMs: 0 }) },
-  });
+function memberWith(consumer: unknown) {
+  const member = new KafkajsGroupMember({ consumer: () => consumer } as unknown as Kafka, async () => ({}) as Admin, { groupId: 'app', topics: ['events'], advertisedUrl: 'http://self:1', fromBeginning: true, holdAssigned: true }, pino({ level: 'silent' }));
+  const seen: { assigned: TopicPartition[][]; revoked: { partitions: TopicPartition[]; lost: boolean }[]; fatal: BrokerError[] } = { assigned: [], revoked: [], fatal: [] };
+  const listener = {
+    onAssigned: async (p: readonly TopicPartition[]) => void seen.assigned.push([...p]),
+    onRevoked: async (p: readonly TopicPartition[], lost: boolean) => void seen.revoked.push({ partitions: [...p], lost }),
+    onRecords: async () => undefined,
+    onFatal: (err: BrokerError) => void seen.fatal.push(err),
+  };
+  return { member, listener, seen };
 }
 
 async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -58,43 +51,60 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
 // Regression: during a broker restart kafkajs crashed the consumer with
 // KafkaJSNonRetriableError("Failed to find group coordinator") and did not restart it; the
 // processor treated every such crash as fatal and `sagaflow start` exited (found by the soak).
-describe('processor after a consumer crash kafkajs does not recover from', () => {
-  it('restarts the consumer when the crash is about reaching Kafka, and stops being ready until it rejoins', async () => {
+describe('kafkajs group member after a consumer crash kafkajs does not recover from', () => {
+  it('reports its partitions lost, restarts the consumer and regains them through the next join', async () => {
     const { consumer, calls, emit } = fakeConsumer();
-    const processor = processorWith(consumer);
-    let fatal: Error | undefined;
-    processor.fatal = (err) => (fatal = err);
-    await processor.start();
-    emit(events.GROUP_JOIN, { memberId: 'm1', memberAssignment: { events: [] } });
-    expect(processor.isReady()).toBe(true);
+    const { member, listener, seen } = memberWith(consumer);
+    await member.start(listener);
+    emit(events.GROUP_JOIN, { memberId: 'm1', memberAssignment: { events: [0, 1] } });
+    await until(() => seen.assigned.length === 1);
+    expect(seen.assigned[0]?.map((tp) => tp.partition)).toEqual([0, 1]);
     const coordinatorLost = Object.assign(new Error('Failed to find group coordinator'), {
       name: 'KafkaJSNonRetriableError',
       cause: Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSGroupCoordinatorNotFound' }),
     });
     calls.length = 0;
     emit(events.CRASH, { error: coordinatorLost, restart: false });
-    expect(processor.isReady()).toBe(false);
     await until(() => calls.includes('run'));
     expect(calls).toEqual(['disconnect', 'connect', 'run']);
-    expect(fatal).toBeUndefined();
-    expect(processor.restarts).toBe(1);
-    emit(events.GROUP_JOIN, { memberId: 'm2', memberAssignment: { events: [] } });
-    expect(processor.isReady()).toBe(true);
-    await processor.stop();
+    expect(seen.revoked).toEqual([{ partitions: [{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }], lost: true }]);
+    expect(seen.fatal).toEqual([]);
+    expect(member.restarts).toBe(1);
+    expect(member.memberId()).toBeUndefined();
+    emit(events.GROUP_JOIN, { memberId: 'm2', memberAssignment: { events: [1] } });
+    await until(() => seen.assigned.length === 2);
+    expect(seen.assigned[1]).toEqual([{ topic: 'events', partition: 1 }]);
+    expect(member.memberId()).toBe('m2');
+    await member.stop();
+    expect(seen.revoked.at(-1)).toEqual({ partitions: [{ topic: 'events', partition: 1 }], lost: false });
   });
 
-  it('ends the instance when the brokers refuse its credentials or permissions', async () => {
+  it('stops for good when the brokers refuse its credentials or permissions', async () => {
     const { consumer, emit } = fakeConsumer();
-    const processor = processorWith(consumer);
-    let fatal: Error | undefined;
-    processor.fatal = (err) => (fatal = err);
-    await processor.start();
+    const { member, listener, seen } = memberWith(consumer);
+    await member.start(listener);
     const denied = Object.assign(new Error('Not authorized to access group'), { name: 'KafkaJSProtocolError', type: 'GROUP_AUTHORIZATION_FAILED' });
     emit(events.CRASH, { error: denied, restart: false });
-    expect(fatal).toBe(denied);
-    expect(processor.restarts).toBe(0);
-    expect(isPermanentKafkaFailure(Object.assign(new Error('x'), { name: 'KafkaJSSASLAuthenticationError' }))).toBe(true);
-    expect(isPermanentKafkaFailure(Object.assign(new Error('x'), { name: 'KafkaJSConnectionError' }))).toBe(false);
-    await processor.stop();
+    expect(seen.fatal.map((e) => [e.kind, e.reason])).toEqual([['permanent', 'authorization']]);
+    expect(member.restarts).toBe(0);
+    await member.stop();
+  });
+});
+
+describe('kafkajs error classification', () => {
+  it('classifies where the error enters: fenced, permanent with a reason, or retryable', () => {
+    const c = (e: object) => {
+      const b = classifyKafkajsError(Object.assign(new Error('x'), e));
+      return [b.kind, b.reason];
+    };
+    expect(c({ name: 'KafkaJSProducerFencedError' })).toEqual(['fenced', 'other']);
+    expect(c({ type: 'INVALID_PRODUCER_EPOCH' })).toEqual(['fenced', 'other']);
+    expect(c({ name: 'KafkaJSSASLAuthenticationError' })).toEqual(['permanent', 'authentication']);
+    expect(c({ type: 'TOPIC_AUTHORIZATION_FAILED' })).toEqual(['permanent', 'authorization']);
+    expect(c({ type: 'MESSAGE_TOO_LARGE' })).toEqual(['permanent', 'record-too-large']);
+    expect(c({ name: 'KafkaJSNumberOfRetriesExceeded', cause: { type: 'RECORD_LIST_TOO_LARGE' } })).toEqual(['permanent', 'record-too-large']);
+    expect(c({ type: 'INVALID_REPLICATION_FACTOR' })).toEqual(['permanent', 'invalid-replication-factor']);
+    expect(c({ name: 'KafkaJSConnectionError' })).toEqual(['retryable', 'unreachable']);
+    expect(c({ type: 'CONCURRENT_TRANSACTIONS' })).toEqual(['retryable', 'other']);
   });
 });

@@ -7,6 +7,8 @@ import { parseSagaConfig } from '../../../src/definition/parse.ts';
 import { MAX_BODY_DEPTH, buildHttpApp, nestingDepthExceeds } from '../../../src/http/app.ts';
 import type { EventIngress } from '../../../src/http/app.ts';
 import { produceError } from '../../../src/kafka/produce-errors.ts';
+import { classifyKafkajsError } from '../../../src/adapters/kafkajs/errors.ts';
+import { BrokerError } from '../../../src/broker/errors.ts';
 
 async function appWith(produce: EventIngress['produce']) {
   const raw = JSON.parse(readFileSync(new URL('../../../examples/reservation/saga.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -60,7 +62,7 @@ describe('HTTP bad input', () => {
     const app = await appWith(async () => {
       // As kafkajs builds it from the broker's error code 10 (createErrorFromCode).
       const protocolError = { type: 'MESSAGE_TOO_LARGE', code: 10, retriable: false, message: 'The request included a message larger than the max message size the server will accept' };
-      throw produceError(new KafkaJSProtocolError(protocolError as unknown as Error));
+      throw produceError(classifyKafkajsError(new KafkaJSProtocolError(protocolError as unknown as Error)));
     });
     const res = await app.inject({ method: 'POST', url: '/saga', payload: { associatedEntityId: 'a', metadata: {} } });
     expect(res.statusCode).toBe(413);
@@ -70,7 +72,7 @@ describe('HTTP bad input', () => {
   it('answers 503 with Retry-After semantics when the broker cannot be reached, without naming it', async () => {
     const cause = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 10.1.2.3:9092', { broker: '10.1.2.3:9092' });
     const app = await appWith(async () => {
-      throw produceError(new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 8, retryTime: 5000 }));
+      throw produceError(classifyKafkajsError(new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 8, retryTime: 5000 })));
     });
     for (const [url, payload] of [['/saga', { associatedEntityId: 'a', metadata: {} }], ['/event', { key: 'k', value: { messageLabel: 'x' } }]] as const) {
       const res = await app.inject({ method: 'POST', url, payload });
@@ -81,7 +83,8 @@ describe('HTTP bad input', () => {
   });
 
   it('maps produce failures to codes', () => {
-    expect(produceError(Object.assign(new Error('x'), { type: 'RECORD_LIST_TOO_LARGE' })).code).toBe('SAGAFLOW_EVENT_TOO_LARGE');
+    expect(produceError(classifyKafkajsError(Object.assign(new Error('x'), { type: 'RECORD_LIST_TOO_LARGE' }))).code).toBe('SAGAFLOW_EVENT_TOO_LARGE');
+    expect(produceError(new BrokerError('permanent', 'record-too-large', 'too large', { client: 'librdkafka' })).code).toBe('SAGAFLOW_EVENT_TOO_LARGE');
     expect(produceError(new Error('socket hang up'))).toMatchObject({ code: 'SAGAFLOW_EVENTS_UNAVAILABLE', retryable: true });
   });
 

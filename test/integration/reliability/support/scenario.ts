@@ -104,7 +104,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
 
   const codec = await jsonCodec(opts.brokers);
   const { worker, stats } = await startWorkers({
-    kafka,
+    brokers: opts.brokers,
     codec,
     commandsTopic: topics.commands,
     eventsTopic: topics.events,

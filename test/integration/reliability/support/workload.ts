@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import type { KafkaProtocol } from '../../../../src/definition/types.ts';
 import { createProcessorCodec } from '../../../../src/kafka/codec-factory.ts';
 import type { ProcessorCodec } from '../../../../src/kafka/codec.ts';
@@ -90,7 +90,7 @@ export interface WorkerStats {
  * they succeed: the workers are test scaffolding, not what is under test.
  */
 export async function startWorkers(opts: {
-  kafka: Kafka;
+  brokers: readonly string[];
   codec: ProcessorCodec;
   commandsTopic: string;
   eventsTopic: string;

@@ -1,7 +1,7 @@
 import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { KafkaProtocol } from '../definition/types.ts';
+import type { BrokerClientConfig } from '../../broker/ports.ts';
 
 /** kafkajs logs go through pino, at warn and above: its info lines are per-connection noise. */
 function pinoLogCreator(logger: Logger) {
@@ -20,19 +20,16 @@ function pinoLogCreator(logger: Logger) {
     };
 }
 
-/** A kafkajs client from a saga.json kafka channel (secrets already resolved). */
-export function kafkaClient(channel: KafkaProtocol, clientId: string, logger: Logger): Kafka {
-  const c = channel.configurations;
-  const config: KafkaConfig = {
-    clientId,
-    brokers: c.brokers,
+/** A kafkajs client for the configured cluster (secrets already resolved). */
+export function kafkajsClient(config: BrokerClientConfig): Kafka {
+  const options: KafkaConfig = {
+    clientId: config.clientId,
+    brokers: [...config.brokers],
     logLevel: KafkaLogLevel.WARN,
-    logCreator: pinoLogCreator(logger),
+    logCreator: pinoLogCreator(config.logger),
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
   };
-  const ssl = c.authenticationProperties?.ssl;
-  if (ssl !== undefined && ssl !== false) config.ssl = ssl === true ? true : (ssl as KafkaConfig['ssl']);
-  const sasl = c.authenticationProperties?.sasl;
-  if (sasl) config.sasl = { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
-  return new Kafka(config);
+  if (config.ssl !== undefined && config.ssl !== false) options.ssl = config.ssl === true ? true : (config.ssl as KafkaConfig['ssl']);
+  if (config.sasl) options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions;
+  return new Kafka(options);
 }

@@ -1,31 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol } from 'kafkajs';
 import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
-
-export interface ChangelogRecord {
-  key: string;
-  value: Buffer | null;
-  offset: string;
-}
-
-export interface RestoreResult {
-  records: number;
-  /** Offset of the last changelog record read, undefined when nothing was read. */
-  lastOffset: string | undefined;
-  durationMs: number;
-}
-
-/**
- * Reads one changelog partition from an offset up to its end. A port so the kafkajs
- * workaround below can be replaced by a client that supports `assign()`.
- */
-export interface ChangelogReader {
-  readPartition(
-    partition: number,
-    fromOffset: bigint | undefined,
-    onRecords: (records: ChangelogRecord[]) => Promise<void>,
-  ): Promise<RestoreResult>;
-}
+import type { ChangelogReader, RestoreResult } from '../../broker/ports.ts';
+import type { InputRecord, RecordHeaders } from '../../broker/records.ts';
+import { kafkajsCall } from './errors.ts';
 
 /** Assigns exactly one partition of the subscribed topic to the (only) member of a group. */
 function singlePartitionAssigner(topic: string, partition: number): PartitionAssigner {
@@ -51,6 +29,15 @@ function singlePartitionAssigner(topic: string, partition: number): PartitionAss
   });
 }
 
+export function kafkajsHeaders(headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): RecordHeaders {
+  const out: RecordHeaders = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    const value = Array.isArray(v) ? v[v.length - 1] : v;
+    if (value !== undefined) out[k] = typeof value === 'string' ? Buffer.from(value) : value;
+  }
+  return out;
+}
+
 /**
  * kafkajs consumers cannot `assign()` a partition, so restore uses a throwaway consumer
  * group whose assigner takes exactly the partition to restore, seeks to the start offset,
@@ -62,45 +49,43 @@ function singlePartitionAssigner(topic: string, partition: number): PartitionAss
 export class KafkajsChangelogReader implements ChangelogReader {
   private readonly kafka: Kafka;
   private readonly admin: Admin;
-  private readonly topic: string;
   private readonly groupPrefix: string;
 
-  constructor(opts: { kafka: Kafka; admin: Admin; topic: string; groupPrefix: string }) {
+  constructor(opts: { kafka: Kafka; admin: Admin; groupPrefix: string }) {
     this.kafka = opts.kafka;
     this.admin = opts.admin;
-    this.topic = opts.topic;
     this.groupPrefix = opts.groupPrefix;
   }
 
-  async readPartition(
-    partition: number,
-    fromOffset: bigint | undefined,
-    onRecords: (records: ChangelogRecord[]) => Promise<void>,
-  ): Promise<RestoreResult> {
+  readPartition(topic: string, partition: number, after: bigint | undefined, onRecords: (records: readonly InputRecord[]) => Promise<void>): Promise<RestoreResult> {
+    return kafkajsCall(() => this.read(topic, partition, after, onRecords));
+  }
+
+  private async read(topic: string, partition: number, after: bigint | undefined, onRecords: (records: readonly InputRecord[]) => Promise<void>): Promise<RestoreResult> {
     const started = Date.now();
-    const offsets = await this.admin.fetchTopicOffsets(this.topic);
+    const offsets = await this.admin.fetchTopicOffsets(topic);
     const entry = offsets.find((o) => o.partition === partition);
     const end = BigInt(entry?.high ?? '0');
     const low = BigInt(entry?.low ?? '0');
-    let start = fromOffset === undefined ? low : fromOffset + 1n;
+    let start = after === undefined ? low : after + 1n;
     if (start < low) start = low;
-    if (start >= end) return { records: 0, lastOffset: undefined, durationMs: Date.now() - started };
+    if (start >= end) return { records: 0, lastOffset: undefined, end, low, durationMs: Date.now() - started };
 
     const groupId = `${this.groupPrefix}-restore-${partition}-${randomUUID()}`;
     const consumer = this.kafka.consumer({
       groupId,
-      partitionAssigners: [singlePartitionAssigner(this.topic, partition)],
+      partitionAssigners: [singlePartitionAssigner(topic, partition)],
       readUncommitted: false,
       maxBytesPerPartition: 8 * 1024 * 1024,
       maxWaitTimeInMs: 250,
       allowAutoTopicCreation: false,
     });
     let records = 0;
-    let lastOffset: string | undefined;
+    let lastOffset: bigint | undefined;
     let position = start;
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         const advance = (last: string | null | undefined) => {
           if (last === null || last === undefined) return;
@@ -121,15 +106,14 @@ export class KafkajsChangelogReader implements ChangelogReader {
             eachBatchAutoResolve: true,
             eachBatch: async ({ batch }) => {
               if (batch.partition !== partition) return;
-              const chunk: ChangelogRecord[] = [];
+              const chunk: InputRecord[] = [];
               for (const m of batch.messages) {
                 const offset = BigInt(m.offset);
                 // The group starts at the beginning before the seek lands: ignore what
                 // precedes `start`, or an older document would overwrite a newer one.
                 if (offset < start) continue;
                 if (offset >= end) break;
-                if (m.key === null) continue;
-                chunk.push({ key: m.key.toString('utf8'), value: m.value, offset: m.offset });
+                chunk.push({ topic, partition, offset, key: m.key, value: m.value, headers: kafkajsHeaders(m.headers), timestamp: Number(m.timestamp) });
               }
               if (chunk.length > 0) {
                 await onRecords(chunk);
@@ -139,13 +123,13 @@ export class KafkajsChangelogReader implements ChangelogReader {
               if (BigInt(batch.lastOffset()) >= start) advance(batch.lastOffset());
             },
           })
-          .then(() => consumer.seek({ topic: this.topic, partition, offset: start.toString() }))
+          .then(() => consumer.seek({ topic, partition, offset: start.toString() }))
           .catch(reject);
       });
     } finally {
       await consumer.disconnect().catch(() => undefined);
       await this.admin.deleteGroups([groupId]).catch(() => undefined);
     }
-    return { records, lastOffset, durationMs: Date.now() - started };
+    return { records, lastOffset, end, low, durationMs: Date.now() - started };
   }
 }

@@ -1,0 +1,242 @@
+import { AssignerProtocol } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { GroupListener, GroupMember, GroupMemberOptions, TopicPartition } from '../../broker/ports.ts';
+import type { InputRecord, TopicPartitionOffset } from '../../broker/records.ts';
+import { decodeMemberInfo, stickyAdvertisingAssigner } from './assigner.ts';
+import type { MemberInfo } from './assigner.ts';
+import { kafkajsHeaders } from './changelog-reader.ts';
+import { classifyKafkajsError, kafkajsCall } from './errors.ts';
+
+/**
+ * A member's advertised address and assignment as DescribeGroups reports them. While the group
+ * rebalances the broker sends both empty (it reports them only for a Stable group), and a
+ * member of another client may send anything: such members own nothing we can use.
+ */
+export function decodeMember(
+  metadata: Buffer | null | undefined,
+  assignment: Buffer | null | undefined,
+): { info: MemberInfo; assignment: { assignment: Record<string, number[]> } } | undefined {
+  if (!metadata || metadata.length === 0 || !assignment || assignment.length === 0) return undefined;
+  try {
+    const info = decodeMemberInfo(AssignerProtocol.MemberMetadata.decode(metadata)?.userData);
+    const decoded = AssignerProtocol.MemberAssignment.decode(assignment);
+    return info && decoded ? { info, assignment: decoded } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
+
+/**
+ * A kafkajs consumer-group member. kafkajs has no rebalance callbacks: gains and losses are
+ * the difference between the assignments of two GROUP_JOIN events, reported after the join
+ * (the engine's v1 fencing makes that safe: a partition's new owner fences the old one's
+ * transactional id). Its sticky assignor advertises the HTTP address and the owned partitions
+ * in the member metadata, so a rebalance moves only what it must. Partitions gained are
+ * paused at once; the engine resumes them once restored.
+ */
+export class KafkajsGroupMember implements GroupMember {
+  readonly groupId: string;
+  private readonly admin: () => Promise<Admin>;
+  private readonly opts: GroupMemberOptions;
+  private readonly log: Logger;
+  private readonly consumer: Consumer;
+  private listener: GroupListener | undefined;
+  private owned = new Map<string, TopicPartition>();
+  private id: string | undefined;
+  /** Revocations and assignments are delivered in join order, one after the other. */
+  private changes: Promise<void> = Promise.resolve();
+  private stopping = false;
+  /** How many times the consumer was restarted after a crash kafkajs gave up on. */
+  restarts = 0;
+
+  constructor(kafka: Kafka, admin: () => Promise<Admin>, opts: GroupMemberOptions, logger: Logger) {
+    this.admin = admin;
+    this.opts = opts;
+    this.groupId = opts.groupId;
+    this.log = logger.child({ component: 'group-member', client: 'kafkajs' });
+    this.consumer = kafka.consumer({
+      groupId: opts.groupId,
+      partitionAssigners: [
+        stickyAdvertisingAssigner(() => {
+          const owned: Record<string, number[]> = {};
+          for (const tp of this.owned.values()) (owned[tp.topic] ??= []).push(tp.partition);
+          return { url: opts.advertisedUrl, owned };
+        }),
+      ],
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+      maxWaitTimeInMs: opts.maxWaitMs ?? 100,
+    });
+  }
+
+  async start(listener: GroupListener): Promise<void> {
+    this.listener = listener;
+    const { consumer } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (e.payload.restart || this.stopping) return;
+      // kafkajs restarts the consumer after retriable failures only, and counts some that a
+      // broker restart causes as final (KafkaJSGroupCoordinatorNotFound, tulios/kafkajs#1630):
+      // anything but refused credentials or permissions is retried here.
+      const err = classifyKafkajsError(e.payload.error);
+      if (err.kind === 'permanent') listener.onFatal(err);
+      else void this.restart();
+    });
+    await kafkajsCall(async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...this.opts.topics], fromBeginning: this.opts.fromBeginning });
+    });
+    await this.run();
+  }
+
+  private run(): Promise<void> {
+    return kafkajsCall(() =>
+      this.consumer.run({
+        autoCommit: false,
+        // Positions advance past each delivered batch; what is committed is the engine's business.
+        eachBatchAutoResolve: true,
+        partitionsConsumedConcurrently: 64,
+        eachBatch: async ({ batch, isStale }) => {
+          if (isStale() || batch.messages.length === 0) return;
+          const { topic, partition } = batch;
+          if (!this.owned.has(key({ topic, partition }))) return;
+          const records: InputRecord[] = batch.messages.map((m) => ({
+            topic,
+            partition,
+            offset: BigInt(m.offset),
+            key: m.key,
+            value: m.value,
+            headers: kafkajsHeaders(m.headers),
+            timestamp: Number(m.timestamp),
+          }));
+          await this.listener?.onRecords(records);
+        },
+      }),
+    );
+  }
+
+  private onJoin(memberId: string, assignment: Record<string, number[] | undefined>): void {
+    this.id = memberId;
+    const now = new Map<string, TopicPartition>();
+    for (const topic of this.opts.topics) for (const partition of assignment[topic] ?? []) now.set(key({ topic, partition }), { topic, partition });
+    const removed = [...this.owned].filter(([k]) => !now.has(k)).map(([, tp]) => tp);
+    const added = [...now].filter(([k]) => !this.owned.has(k)).map(([, tp]) => tp);
+    this.owned = now;
+    // Paused before the consumer's first fetch after the join: nothing of them is delivered
+    // until the engine has restored and resumes them.
+    if (added.length > 0 && this.opts.holdAssigned) this.pause(added);
+    const listener = this.listener;
+    if (!listener) return;
+    this.changes = this.changes
+      .then(async () => {
+        if (removed.length > 0) await listener.onRevoked(removed, false);
+        if (added.length > 0) await listener.onAssigned(added);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'rebalance handling failed'));
+  }
+
+  /**
+   * After a crash kafkajs does not recover from: the partitions may move while this member is
+   * away, so they are reported lost (the engine stops processing them and reads nothing more
+   * from their stores) and are regained through the next join. Retries with backoff.
+   */
+  private async restart(): Promise<void> {
+    this.restarts += 1;
+    const lost = [...this.owned.values()];
+    this.owned = new Map();
+    this.id = undefined;
+    const listener = this.listener;
+    if (listener && lost.length > 0) {
+      this.changes = this.changes.then(() => listener.onRevoked(lost, true)).catch((err: unknown) => this.log.error({ err }, 'revocation after a crash failed'));
+    }
+    for (let attempt = 0; !this.stopping; attempt += 1) {
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 1_000 * 2 ** attempt)));
+      if (this.stopping) return;
+      try {
+        // kafkajs has disconnected it; a failed run leaves it half started, so stop it first.
+        await this.consumer.disconnect().catch(() => undefined);
+        await kafkajsCall(() => this.consumer.connect());
+        await this.run();
+        this.log.warn({ attempt }, 'consumer restarted');
+        return;
+      } catch (err) {
+        this.log.warn({ err, attempt }, 'consumer restart failed; retrying');
+      }
+    }
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const [topic, list] of byTopic(partitions)) this.consumer.pause([{ topic, partitions: list }]);
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const [topic, list] of byTopic(partitions)) this.consumer.resume([{ topic, partitions: list }]);
+  }
+
+  async seek(position: TopicPartitionOffset): Promise<void> {
+    this.consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset.toString() });
+  }
+
+  /**
+   * kafkajs' OffsetFetch has no require_stable: the positions are stable only because the
+   * engine fenced the partition's transactional id first (v1).
+   */
+  committed(partitions: readonly TopicPartition[]): Promise<(bigint | undefined)[]> {
+    return kafkajsCall(async () => {
+      const topics = [...new Set(partitions.map((p) => p.topic))];
+      const fetched = await (await this.admin()).fetchOffsets({ groupId: this.groupId, topics });
+      const found = new Map<string, bigint>();
+      for (const t of fetched) for (const p of t.partitions) if (p.offset !== '-1' && p.offset !== '') found.set(key({ topic: t.topic, partition: p.partition }), BigInt(p.offset));
+      return partitions.map((tp) => found.get(key(tp)));
+    });
+  }
+
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    return kafkajsCall(() => this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() }))));
+  }
+
+  memberId(): string | undefined {
+    return this.id;
+  }
+
+  owners(topic: string): Promise<Map<number, { memberId: string; url: string }>> {
+    return kafkajsCall(async () => {
+      const { groups } = await (await this.admin()).describeGroups([this.groupId]);
+      const byPartition = new Map<number, { memberId: string; url: string }>();
+      for (const member of groups[0]?.members ?? []) {
+        const decoded = decodeMember(member.memberMetadata, member.memberAssignment);
+        if (!decoded) continue;
+        for (const p of decoded.assignment.assignment[topic] ?? []) byPartition.set(p, { memberId: member.memberId, url: decoded.info.url });
+      }
+      return byPartition;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    // Stop fetching (the batch in progress finishes), let the engine commit and close what it
+    // holds, then leave the group so the partitions move at once.
+    await this.consumer.stop().catch(() => undefined);
+    await this.changes;
+    const owned = [...this.owned.values()];
+    this.owned = new Map();
+    if (owned.length > 0) await this.listener?.onRevoked(owned, false).catch((err: unknown) => this.log.warn({ err }, 'revocation on stop failed'));
+    await this.consumer.disconnect().catch(() => undefined);
+  }
+}
+
+function byTopic(partitions: readonly TopicPartition[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    let list = out.get(topic);
+    if (!list) out.set(topic, (list = []));
+    list.push(partition);
+  }
+  return out;
+}

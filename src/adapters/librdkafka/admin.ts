@@ -1,0 +1,128 @@
+import type { IAdminClient } from '@confluentinc/kafka-javascript';
+import type { BrokerClientConfig, TopicAdmin, TopicSpec } from '../../broker/ports.ts';
+import { clusterConfig } from './config.ts';
+import { classifyRdkafkaError, rdCall } from './errors.ts';
+import { rdkafka } from './native.ts';
+
+const TIMEOUT_MS = 30_000;
+
+interface AdminHandle extends IAdminClient {
+  disconnect(): void;
+}
+
+/** TopicAdmin over librdkafka's AdminClient. Offsets are listed read_committed (the last stable offset). */
+export class LibrdkafkaTopicAdmin implements TopicAdmin {
+  private readonly admin: AdminHandle;
+
+  private constructor(admin: AdminHandle) {
+    this.admin = admin;
+  }
+
+  /** Connects and checks the cluster answers (AdminClient.create alone reaches nothing). */
+  static async create(config: BrokerClientConfig): Promise<LibrdkafkaTopicAdmin> {
+    let admin: AdminHandle;
+    try {
+      admin = rdkafka().AdminClient.create(clusterConfig({ ...config, clientId: `${config.clientId}-admin` })) as AdminHandle;
+    } catch (err) {
+      throw classifyRdkafkaError(err);
+    }
+    const wrapped = new LibrdkafkaTopicAdmin(admin);
+    try {
+      await rdCall<string[]>((cb) => admin.listTopics({ timeout: 10_000 }, cb));
+    } catch (err) {
+      await wrapped.close();
+      throw err;
+    }
+    return wrapped;
+  }
+
+  async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    const existing = new Set(await rdCall<string[]>((cb) => this.admin.listTopics({ timeout: TIMEOUT_MS }, cb)));
+    const present = topics.filter((t) => existing.has(t));
+    const counts = new Map<string, number>();
+    if (present.length === 0) return counts;
+    const described = await rdCall<{ name: string; partitions: unknown[]; error?: unknown }[]>((cb) => this.admin.describeTopics(present, { timeout: TIMEOUT_MS }, cb));
+    for (const t of described) if (!t.error) counts.set(t.name, t.partitions.length);
+    return counts;
+  }
+
+  async createTopics(specs: readonly TopicSpec[]): Promise<void> {
+    for (const s of specs) {
+      try {
+        await rdCall((cb) =>
+          this.admin.createTopic(
+            { topic: s.topic, num_partitions: s.partitions, replication_factor: s.replicationFactor ?? -1, config: s.config ?? {} },
+            TIMEOUT_MS,
+            cb,
+          ),
+        );
+      } catch (err) {
+        // Another instance created it first: the partition check that follows still applies.
+        if (classifyRdkafkaError(err).reason !== 'topic-exists') throw err;
+      }
+    }
+    // CreateTopics returns before every broker knows the topic: wait until metadata has it.
+    const deadline = Date.now() + TIMEOUT_MS;
+    for (;;) {
+      const counts = await this.partitionCounts(specs.map((s) => s.topic));
+      if (specs.every((s) => counts.has(s.topic)) || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    for (const t of topics) await rdCall((cb) => this.admin.deleteTopic(t, TIMEOUT_MS, cb));
+  }
+
+  async watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+    const counts = await this.partitionCounts([topic]);
+    const n = counts.get(topic) ?? 0;
+    const { OffsetSpec, IsolationLevel } = rdkafka();
+    const list = (spec: typeof OffsetSpec.EARLIEST) =>
+      rdCall<{ partition: number; offset: number }[]>((cb) =>
+        this.admin.listOffsets(
+          Array.from({ length: n }, (_, partition) => ({ topic, partition, offset: spec })),
+          { timeout: TIMEOUT_MS, isolationLevel: IsolationLevel.READ_COMMITTED },
+          cb,
+        ),
+      );
+    if (n === 0) return new Map();
+    const [lows, highs] = await Promise.all([list(OffsetSpec.EARLIEST), list(OffsetSpec.LATEST)]);
+    const out = new Map<number, { low: bigint; high: bigint }>();
+    for (const l of lows) out.set(l.partition, { low: BigInt(l.offset), high: 0n });
+    for (const h of highs) {
+      const entry = out.get(h.partition) ?? { low: 0n, high: 0n };
+      entry.high = BigInt(h.offset);
+      out.set(h.partition, entry);
+    }
+    return out;
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+    const results = await rdCall<{ partitions: { topic: string; partition: number; offset: number }[]; error?: unknown }[]>((cb) =>
+      this.admin.listConsumerGroupOffsets([{ groupId }], { timeout: TIMEOUT_MS, requireStableOffsets: true }, cb),
+    );
+    const out = new Map<number, bigint>();
+    for (const r of results) for (const p of r.partitions) if (p.topic === topic && p.offset >= 0) out.set(p.partition, BigInt(p.offset));
+    return out;
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    await rdCall((cb) => this.admin.deleteGroups([...groupIds], { timeout: TIMEOUT_MS }, (err) => cb(err)));
+  }
+
+  /** For the group member's owner lookup. */
+  describeGroup(groupId: string): Promise<{ members: { clientId: string; assignment: { topicPartitions: { topic: string; partition: number }[] } }[] }[]> {
+    return rdCall<{ groups: { members: { clientId: string; assignment: { topicPartitions: { topic: string; partition: number }[] } }[] }[] }>((cb) =>
+      this.admin.describeGroups([groupId], { timeout: TIMEOUT_MS }, cb),
+    ).then((r) => r.groups);
+  }
+
+  async close(): Promise<void> {
+    try {
+      this.admin.disconnect();
+    } catch {
+      // already disconnected
+    }
+  }
+}

@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import type { KafkaConsumer, LibrdKafkaError, Message } from '@confluentinc/kafka-javascript';
+import type { Logger } from 'pino';
+import type { BrokerClientConfig, GroupListener, GroupMember, GroupMemberOptions, TopicPartition } from '../../broker/ports.ts';
+import type { InputRecord, RecordHeaders, TopicPartitionOffset } from '../../broker/records.ts';
+import type { LibrdkafkaTopicAdmin } from './admin.ts';
+import { clusterConfig } from './config.ts';
+import { RD, classifyRdkafkaError, rdCall } from './errors.ts';
+import { rdkafka } from './native.ts';
+
+/** What the typings of the binding leave out (lib/kafka-consumer.js has them). */
+interface CooperativeConsumer {
+  incrementalAssign(assignments: TopicPartition[]): void;
+  incrementalUnassign(assignments: TopicPartition[]): void;
+  assignmentLost(): boolean;
+  commitCb(toppars: { topic: string; partition: number; offset: number }[], cb: (err: LibrdKafkaError | null) => void): void;
+  setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void;
+}
+
+const SEPARATOR = '|';
+
+/**
+ * librdkafka offers no custom assignor and no member userData, so the HTTP address travels in
+ * the member's client.id, which DescribeGroups reports with each member's assignment:
+ * `<clientId>|<token>|<url>`. The token (random per member) tells members apart where the
+ * member id itself is not exposed by the binding. A compacted "instances" topic would work
+ * too, but would need its own cleanup of dead instances; the group already has that.
+ */
+export function encodeClientId(clientId: string, token: string, url: string): string {
+  return [clientId.replaceAll(SEPARATOR, '-'), token, url].join(SEPARATOR);
+}
+
+export function decodeClientId(clientId: string): { token: string; url: string } | undefined {
+  const parts = clientId.split(SEPARATOR);
+  if (parts.length < 3) return undefined;
+  const [, token, ...url] = parts;
+  const joined = url.join(SEPARATOR);
+  if (!token || !/^https?:\/\//.test(joined)) return undefined;
+  return { token, url: joined };
+}
+
+export function rdHeaders(headers: Message['headers']): RecordHeaders {
+  const out: RecordHeaders = {};
+  for (const h of headers ?? []) {
+    for (const [k, v] of Object.entries(h)) out[k] = typeof v === 'string' ? Buffer.from(v) : v;
+  }
+  return out;
+}
+
+export function toInputRecord(m: Message): InputRecord {
+  const key = m.key === undefined || m.key === null ? null : typeof m.key === 'string' ? Buffer.from(m.key) : (m.key as Buffer);
+  return { topic: m.topic, partition: m.partition, offset: BigInt(m.offset), key, value: m.value, headers: rdHeaders(m.headers), timestamp: m.timestamp ?? 0 };
+}
+
+const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
+
+/**
+ * A librdkafka consumer-group member: cooperative-sticky rebalancing (KIP-429) with a
+ * rebalance callback whose work the rebalance waits for: assigned partitions are added (and,
+ * for the engine, paused) before the listener hears of them; revoked ones are handed to the
+ * listener, which commits or drops its work, before they are given up. read_committed, which
+ * in librdkafka also makes OffsetFetch `require_stable` (KIP-447), so a committed position is
+ * never read while a transaction that moves it is still open.
+ */
+export class LibrdkafkaGroupMember implements GroupMember {
+  readonly groupId: string;
+  readonly consumer: KafkaConsumer;
+  private readonly opts: GroupMemberOptions;
+  private readonly log: Logger;
+  private readonly admin: () => Promise<LibrdkafkaTopicAdmin>;
+  private readonly token = randomUUID().slice(0, 8);
+  private listener: GroupListener | undefined;
+  private readonly owned = new Map<string, TopicPartition>();
+  private joined = false;
+  private rebalancing: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private fatal = false;
+
+  constructor(config: BrokerClientConfig, opts: GroupMemberOptions, admin: () => Promise<LibrdkafkaTopicAdmin>) {
+    this.opts = opts;
+    this.groupId = opts.groupId;
+    this.admin = admin;
+    this.log = config.logger.child({ component: 'group-member', client: 'librdkafka' });
+    const { KafkaConsumer } = rdkafka();
+    this.consumer = new KafkaConsumer(
+      {
+        ...clusterConfig({ ...config, clientId: encodeClientId(config.clientId, this.token, opts.advertisedUrl || 'http://none') }),
+        'group.id': opts.groupId,
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'isolation.level': 'read_committed',
+        'partition.assignment.strategy': 'cooperative-sticky',
+        'session.timeout.ms': opts.sessionTimeoutMs ?? 30_000,
+        'heartbeat.interval.ms': Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+        'fetch.wait.max.ms': opts.maxWaitMs ?? 100,
+        // Bound librdkafka's prefetch (its default queue is 64 MB per partition group): RSS.
+        'queued.max.messages.kbytes': 16_384,
+        'fetch.max.bytes': 16 * 1024 * 1024,
+        rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
+      },
+      { 'auto.offset.reset': opts.fromBeginning ? 'earliest' : 'latest' },
+    );
+  }
+
+  async start(listener: GroupListener): Promise<void> {
+    this.listener = listener;
+    const { consumer } = this;
+    consumer.on('event.error', (err) => {
+      const e = classifyRdkafkaError(err);
+      // librdkafka retries connections by itself; refused credentials or permissions will
+      // not pass by retrying, so the member stops for good.
+      if (e.kind === 'permanent' && (e.reason === 'authentication' || e.reason === 'authorization')) this.fail(e);
+      else this.log.warn({ err: e.message }, 'librdkafka reported an error; it retries');
+    });
+    await rdCall((cb) => consumer.connect({ timeout: 30_000 }, (err) => cb(err)));
+    consumer.setDefaultConsumeTimeout(this.opts.maxWaitMs ?? 100);
+    (consumer as unknown as CooperativeConsumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    consumer.subscribe([...this.opts.topics]);
+    this.loop = this.consumeLoop();
+  }
+
+  private fail(err: ReturnType<typeof classifyRdkafkaError>): void {
+    if (this.fatal || this.stopping) return;
+    this.fatal = true;
+    this.listener?.onFatal(err);
+  }
+
+  /** One consume call at a time, each batch handed to the listener before the next is read. */
+  private async consumeLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping && !this.fatal) {
+      let messages: Message[];
+      try {
+        messages = await new Promise<Message[]>((resolve, reject) => this.consumer.consume(1_000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
+        failures = 0;
+      } catch (err) {
+        const e = classifyRdkafkaError(err);
+        if (e.kind === 'permanent' && (e.reason === 'authentication' || e.reason === 'authorization')) return this.fail(e);
+        failures += 1;
+        if (failures === 1 || failures % 50 === 0) this.log.warn({ err: e.message, failures }, 'consume failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * failures)));
+        continue;
+      }
+      if (messages.length === 0 || !this.listener) continue;
+      const records: InputRecord[] = [];
+      for (const m of messages) if (this.owned.has(tpKey(m))) records.push(toInputRecord(m));
+      if (records.length > 0) {
+        await this.listener.onRecords(records).catch((err: unknown) => this.log.error({ err }, 'record handling failed'));
+      }
+    }
+  }
+
+  private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
+    const partitions = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
+    const consumer = this.consumer as unknown as CooperativeConsumer;
+    const lost = consumer.assignmentLost();
+    this.rebalancing = this.rebalancing
+      .then(async () => {
+        if (err.code === RD.ASSIGN_PARTITIONS) {
+          consumer.incrementalAssign(partitions);
+          if (this.opts.holdAssigned && partitions.length > 0) this.consumer.pause(partitions);
+          for (const tp of partitions) this.owned.set(tpKey(tp), tp);
+          this.joined = true;
+          if (partitions.length > 0) await this.listener?.onAssigned(partitions);
+        } else if (err.code === RD.REVOKE_PARTITIONS) {
+          // The rebalance waits for this: the listener commits (or, lost, drops) the work of
+          // these partitions before they are given up.
+          const mine = partitions.filter((tp) => this.owned.has(tpKey(tp)));
+          for (const tp of partitions) this.owned.delete(tpKey(tp));
+          if (mine.length > 0) await this.listener?.onRevoked(mine, lost);
+          consumer.incrementalUnassign(partitions);
+        } else {
+          this.log.error({ code: err.code, message: err.message }, 'rebalance failed');
+        }
+      })
+      .catch((e: unknown) => {
+        this.log.error({ err: e }, 'rebalance handling failed');
+        try {
+          if (err.code === RD.REVOKE_PARTITIONS) consumer.incrementalUnassign(partitions);
+        } catch {
+          // not connected any more
+        }
+      });
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    const mine = partitions.filter((tp) => this.owned.has(tpKey(tp)));
+    if (mine.length > 0) this.consumer.pause(mine.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    const mine = partitions.filter((tp) => this.owned.has(tpKey(tp)));
+    if (mine.length > 0) this.consumer.resume(mine.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+  }
+
+  async seek(position: TopicPartitionOffset): Promise<void> {
+    await rdCall((cb) => this.consumer.seek({ topic: position.topic, partition: position.partition, offset: Number(position.offset) }, 10_000, (err) => cb(err)));
+  }
+
+  async committed(partitions: readonly TopicPartition[]): Promise<(bigint | undefined)[]> {
+    const list = await rdCall<{ topic: string; partition: number; offset: number }[]>((cb) =>
+      this.consumer.committed(
+        partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+        30_000,
+        cb,
+      ),
+    );
+    const found = new Map(list.map((tp) => [tpKey(tp), tp.offset]));
+    return partitions.map((tp) => {
+      const offset = found.get(tpKey(tp));
+      // librdkafka answers -1001 (OFFSET_INVALID) where nothing is committed.
+      return offset === undefined || offset < 0 ? undefined : BigInt(offset);
+    });
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await rdCall((cb) => (this.consumer as unknown as CooperativeConsumer).commitCb(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })), (err) => cb(err)));
+  }
+
+  /** This member's token (see encodeClientId); librdkafka's own member id is not exposed. */
+  memberId(): string | undefined {
+    return this.joined ? this.token : undefined;
+  }
+
+  async owners(topic: string): Promise<Map<number, { memberId: string; url: string }>> {
+    const groups = await (await this.admin()).describeGroup(this.groupId);
+    const byPartition = new Map<number, { memberId: string; url: string }>();
+    for (const member of groups[0]?.members ?? []) {
+      const who = decodeClientId(member.clientId);
+      if (!who) continue;
+      for (const tp of member.assignment?.topicPartitions ?? []) if (tp.topic === topic) byPartition.set(tp.partition, { memberId: who.token, url: who.url });
+    }
+    return byPartition;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.loop?.catch(() => undefined);
+    await this.rebalancing;
+    // Commit and close while still a member of the generation, then leave: the partitions
+    // move at once, without waiting for the session timeout.
+    const owned = [...this.owned.values()];
+    this.owned.clear();
+    if (owned.length > 0) await this.listener?.onRevoked(owned, false).catch((err: unknown) => this.log.warn({ err }, 'revocation on stop failed'));
+    await new Promise<void>((resolve) => {
+      try {
+        this.consumer.disconnect(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}

@@ -1,0 +1,149 @@
+import type { Producer } from '@confluentinc/kafka-javascript';
+import type { Logger } from 'pino';
+import { BrokerError } from '../../broker/errors.ts';
+import type { BrokerClientConfig, GroupMember, TxWriter } from '../../broker/ports.ts';
+import type { OutputRecord, TopicPartitionOffset } from '../../broker/records.ts';
+import { clusterConfig } from './config.ts';
+import { DeliveryTracker } from './delivery.ts';
+import { isFatalRdError, isRetriableRdError, rdCall } from './errors.ts';
+import { LibrdkafkaGroupMember } from './group-member.ts';
+import { rdkafka } from './native.ts';
+
+const TIMEOUT_MS = 30_000;
+
+/** Producer properties shared by the transactional writer and the plain producer. */
+export function producerConfig(config: BrokerClientConfig, clientId: string): Record<string, string | number | boolean> {
+  return {
+    ...clusterConfig({ ...config, clientId }),
+    'enable.idempotence': true,
+    'dr_cb': true,
+    // librdkafka's default hashes keys with CRC32; sagaflow names every partition itself
+    // (src/broker/murmur2.ts), and sets Java's partitioner for anything that does not.
+    partitioner: 'murmur2_random',
+    'linger.ms': 5,
+    // Bound what waits in librdkafka's queue (its default is 1 GB): RSS, not throughput.
+    'queue.buffering.max.kbytes': 65_536,
+    'batch.size': 1_000_000,
+  };
+}
+
+async function connected(producer: Producer): Promise<void> {
+  await rdCall((cb) => producer.connect({ timeout: TIMEOUT_MS }, (err) => cb(err)));
+  producer.setPollInBackground(true);
+}
+
+/**
+ * A librdkafka transactional producer (exactly-once v2). Its offsets go through
+ * sendOffsetsToTransaction with the consumer's group metadata (KIP-447), so a member of an
+ * older generation cannot commit. After a fatal error (fenced by its transactional id, an
+ * idempotence failure) librdkafka's producer is unusable: the next `begin` makes a new one
+ * with the same id, whose InitProducerId ends whatever the old one left open.
+ */
+export class LibrdkafkaTxWriter implements TxWriter {
+  readonly transactionalId: string;
+  private readonly config: BrokerClientConfig;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  private producer: Producer | undefined;
+  private tracker: DeliveryTracker | undefined;
+  private broken = false;
+
+  private constructor(config: BrokerClientConfig, transactionalId: string, timeoutMs: number) {
+    this.config = config;
+    this.transactionalId = transactionalId;
+    this.timeoutMs = timeoutMs;
+    this.log = config.logger.child({ component: 'tx-writer', client: 'librdkafka' });
+  }
+
+  static async create(config: BrokerClientConfig, transactionalId: string, transactionTimeoutMs: number): Promise<LibrdkafkaTxWriter> {
+    const writer = new LibrdkafkaTxWriter(config, transactionalId, transactionTimeoutMs);
+    await writer.init();
+    return writer;
+  }
+
+  private async init(): Promise<void> {
+    const { Producer } = rdkafka();
+    const producer = new Producer({
+      ...producerConfig(this.config, `${this.config.clientId}-tx`),
+      'transactional.id': this.transactionalId,
+      'transaction.timeout.ms': this.timeoutMs,
+    });
+    try {
+      await connected(producer);
+      // InitProducerId: fences earlier producers with this id and ends their open transaction.
+      await rdCall((cb) => producer.initTransactions(TIMEOUT_MS, cb));
+    } catch (err) {
+      producer.disconnect();
+      throw err;
+    }
+    this.producer = producer;
+    this.tracker = new DeliveryTracker(producer);
+    this.broken = false;
+  }
+
+  private open(): Producer {
+    if (!this.producer) throw new BrokerError('retryable', 'other', 'the transactional producer is closed', { client: 'librdkafka' });
+    return this.producer;
+  }
+
+  /** Marks the producer for replacement when librdkafka says it cannot go on. */
+  private watch<T>(p: Promise<T>): Promise<T> {
+    return p.catch((err: unknown) => {
+      if (isFatalRdError(err)) this.broken = true;
+      throw err;
+    });
+  }
+
+  async begin(): Promise<void> {
+    if (this.broken || !this.producer) {
+      const old = this.producer;
+      this.producer = undefined;
+      if (old) await new Promise<void>((r) => old.disconnect(() => r()));
+      this.log.warn({ transactionalId: this.transactionalId }, 'replacing the transactional producer after a fatal error');
+      await this.init();
+    }
+    const producer = this.open();
+    await this.watch(rdCall((cb) => producer.beginTransaction(cb)));
+  }
+
+  send(records: readonly OutputRecord[]): Promise<bigint[]> {
+    this.open();
+    return this.watch((this.tracker as DeliveryTracker).send(records));
+  }
+
+  async sendOffsets(offsets: readonly TopicPartitionOffset[], member: GroupMember): Promise<void> {
+    const producer = this.open();
+    if (!(member instanceof LibrdkafkaGroupMember)) throw new BrokerError('permanent', 'other', 'offsets need the librdkafka group member they were read by', { client: 'librdkafka' });
+    if (offsets.length === 0) return;
+    const list = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }));
+    await this.watch(rdCall((cb) => producer.sendOffsetsToTransaction(list, member.consumer, TIMEOUT_MS, cb)));
+  }
+
+  async commit(): Promise<void> {
+    const producer = this.open();
+    // commit_transaction flushes the queued records first. A retriable failure (a timeout)
+    // may be retried as is (librdkafka keeps the transaction's state); anything else is
+    // reported and the caller aborts.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.watch(rdCall((cb) => producer.commitTransaction(TIMEOUT_MS, cb)));
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !isRetriableRdError(err)) throw err;
+        this.log.warn({ err, attempt }, 'commit failed with a retriable error; retrying it');
+      }
+    }
+  }
+
+  async abort(): Promise<void> {
+    const producer = this.producer;
+    if (!producer || this.broken) return;
+    await this.watch(rdCall((cb) => producer.abortTransaction(TIMEOUT_MS, cb)));
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    if (producer) await new Promise<void>((r) => producer.disconnect(TIMEOUT_MS, () => r()));
+  }
+}

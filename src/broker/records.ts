@@ -1,0 +1,42 @@
+/** A record read from a topic, whatever client read it. Offsets are bigints: Kafka's are int64. */
+export interface InputRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeaders;
+  /** Create or log-append time, in milliseconds since the epoch. */
+  timestamp: number;
+}
+
+/** Header values as bytes, as Kafka carries them; the last value wins when a key repeats. */
+export type RecordHeaders = Record<string, Buffer>;
+
+/** A record to write. The engine always names the partition (see murmur2.ts). */
+export interface OutputRecord {
+  topic: string;
+  partition: number;
+  key: Buffer | string | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer | string>;
+}
+
+/** A consumer position to commit: the offset of the next record to read. */
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
+/** Key and value bytes of a record, the measure the broker's size limits apply to (near enough). */
+export function recordBytes(record: Pick<OutputRecord, 'key' | 'value'>): number {
+  const size = (v: Buffer | string | null) => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+  return size(record.key) + size(record.value);
+}
+
+export function headersToStrings(headers: RecordHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = v.toString('utf8');
+  return out;
+}

@@ -1,0 +1,61 @@
+import type { CompiledDefinition } from '../definition/compile.ts';
+import type { KnownErrorCode } from '../errors.ts';
+import type { Envelope } from '../kafka/codec.ts';
+import type { Outcome, SagaInput } from '../saga/types.ts';
+
+/** A record the engine does not apply: it goes to the dead-letter topic with this code and reason. */
+export interface DeadLetterVerdict {
+  code: KnownErrorCode;
+  reason: string;
+}
+
+export type IngressResult = { input: SagaInput } | { deadLetter: DeadLetterVerdict };
+
+/**
+ * The one mapping from an event record (its key, decoded envelope and timestamp) to a saga
+ * input, or to a dead-letter verdict when the record cannot be one. The engine, `sagaflow
+ * simulate` and the HTTP routes all take records through it, so the offline answer and the
+ * real one cannot drift apart.
+ */
+export function toSagaInput(definition: CompiledDefinition, key: string | null, envelope: Envelope, timestampMs: number): IngressResult {
+  if (key === null || key === '') {
+    return { deadLetter: { code: 'SAGAFLOW_EVENT_MISSING_KEY', reason: 'the record has no key; the key must be the sagaId' } };
+  }
+  const timestamp = new Date(timestampMs).toISOString();
+  if (envelope.messageLabel === definition.creationEvent) {
+    const payload = envelope.messagePayload as { associatedEntityId?: unknown; metadata?: unknown } | null;
+    if (
+      !payload ||
+      typeof payload !== 'object' ||
+      typeof payload.associatedEntityId !== 'string' ||
+      !payload.metadata ||
+      typeof payload.metadata !== 'object' ||
+      Array.isArray(payload.metadata)
+    ) {
+      return {
+        deadLetter: {
+          code: 'SAGAFLOW_INVALID_CREATION',
+          reason: `a "${definition.creationEvent}" event needs a payload {associatedEntityId: string, metadata: object}`,
+        },
+      };
+    }
+    return { input: { kind: 'create', sagaId: key, associatedEntityId: payload.associatedEntityId, metadata: payload.metadata as Record<string, unknown>, timestamp } };
+  }
+  const input: SagaInput = { kind: 'event', sagaId: key, label: envelope.messageLabel, payload: envelope.messagePayload, timestamp };
+  if (envelope.eventId !== undefined) input.eventId = envelope.eventId;
+  return { input };
+}
+
+/** Outcomes that leave the saga untouched and send the record to the dead-letter topic instead. */
+export function deadLetterCodeOf(outcome: Outcome): KnownErrorCode | undefined {
+  switch (outcome) {
+    case 'duplicate':
+      return 'SAGAFLOW_DUPLICATE_EVENT';
+    case 'unknown-saga':
+      return 'SAGAFLOW_UNKNOWN_SAGA';
+    case 'already-exists':
+      return 'SAGAFLOW_SAGA_EXISTS';
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,472 @@
+import type { Logger } from 'pino';
+import type { CompiledDefinition } from '../definition/compile.ts';
+import { SagaflowError, isSagaflowError } from '../errors.ts';
+import { isBrokerError } from '../broker/errors.ts';
+import { partitionForKey } from '../broker/murmur2.ts';
+import type { ChangelogReader, GroupMember, TopicAdmin, TxWriter } from '../broker/ports.ts';
+import type { InputRecord, OutputRecord } from '../broker/records.ts';
+import { recordBytes } from '../broker/records.ts';
+import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
+import { transition } from '../saga/transition.ts';
+import type { Command, SagaDocument, TransitionResult } from '../saga/types.ts';
+import type { Clock } from './clock.ts';
+import { deadLetterCodeOf, toSagaInput } from './ingress.ts';
+import type { DeadLetterVerdict } from './ingress.ts';
+import { Mailbox } from './mailbox.ts';
+import type { Metrics } from './metrics.ts';
+import { UnitOfWork } from './unit-of-work.ts';
+import type { InputOutputs } from './unit-of-work.ts';
+
+/** The part of the per-partition state store the task needs (see src/store). */
+export interface TaskStore {
+  getSaga(sagaId: string): Promise<SagaDocument | undefined>;
+  getSagas(sagaIds: readonly string[]): Promise<Map<string, SagaDocument>>;
+  readChangelogMarker(): Promise<bigint | undefined>;
+  applyCommitted(sagas: SagaDocument[], changelogOffset: bigint): Promise<void>;
+  applyRestored(records: { key: string; value: SagaDocument | null }[], lastOffset: bigint): Promise<void>;
+  wipe(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type TaskState = 'created' | 'starting' | 'ready' | 'recovering' | 'closed';
+
+/** A topic the task writes to, with its partition count (records are routed with murmur2). */
+export interface OutputTopic {
+  topic: string;
+  partitions: number;
+}
+
+export interface TaskDeps {
+  partition: number;
+  eventsTopic: string;
+  changelogTopic: string;
+  deadLetterTopic: OutputTopic;
+  /** Topic per command channel id. */
+  commandTopics: ReadonlyMap<string, OutputTopic>;
+  definition: CompiledDefinition;
+  codec: ProcessorCodec;
+  member: GroupMember;
+  admin: TopicAdmin;
+  changelogReader: ChangelogReader;
+  openStore: (partition: number) => Promise<TaskStore>;
+  /**
+   * Exactly-once v1 only: creates this partition's own transactional writer, which fences the
+   * previous owner's (same transactional id) and ends its open transaction. Under v2 the
+   * processor's one writer serves every task and the group generation fences (KIP-447).
+   */
+  fence?: () => Promise<TxWriter>;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  /** Whether this instance still owns the partition according to the group. */
+  stillOwned: (partition: number) => Promise<boolean>;
+  /** Largest record the task writes (default MAX_RECORD_BYTES). */
+  maxRecordBytes?: number;
+}
+
+/**
+ * A broker refuses a record above `message.max.bytes` (default 1048588): a change that would
+ * write one is dead-lettered instead of failing every retry and stalling the partition. A
+ * dead-letter record itself is kept under it by truncating the copied value.
+ */
+export const MAX_RECORD_BYTES = 1_000_000;
+
+/** Header names on dead-letter records. */
+export const DLQ_HEADERS = {
+  reason: 'sagaflow-reason',
+  code: 'sagaflow-error-code',
+  topic: 'sagaflow-source-topic',
+  partition: 'sagaflow-source-partition',
+  offset: 'sagaflow-source-offset',
+  /** Set when the copied value was cut to fit the broker's limit: the original size in bytes. */
+  truncated: 'sagaflow-value-truncated-from',
+} as const;
+
+/** Delay before a task re-runs its gain protocol after a failure; doubles up to the cap. */
+const RECOVERY_DELAY_MS = { first: 500, max: 10_000 };
+
+/**
+ * One owned partition of the events topic: its state store, its mailbox and the units of
+ * work it hands to the processor's committer. The store only ever holds committed data: a
+ * unit's changes live in its overlay until the transaction holding its records commits
+ * (`committed`), and a failed commit drops every unit (`fail`) and re-runs the gain protocol.
+ */
+export class PartitionTask {
+  state: TaskState = 'created';
+  private readonly deps: TaskDeps;
+  private readonly log: Logger;
+  private readonly mailbox = new Mailbox();
+  private store: TaskStore | undefined;
+  /** v1: this partition's transactional writer. */
+  private ownWriter: TxWriter | undefined;
+  /** Units sealed for a commit in flight, oldest first; `current` chains on the last. */
+  private sealed: UnitOfWork[] = [];
+  private current: UnitOfWork | undefined;
+  /** Positions reached by processing (the next record to read), and by the last commit. */
+  private readonly next = new Map<string, bigint>();
+  private readonly committedPositions = new Map<string, bigint>();
+  /** Bumped whenever the in-memory work is dropped: processing begun before stops at its next step. */
+  private epoch = 0;
+  private startRun: Promise<void> | undefined;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(deps: TaskDeps) {
+    this.deps = deps;
+    this.log = deps.logger.child({ partition: deps.partition });
+  }
+
+  get partition(): number {
+    return this.deps.partition;
+  }
+
+  /** v1: the writer of this task's own transactions; undefined under v2. */
+  get writer(): TxWriter | undefined {
+    return this.ownWriter;
+  }
+
+  /** Local read for interactive queries: only meaningful when `state === 'ready'`. */
+  async getSaga(sagaId: string): Promise<SagaDocument | undefined> {
+    return this.store?.getSaga(sagaId);
+  }
+
+  /** Bytes of records waiting for a commit (sealed and current units). */
+  pendingBytes(): number {
+    return this.sealed.reduce((n, u) => n + u.bytes, 0) + (this.current?.bytes ?? 0);
+  }
+
+  /** Positions to commit with `unit`: the ones it reached, else those of the last commit. */
+  commitPositions(unit: UnitOfWork): { topic: string; partition: number; offset: bigint }[] {
+    const merged = new Map(this.committedPositions);
+    for (const [topic, offset] of unit.positions) merged.set(topic, offset);
+    return [...merged].map(([topic, offset]) => ({ topic, partition: this.deps.partition, offset }));
+  }
+
+  /**
+   * Gain protocol, run when the partition is assigned and after every failure: fence the
+   * previous owner (v1), read the committed position (stable: fenced or KIP-447), restore the
+   * store from the changelog, seek and resume. The partition stays paused until then.
+   * Failures are retried with backoff until the task is closed.
+   */
+  start(): Promise<void> {
+    this.startRun ??= this.runStartWithRetry().finally(() => {
+      this.startRun = undefined;
+    });
+    return this.startRun;
+  }
+
+  private async runStartWithRetry(): Promise<void> {
+    while (!this.isClosed()) {
+      try {
+        await this.runStart();
+        this.failures = 0;
+        return;
+      } catch (err) {
+        if (this.isClosed()) return;
+        this.failures += 1;
+        const delay = Math.min(RECOVERY_DELAY_MS.max, RECOVERY_DELAY_MS.first * 2 ** (this.failures - 1));
+        this.log.error({ err, attempt: this.failures, retryInMs: delay }, 'task start failed; retrying');
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.retryTimer = setTimeout(resolve, delay);
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  private async runStart(): Promise<void> {
+    const { partition, eventsTopic, member } = this.deps;
+    const tp = [{ topic: eventsTopic, partition }];
+    member.pause(tp);
+    this.state = this.state === 'ready' || this.state === 'recovering' ? 'recovering' : 'starting';
+    this.dropWork();
+    // Work posted before the drop finishes (and stops at its next step) before we go on.
+    await this.mailbox.post(async () => undefined);
+    const began = this.deps.clock.now();
+    if (this.deps.fence) {
+      const previous = this.ownWriter;
+      this.ownWriter = undefined;
+      await previous?.close().catch(() => undefined);
+      if (this.isClosed()) return;
+      this.ownWriter = await this.deps.fence();
+      if (this.isClosed()) return this.closeWriter();
+    }
+    const [stored] = await member.committed(tp);
+    if (this.isClosed()) return;
+    const committed = stored ?? (await this.deps.admin.watermarks(eventsTopic)).get(partition)?.low ?? 0n;
+    this.store ??= await this.deps.openStore(partition);
+    if (this.isClosed()) return;
+    await this.restore(this.store);
+    if (this.isClosed()) return;
+    this.next.clear();
+    this.committedPositions.clear();
+    this.next.set(eventsTopic, committed);
+    this.committedPositions.set(eventsTopic, committed);
+    this.current = new UnitOfWork(this.store);
+    await member.seek({ topic: eventsTopic, partition, offset: committed });
+    if (this.isClosed()) return;
+    this.state = 'ready';
+    member.resume(tp);
+    this.log.info({ offset: committed.toString(), tookMs: this.deps.clock.now() - began }, 'partition ready');
+  }
+
+  /**
+   * Brings the store up to the changelog's end. Marker present: replay from marker + 1. No
+   * marker (new store, or one of another format): wipe and replay everything. A marker at or
+   * past the changelog's end (the topic was recreated or truncated) names a position that no
+   * longer exists: wipe and replay everything too, or stale sagas would stay.
+   */
+  private async restore(store: TaskStore): Promise<void> {
+    const { changelogTopic, partition } = this.deps;
+    let marker = await store.readChangelogMarker();
+    if (marker !== undefined) {
+      const ends = (await this.deps.admin.watermarks(changelogTopic)).get(partition);
+      if (ends && marker >= ends.high) {
+        this.log.warn({ marker: marker.toString(), end: ends.high.toString() }, 'store marker beyond the changelog end (topic recreated or truncated); wiping and restoring from the start');
+        marker = undefined;
+      }
+    }
+    if (marker === undefined) await store.wipe();
+    const restored = await this.deps.changelogReader.readPartition(changelogTopic, partition, marker, async (records) => {
+      const decoded: { key: string; value: SagaDocument | null }[] = [];
+      for (const r of records) {
+        if (r.key === null) continue;
+        decoded.push({ key: r.key.toString('utf8'), value: r.value === null ? null : await this.deps.codec.decodeSaga(changelogTopic, r.value) });
+      }
+      const last = records[records.length - 1]?.offset;
+      if (last !== undefined) await store.applyRestored(decoded, last);
+    });
+    const seconds = Math.max(restored.durationMs, 1) / 1000;
+    this.log.info(
+      { records: restored.records, durationMs: restored.durationMs, recordsPerSecond: Math.round(restored.records / seconds) },
+      'partition restored',
+    );
+    this.deps.metrics.restoredRecords += restored.records;
+  }
+
+  /** Processes fetched records of this partition (records of another epoch or already seen are skipped). */
+  deliver(records: readonly InputRecord[]): Promise<void> {
+    if (this.state !== 'ready') return Promise.resolve();
+    const epoch = this.epoch;
+    return this.mailbox.post(() => this.process(records, epoch));
+  }
+
+  /** Takes the current unit for a commit (undefined when it holds nothing); later input goes to a new unit on top of it. */
+  seal(): Promise<UnitOfWork | undefined> {
+    return this.mailbox.post(async () => {
+      const unit = this.current;
+      if (this.state !== 'ready' || !unit || unit.empty) return undefined;
+      this.sealed.push(unit);
+      this.current = new UnitOfWork(unit.overlay);
+      return unit;
+    });
+  }
+
+  /**
+   * The transaction holding `unit` committed; `offsets` are those its records got. Writes the
+   * unit's sagas to the store with the marker of its last changelog record, in one batch.
+   */
+  async committed(unit: UnitOfWork, offsets: readonly bigint[]): Promise<void> {
+    const index = this.sealed.indexOf(unit);
+    if (index !== 0 || !this.store) return;
+    if (unit.lastChangelogIndex >= 0) {
+      const marker = offsets[unit.lastChangelogIndex];
+      if (marker === undefined) throw new Error(`no offset for changelog record ${unit.lastChangelogIndex} of ${offsets.length}`);
+      await this.store.applyCommitted(unit.overlay.entries(), marker);
+    }
+    this.sealed.shift();
+    for (const [topic, offset] of unit.positions) this.committedPositions.set(topic, offset);
+    (this.sealed[0] ?? this.current)?.overlay.rebase(this.store);
+    this.deps.metrics.transactions += 1;
+    this.deps.metrics.commandsSent += unit.commands;
+    this.deps.metrics.deadLettered += unit.deadLetters;
+  }
+
+  /**
+   * A commit holding one of this task's units failed (or its outcome is unknown): every unit
+   * built since the last commit is dropped and the gain protocol runs again. Fenced, and the
+   * group gave the partition to another member: wait for the rebalance to take the task away.
+   */
+  fail(err: unknown): void {
+    if (this.isClosed() || this.state === 'recovering' || this.state === 'starting') return;
+    this.state = 'recovering';
+    this.dropWork();
+    this.deps.member.pause([{ topic: this.deps.eventsTopic, partition: this.deps.partition }]);
+    this.deps.metrics.recoveries += 1;
+    void (async () => {
+      if (isBrokerError(err, 'fenced')) {
+        this.log.warn({ err }, 'fenced; checking ownership');
+        if (!(await this.deps.stillOwned(this.deps.partition).catch(() => false))) {
+          this.log.warn('partition owned by another member now; waiting for the rebalance to revoke it');
+          return;
+        }
+      } else {
+        this.log.error({ err }, 'transaction failed; the task re-reads its position and restores');
+      }
+      await new Promise((r) => setTimeout(r, RECOVERY_DELAY_MS.first));
+      if (!this.isClosed()) await this.start();
+    })();
+  }
+
+  private dropWork(): void {
+    this.epoch += 1;
+    this.sealed = [];
+    this.current = undefined;
+  }
+
+  private async process(records: readonly InputRecord[], epoch: number): Promise<void> {
+    const unit = this.current;
+    if (epoch !== this.epoch || this.state !== 'ready' || !unit) return;
+    const fresh = records.filter((r) => r.offset >= (this.next.get(r.topic) ?? 0n));
+    if (fresh.length === 0) return;
+    try {
+      // One read of the store for the whole batch instead of one per record.
+      await unit.overlay.prefetch(fresh.flatMap((r) => (r.key && r.key.length > 0 ? [r.key.toString('utf8')] : [])));
+      for (const record of fresh) {
+        if (epoch !== this.epoch) return;
+        const outputs = await this.processOne(record, unit);
+        if (epoch !== this.epoch) return;
+        unit.include(outputs, record.topic, record.offset);
+        this.next.set(record.topic, record.offset + 1n);
+      }
+    } catch (err) {
+      // Raised while applying an event (a registry that is down): the unit cannot be trusted;
+      // drop it and start over from the committed position.
+      if (epoch === this.epoch) this.fail(err);
+    }
+  }
+
+  /** Decodes and applies one record against the unit's overlay (which it does not change); returns what to write. */
+  private async processOne(record: InputRecord, unit: UnitOfWork): Promise<InputOutputs> {
+    const { codec, eventsTopic, definition } = this.deps;
+    this.deps.metrics.eventsProcessed += 1;
+    const key = record.key && record.key.length > 0 ? record.key.toString('utf8') : null;
+    let envelope: Envelope;
+    try {
+      envelope = await codec.decodeEvent(eventsTopic, record.value);
+    } catch (err) {
+      // A registry that is down is not the record's fault: fail the unit and retry it.
+      if (isSagaflowError(err) && err.retryable) throw err;
+      if (key === null) return this.deadLetter(record, { code: 'SAGAFLOW_EVENT_MISSING_KEY', reason: 'the record has no key; the key must be the sagaId' });
+      return this.deadLetter(record, { code: isSagaflowError(err) ? (err.code as DeadLetterVerdict['code']) : 'SAGAFLOW_DECODE_FAILED', reason: (err as Error).message });
+    }
+    const ingress = toSagaInput(definition, key, envelope, record.timestamp);
+    if ('deadLetter' in ingress) return this.deadLetter(record, ingress.deadLetter);
+    const { input } = ingress;
+    const current = await unit.overlay.getSaga(input.sagaId);
+    let result: TransitionResult;
+    try {
+      result = transition(definition, current, input);
+    } catch (err) {
+      return this.deadLetter(record, { code: 'SAGAFLOW_INTERNAL_ERROR', reason: `transition failed: ${(err as Error).message}` });
+    }
+    this.deps.metrics.count(`outcome:${result.outcome}`);
+    const code = deadLetterCodeOf(result.outcome);
+    if (code) return this.deadLetter(record, { code, reason: result.reason ?? result.outcome });
+    if (result.outcome !== 'applied' && result.outcome !== 'created') {
+      this.log.info({ sagaId: input.sagaId, outcome: result.outcome, reason: result.reason, label: envelope.messageLabel }, 'event recorded in saga history');
+    }
+    const outputs: InputOutputs = { commands: [], deadLetters: [] };
+    try {
+      // The changelog partition is the task's partition, whatever partitioner put the event
+      // here: restore reads partition p only (Kafka Streams does the same).
+      if (result.changed && result.saga) {
+        outputs.saga = result.saga;
+        outputs.changelog = {
+          topic: this.deps.changelogTopic,
+          partition: this.deps.partition,
+          key: input.sagaId,
+          value: await codec.encodeSaga(this.deps.changelogTopic, result.saga),
+        };
+      }
+      for (const command of result.commands) outputs.commands.push(await this.encodeCommand(command, result.saga));
+    } catch (err) {
+      // A document the event made unencodable (e.g. metadata nested thousands of levels deep
+      // overflows JSON.stringify) fails the same way on every retry: retrying stalled the
+      // partition for good. Only a failure that can pass (registry down) is retried.
+      if (isSagaflowError(err) && err.retryable) throw err;
+      return this.deadLetter(record, {
+        code: isSagaflowError(err) ? (err.code as DeadLetterVerdict['code']) : 'SAGAFLOW_ENCODE_FAILED',
+        reason: `the saga after "${envelope.messageLabel}" cannot be written; the event is not applied: ${(err as Error).message}`,
+      });
+    }
+    const largest = Math.max(0, ...[...(outputs.changelog ? [outputs.changelog] : []), ...outputs.commands].map(recordBytes));
+    const limit = this.deps.maxRecordBytes ?? MAX_RECORD_BYTES;
+    if (largest > limit) {
+      return this.deadLetter(record, {
+        code: 'SAGAFLOW_SAGA_TOO_LARGE',
+        reason: `applying "${envelope.messageLabel}" would write a saga document or command of ${largest} bytes, over the ${limit}-byte record limit; the event is not applied (send smaller payloads)`,
+      });
+    }
+    return outputs;
+  }
+
+  /**
+   * The original record, bytes and headers intact, plus the reason. A value that would take
+   * the dead-letter record over the broker's limit is cut (and a header says from what size):
+   * a dead letter the broker refuses would stall the partition on retries.
+   */
+  private deadLetter(record: InputRecord, verdict: DeadLetterVerdict): InputOutputs {
+    const { code, reason } = verdict;
+    const headers: Record<string, Buffer | string> = {
+      ...record.headers,
+      [DLQ_HEADERS.reason]: reason,
+      [DLQ_HEADERS.code]: code,
+      [DLQ_HEADERS.topic]: record.topic,
+      [DLQ_HEADERS.partition]: String(record.partition),
+      [DLQ_HEADERS.offset]: record.offset.toString(),
+    };
+    const limit = this.deps.maxRecordBytes ?? MAX_RECORD_BYTES;
+    const headerBytes = Object.entries(headers).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : v.length) + 8, 0);
+    let value = record.value;
+    const room = limit - headerBytes - (record.key?.length ?? 0);
+    if (value !== null && value.length > room) {
+      headers[DLQ_HEADERS.truncated] = String(value.length);
+      value = value.subarray(0, Math.max(0, room - 32));
+    }
+    const { topic, partitions } = this.deps.deadLetterTopic;
+    const partition = record.key && record.key.length > 0 ? partitionForKey(record.key, partitions) : this.deps.partition % partitions;
+    this.deps.metrics.count(code);
+    this.log.warn({ offset: record.offset.toString(), code, reason }, 'event sent to the dead-letter topic');
+    return { commands: [], deadLetters: [{ topic, partition, key: record.key, value, headers }] };
+  }
+
+  private async encodeCommand(command: Command, saga: SagaDocument | undefined): Promise<OutputRecord> {
+    const target = this.deps.commandTopics.get(command.channel);
+    if (!target) throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', { message: `no Kafka topic for channel "${command.channel}"` });
+    const value = await this.deps.codec.encodeCommand(target.topic, { messageLabel: command.label, messagePayload: command.payload });
+    return {
+      topic: target.topic,
+      partition: partitionForKey(command.sagaId, target.partitions),
+      key: command.sagaId,
+      value,
+      headers: { 'sagaflow-revision': String(saga?.revision ?? 0), 'sagaflow-command-kind': command.kind },
+    };
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private async closeWriter(): Promise<void> {
+    const w = this.ownWriter;
+    this.ownWriter = undefined;
+    await w?.close().catch(() => undefined);
+  }
+
+  /** Stops the task; its uncommitted work is dropped (the caller committed what it wanted to keep). */
+  async close(): Promise<void> {
+    this.state = 'closed';
+    this.dropWork();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.wake?.();
+    if (this.startRun) await this.startRun.catch(() => undefined);
+    await this.mailbox.post(async () => undefined);
+    await this.closeWriter();
+    const s = this.store;
+    this.store = undefined;
+    await s?.close().catch(() => undefined);
+  }
+}

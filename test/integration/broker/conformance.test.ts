@@ -1,0 +1,240 @@
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createBrokerClient } from '../../../src/adapters/select.ts';
+import { isBrokerError } from '../../../src/broker/errors.ts';
+import { partitionForKey } from '../../../src/broker/murmur2.ts';
+import type { BrokerClient, ClientName, GroupListener, GroupMember, TopicPartition, TxWriter } from '../../../src/broker/ports.ts';
+import type { InputRecord } from '../../../src/broker/records.ts';
+import { registerCleanup } from '../../support/cleanup.ts';
+import { createTopic, uniqueGroupId } from '../../support/kafka.ts';
+import { uniqueName } from '../../support/names.ts';
+import { services } from '../../support/services.ts';
+import { eventually } from '../../support/wait.ts';
+
+// One conformance suite for the broker ports, run against every adapter on the real broker:
+// what the engine relies on, checked where it can fail (the adapters, not the engine).
+
+const logger = pino({ level: process.env.SAGAFLOW_TEST_LOG_LEVEL ?? 'silent' });
+
+async function clientFor(name: ClientName): Promise<BrokerClient> {
+  const client = await createBrokerClient(name, { brokers: services().kafkaBrokers, clientId: uniqueName(`conf-${name}`), logger });
+  registerCleanup(() => client.close());
+  return client;
+}
+
+async function writerFor(client: BrokerClient, id = uniqueName('tx')): Promise<TxWriter> {
+  const writer = await client.txWriter(id);
+  registerCleanup(() => writer.close());
+  return writer;
+}
+
+/** Every record a read_committed group reads from the topic until `until` holds. */
+async function readAll(client: BrokerClient, topic: string, until: (records: InputRecord[]) => boolean, timeoutMs = 20_000): Promise<InputRecord[]> {
+  const member = client.groupMember({ groupId: uniqueGroupId('conf-read'), topics: [topic], advertisedUrl: '', fromBeginning: true, maxWaitMs: 100 });
+  const records: InputRecord[] = [];
+  await member.start({ onAssigned: async () => undefined, onRevoked: async () => undefined, onRecords: async (r) => void records.push(...r), onFatal: () => undefined });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (!until(records) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await member.stop();
+  }
+  return records;
+}
+
+const values = (records: InputRecord[]) => records.map((r) => r.value?.toString()).sort();
+
+for (const name of ['librdkafka', 'kafkajs'] as const) {
+  describe(`broker ports on ${name}`, () => {
+    afterAll(async () => undefined);
+
+    it('makes a transaction visible to read_committed readers only once it commits, and an aborted one never', async () => {
+      const client = await clientFor(name);
+      const topic = await createTopic({ prefix: 'conf-tx', partitions: 2 });
+      const writer = await writerFor(client);
+      await writer.begin();
+      const acked = writer.send([
+        { topic, partition: 0, key: 'a', value: Buffer.from('aborted-1') },
+        { topic, partition: 1, key: 'b', value: Buffer.from('aborted-2') },
+      ]);
+      acked.catch(() => undefined);
+      await writer.abort();
+      await writer.begin();
+      const offsets = writer.send([
+        { topic, partition: 0, key: 'a', value: Buffer.from('c0'), headers: { h: 'v' } },
+        { topic, partition: 0, key: 'a', value: Buffer.from('c1') },
+        { topic, partition: 1, key: 'b', value: Buffer.from('c2') },
+      ]);
+      // Open: nothing committed is readable yet.
+      const early = await readAll(client, topic, () => false, 2_000);
+      expect(early).toEqual([]);
+      await writer.commit();
+      const got = await offsets;
+      expect(got).toHaveLength(3);
+      // Consecutive offsets per partition, in the order sent.
+      expect((got[1] as bigint) - (got[0] as bigint)).toBe(1n);
+      const records = await readAll(client, topic, (r) => r.length >= 3);
+      expect(values(records)).toEqual(['c0', 'c1', 'c2']);
+      expect(records.find((r) => r.value?.toString() === 'c0')?.headers.h?.toString()).toBe('v');
+      expect(records.find((r) => r.value?.toString() === 'c2')?.offset).toBe(got[2]);
+    });
+
+    it('fences a zombie: the older writer of a transactional id cannot commit, and nothing of it becomes visible', async () => {
+      const client = await clientFor(name);
+      const topic = await createTopic({ prefix: 'conf-zombie', partitions: 1 });
+      const id = uniqueName('tx-shared');
+      const zombie = await writerFor(client, id);
+      await zombie.begin();
+      const sent = zombie.send([{ topic, partition: 0, key: 'z', value: Buffer.from('zombie') }]);
+      sent.catch(() => undefined);
+      // The successor's initialization fences the zombie and ends its open transaction.
+      const successor = await writerFor(client, id);
+      await successor.begin();
+      await successor.send([{ topic, partition: 0, key: 's', value: Buffer.from('successor') }]);
+      await successor.commit();
+      const failure = await zombie.commit().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(isBrokerError(failure), String(failure)).toBe(true);
+      await zombie.abort().catch(() => undefined);
+      const records = await readAll(client, topic, (r) => r.length >= 1, 10_000);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(values(records)).toEqual(['successor']);
+    });
+
+    it('reads a partition to its end across commit markers, from the start or after an offset', async () => {
+      const client = await clientFor(name);
+      const topic = await createTopic({ prefix: 'conf-restore', partitions: 2, config: { 'cleanup.policy': 'compact' } });
+      const writer = await writerFor(client);
+      const sent: bigint[] = [];
+      for (let t = 0; t < 5; t++) {
+        await writer.begin();
+        const offsets = writer.send(Array.from({ length: 20 }, (_, i) => ({ topic, partition: 1, key: `k${t}-${i}`, value: Buffer.from(`v${t}-${i}`) })));
+        await writer.commit();
+        sent.push(...(await offsets));
+      }
+      // An aborted transaction at the end: its records and marker lie past the last committed record.
+      await writer.begin();
+      writer.send([{ topic, partition: 1, key: 'x', value: Buffer.from('aborted') }]).catch(() => undefined);
+      await writer.abort();
+      const reader = client.changelogReader();
+      const all: InputRecord[] = [];
+      const full = await reader.readPartition(topic, 1, undefined, async (r) => void all.push(...r));
+      expect(full.records).toBe(100);
+      expect(all.map((r) => r.value?.toString())).not.toContain('aborted');
+      expect(full.lastOffset).toBe(sent.at(-1));
+      // The end is a position past the markers, beyond the last record's offset.
+      expect(full.end).toBeGreaterThan(sent.at(-1) as bigint);
+      const rest: InputRecord[] = [];
+      const partial = await reader.readPartition(topic, 1, sent[49], async (r) => void rest.push(...r));
+      expect(partial.records).toBe(50);
+      expect(rest[0]?.offset).toBe(sent[50]);
+      const none = await reader.readPartition(topic, 1, full.lastOffset, async () => undefined);
+      expect(none.records).toBe(0);
+      const empty = await reader.readPartition(topic, 0, undefined, async () => undefined);
+      expect(empty).toMatchObject({ records: 0, end: 0n });
+    });
+
+    it('holds assigned partitions paused until resumed, seeks, and reports stable committed positions', async () => {
+      const client = await clientFor(name);
+      const topic = await createTopic({ prefix: 'conf-hold', partitions: 2 });
+      const producer = await client.producer();
+      registerCleanup(() => producer.close());
+      await producer.send(Array.from({ length: 10 }, (_, i) => ({ topic, partition: i % 2, key: `k${i}`, value: Buffer.from(`v${i}`) })));
+      const groupId = uniqueGroupId('conf-hold');
+      const member = client.groupMember({ groupId, topics: [topic], advertisedUrl: 'http://127.0.0.1:7777', fromBeginning: true, holdAssigned: true, maxWaitMs: 100 });
+      const assigned: TopicPartition[] = [];
+      const got: InputRecord[] = [];
+      await member.start({ onAssigned: async (p) => void assigned.push(...p), onRevoked: async () => undefined, onRecords: async (r) => void got.push(...r), onFatal: () => undefined });
+      registerCleanup(() => member.stop());
+      await eventually(() => expect(assigned).toHaveLength(2), 30_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(got).toEqual([]);
+      expect(await member.committed(assigned)).toEqual([undefined, undefined]);
+      await member.seek({ topic, partition: 0, offset: 3n });
+      member.resume([{ topic, partition: 0 }]);
+      await eventually(() => expect(got.map((r) => r.offset)).toEqual([3n, 4n]), 15_000);
+      expect(got.every((r) => r.partition === 0)).toBe(true);
+      await member.commit([{ topic, partition: 0, offset: 5n }]);
+      expect(await member.committed([{ topic, partition: 0 }])).toEqual([5n]);
+      const owners = await eventually(async () => {
+        const o = await member.owners(topic);
+        expect(o.size).toBe(2);
+        return o;
+      }, 15_000);
+      expect(owners.get(1)).toEqual({ memberId: member.memberId(), url: 'http://127.0.0.1:7777' });
+    });
+
+    it('hands partitions over during a rebalance losing and duplicating nothing (a transactional copy, as the engine does)', async () => {
+      const client = await clientFor(name);
+      const input = await createTopic({ prefix: 'conf-in', partitions: 4 });
+      const output = await createTopic({ prefix: 'conf-out', partitions: 4 });
+      const groupId = uniqueGroupId('conf-copy');
+      const total = 2_000;
+      const producer = await client.producer();
+      registerCleanup(() => producer.close());
+      const copier = async (label: string) => {
+        const writers = new Map<number, TxWriter>();
+        const shared = client.exactlyOnce === 'v2' ? await writerFor(client, `${groupId}-${label}`) : undefined;
+        const member: GroupMember = client.groupMember({ groupId, topics: [input], advertisedUrl: `http://${label}:1`, fromBeginning: true, holdAssigned: true, maxWaitMs: 50 });
+        const next = new Map<number, bigint>();
+        let chain = Promise.resolve();
+        const copy = (records: readonly InputRecord[]) => {
+          chain = chain.then(async () => {
+            const byPartition = new Map<number, InputRecord[]>();
+            for (const r of records) if (next.has(r.partition) && r.offset >= (next.get(r.partition) as bigint)) (byPartition.get(r.partition) ?? byPartition.set(r.partition, []).get(r.partition))?.push(r);
+            for (const [p, list] of byPartition) {
+              const writer = shared ?? writers.get(p);
+              if (!writer) continue;
+              await writer.begin();
+              const acked = writer.send(list.map((r) => ({ topic: output, partition: r.partition, key: r.key, value: r.value })));
+              const last = (list[list.length - 1] as InputRecord).offset + 1n;
+              await writer.sendOffsets([{ topic: input, partition: p, offset: last }], member);
+              await writer.commit();
+              await acked;
+              next.set(p, last);
+            }
+          });
+          return chain;
+        };
+        const listener: GroupListener = {
+          onAssigned: async (partitions) => {
+            for (const tp of partitions) next.set(tp.partition, -1n);
+            void (async () => {
+              for (const tp of partitions) {
+                if (!shared) writers.set(tp.partition, await writerFor(client, `${groupId}-${input}-${tp.partition}`));
+                const [committed] = await member.committed([tp]);
+                const from = committed ?? 0n;
+                next.set(tp.partition, from);
+                await member.seek({ ...tp, offset: from });
+                member.resume([tp]);
+              }
+            })();
+          },
+          onRevoked: async (partitions) => {
+            await chain;
+            for (const tp of partitions) next.delete(tp.partition);
+          },
+          onRecords: (records) => copy(records),
+          onFatal: () => undefined,
+        };
+        await member.start(listener);
+        return member;
+      };
+      const a = await copier('a');
+      await producer.send(Array.from({ length: total / 2 }, (_, i) => ({ topic: input, partition: partitionForKey(`k${i}`, 4), key: `k${i}`, value: Buffer.from(`v${i}`) })));
+      const b = await copier('b');
+      await producer.send(Array.from({ length: total / 2 }, (_, j) => ({ topic: input, partition: partitionForKey(`k${j + total / 2}`, 4), key: `k${j + total / 2}`, value: Buffer.from(`v${j + total / 2}`) })));
+      const copied = await readAll(client, output, (r) => r.length >= total, 90_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const again = await readAll(client, output, (r) => r.length > total, 3_000);
+      await a.stop();
+      await b.stop();
+      const seen = new Set(again.map((r) => r.value?.toString()));
+      expect(seen.size).toBe(total);
+      expect(again).toHaveLength(total);
+      expect(copied.length).toBeGreaterThanOrEqual(total);
+    });
+  });
+}
