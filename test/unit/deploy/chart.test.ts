@@ -7,6 +7,14 @@ import type { KafkaProtocol } from '../../../src/definition/types.ts';
 const root = new URL('../../../', import.meta.url).pathname;
 const chart = JSON.parse(readFileSync(`${root}deploy/helm/sagaflow/files/saga.json`, 'utf8')) as { machineDefinition: unknown };
 
+describe('Chart.yaml', () => {
+  it("deploys the package's version by default (appVersion is the image tag when image.tag is empty)", () => {
+    const chartYaml = readFileSync(`${root}deploy/helm/sagaflow/Chart.yaml`, 'utf8');
+    const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { version: string };
+    expect(/^appVersion: "(.+)"$/m.exec(chartYaml)?.[1]).toBe(version);
+  });
+});
+
 describe("the chart's default saga.json (compose mounts it too)", () => {
   it('is the tutorial reservation saga, unchanged', () => {
     const example = JSON.parse(readFileSync(`${root}examples/reservation/saga.json`, 'utf8')) as { machineDefinition: unknown };
