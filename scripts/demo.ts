@@ -6,9 +6,10 @@ import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createProcessorCodec } from '../src/kafka/codec-factory.ts';
 import type { KafkaProtocol } from '../src/definition/types.ts';
-import type { SagaDocument } from '../src/saga/types.ts';
 import { SagaWorker } from '../src/worker/client.ts';
 import { silenceKnownKafkajsWarnings } from '../src/runtime/warnings.ts';
+import { createReservations, followToFinal, waitFor } from '../examples/reservation/client.ts';
+import { reservationHandlers, reservationRoles } from '../examples/reservation/workers.ts';
 
 silenceKnownKafkajsWarnings();
 
@@ -20,16 +21,6 @@ const url = `http://127.0.0.1:${httpPort}`;
 
 function step(text: string): void {
   console.log(`\n==> ${text}`);
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 if (!process.env.KAFKA_BROKERS) {
@@ -91,48 +82,14 @@ const codec = await createProcessorCodec(channel, {
   deadLetter: '',
 });
 const worker = new SagaWorker({ brokers, codec, commandsTopic: `${run}-commands`, eventsTopic: `${run}-events`, groupId: `${run}-workers` });
-worker
-  .onCommand('validateReservation', async ({ sagaId, payload }) => {
-    const seats = Number((payload as { seats?: number }).seats ?? 0);
-    const ok = seats > 0 && seats <= 8;
-    console.log(`   [validation service] ${sagaId}: ${seats} seats -> ${ok ? 'validationOK' : 'validationKO'}`);
-    await worker.emit(ok ? 'validationOK' : 'validationKO', sagaId, { validated: ok });
-  })
-  .onCommand('checkReservation', async ({ sagaId, payload }) => {
-    const table = String((payload as { table?: string }).table ?? '');
-    const ok = table !== 'terrace';
-    console.log(`   [check service] ${sagaId}: table ${table} -> ${ok ? 'checkOK' : 'checkKO'}`);
-    await worker.emit(ok ? 'checkOK' : 'checkKO', sagaId, { checked: ok });
-  });
+reservationHandlers(worker, reservationRoles);
 await worker.start();
 
 step('creating reservations with POST /saga');
-const requests = [
-  { associatedEntityId: 'customer-1', metadata: { seats: 2, table: 'window' } },
-  { associatedEntityId: 'customer-2', metadata: { seats: 12, table: 'hall' } },
-  { associatedEntityId: 'customer-3', metadata: { seats: 4, table: 'terrace' } },
-  { associatedEntityId: 'customer-4', metadata: { seats: 6, table: 'garden' } },
-];
-const ids: string[] = [];
-for (const body of requests) {
-  const res = await fetch(`${url}/saga`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const { sagaId } = (await res.json()) as { sagaId: string };
-  console.log(`   POST /saga ${JSON.stringify(body)} -> ${res.status} ${sagaId}`);
-  ids.push(sagaId);
-}
+const ids = await createReservations(url);
 
 step('following each saga to its final state with GET /saga/:sagaId');
-for (const id of ids) {
-  const doc = await waitFor(`saga ${id}`, async () => {
-    const res = await fetch(`${url}/saga/${id}`);
-    if (res.status !== 200) return undefined;
-    const s = (await res.json()) as SagaDocument;
-    return s.isFinal ? s : undefined;
-  }, 60_000);
-  const journey = doc.history.states.map((s, i) => (i === 0 ? s.state : `--${doc.history.events[i]?.event ?? '?'}--> ${s.state}`));
-  console.log(`   ${id}: ${journey.join(' ')}  [${doc.businessStateDescription ?? ''}]`);
-  console.log(`      commands sent: ${doc.commands.map((c) => c.label).join(', ')}; revision ${doc.revision}`);
-}
+await followToFinal(url, ids);
 
 step('done; stopping sagaflow and the workers');
 await worker.stop();

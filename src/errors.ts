@@ -42,6 +42,14 @@ export const ERROR_CATALOG = {
     message: 'Invalid command line; run `sagaflow --help`',
     retryable: false,
   },
+  SAGAFLOW_DEPLOY_TOOL_MISSING: {
+    message: 'A program needed to install the deployment checks (Go, or Python with pip) is missing; install it and run again',
+    retryable: false,
+  },
+  SAGAFLOW_DEPLOY_TOOL_INSTALL_FAILED: {
+    message: 'A deployment check tool could not be downloaded or built; the log names the cause (a registry that does not answer is worth one more try)',
+    retryable: true,
+  },
   SAGAFLOW_INPUT_INVALID: {
     message: 'An input line could not be understood',
     retryable: false,
