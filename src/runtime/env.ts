@@ -20,6 +20,8 @@ export interface RuntimeEnv {
   kafkaClient: ClientName;
   /** Longest time between commits while there is work; undefined: the client's default. */
   commitIntervalMs: number | undefined;
+  /** How long SIGTERM/SIGINT may take to commit, leave the group and close the stores before the process exits anyway. */
+  shutdownGraceMs: number;
 }
 
 /** sagaflow's own environment variables (names, not error codes). */
@@ -31,6 +33,7 @@ export const SAGAFLOW_ENV_VARS = [
   'SAGAFLOW_PROJECTION',
   'SAGAFLOW_KAFKA_CLIENT',
   'SAGAFLOW_COMMIT_INTERVAL_MS',
+  'SAGAFLOW_SHUTDOWN_GRACE_MS',
 ] as const;
 
 /** The client used when SAGAFLOW_KAFKA_CLIENT is not set. */
@@ -97,5 +100,6 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     projection: flag(env, 'SAGAFLOW_PROJECTION', true),
     kafkaClient: client as ClientName,
     commitIntervalMs: interval === undefined || interval === '' ? undefined : integer(env, 'SAGAFLOW_COMMIT_INTERVAL_MS', 100, 0, 60_000),
+    shutdownGraceMs: integer(env, 'SAGAFLOW_SHUTDOWN_GRACE_MS', 30_000, 1_000, 3_600_000),
   });
 }

@@ -36,8 +36,25 @@ export async function runStart(env: Record<string, string | undefined>, cwd: str
     const stop = (code: number) => {
       if (stopping) return;
       stopping = true;
-      logger.info('stopping');
-      started.stop().finally(() => resolve(code));
+      // Graceful: no new batches, commit what the tasks hold, leave the group (its partitions
+      // move at once, no session timeout), close the stores. Bounded by the grace period, after
+      // which the process exits anyway: a commit not done by then is aborted by the next owner.
+      logger.info({ graceMs: runtime.shutdownGraceMs }, 'stopping');
+      const exit = (exitCode: number) => {
+        resolve(exitCode);
+        // A client handle left behind (a socket, a native thread) must not keep the process
+        // alive past its stop; unref'd, this timer alone keeps nothing alive.
+        setTimeout(() => process.exit(exitCode), 1_000).unref();
+      };
+      const deadline = setTimeout(() => {
+        logger.warn({ graceMs: runtime.shutdownGraceMs }, 'shutdown grace period passed; exiting without finishing');
+        exit(code === 0 ? 1 : code);
+      }, runtime.shutdownGraceMs);
+      started.stop().finally(() => {
+        clearTimeout(deadline);
+        logger.info('stopped');
+        exit(code);
+      });
     };
     process.once('SIGINT', () => stop(0));
     process.once('SIGTERM', () => stop(0));

@@ -15,6 +15,9 @@ the environment (read once, at start):
   SAGAFLOW_REPLICATION_FACTOR  replication of the topics sagaflow creates     broker default
   LOG_LEVEL                    fatal, error, warn, info, debug, trace, silent info
   SAGAFLOW_PROJECTION          false: do not run the persistencyManagement projection here  true
+  SAGAFLOW_KAFKA_CLIENT        librdkafka (exactly-once v2) or kafkajs (v1)   librdkafka
+  SAGAFLOW_COMMIT_INTERVAL_MS  longest time between commits while working     100 (kafkajs: 0)
+  SAGAFLOW_SHUTDOWN_GRACE_MS   SIGTERM: time to commit, leave, close          30000
 
 Kafka brokers, topics, consumer group (= application id), SASL/SSL and the wire format
 (serialization: json | avro, schemaRegistry.url) come from the saga.json kafka channel.`;
