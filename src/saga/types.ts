@@ -15,6 +15,10 @@ export interface EventHistoryEntry {
   businessEventId?: BusinessId;
   businessEventDescription?: string;
   eventId?: string;
+  /** Who sent an operator input (a cancel), as the operator gave it. */
+  by?: string;
+  /** Why an operator input (a cancel) was sent. */
+  reason?: string;
 }
 
 /** A command emitted on entering a state (main command or side effect). */
@@ -90,6 +94,20 @@ export type SagaInput =
       payload: unknown;
       eventId?: string;
       timestamp: string;
+    }
+  | {
+      /**
+       * An operator stops the saga: it moves to `targetState` (a declared state), else to the
+       * state the current state's `__cancel__` transition names, else to `__cancelled__` (a
+       * declared state of that name, or the built-in final one). See cancel.ts.
+       */
+      kind: 'cancel';
+      sagaId: string;
+      by: string;
+      reason: string;
+      targetState?: string;
+      eventId?: string;
+      timestamp: string;
     };
 
 export type Outcome =
@@ -100,19 +118,20 @@ export type Outcome =
   | 'rejected'
   | 'duplicate'
   | 'unknown-saga'
-  | 'already-final';
+  | 'already-final'
+  | 'cancelled';
 
 export interface TransitionResult {
   outcome: Outcome;
   /**
    * The saga after the input. `changed` says whether it differs from the input saga
-   * (and so must be persisted): applied and created always change it; unexpected,
+   * (and so must be persisted): applied, cancelled and created always change it; unexpected,
    * rejected and already-final record the event in `ignoredEvents` and change it too;
    * duplicate, unknown-saga and already-exists change nothing.
    */
   saga: SagaDocument | undefined;
   changed: boolean;
   commands: Command[];
-  /** Human-readable reason for any outcome other than created / applied. */
+  /** Human-readable reason for any outcome other than created / applied / cancelled. */
   reason?: string;
 }

@@ -59,6 +59,8 @@ export const EVENT_HISTORY_FIELDS: Record<keyof EventHistoryEntry, string> = {
   businessEventId: 'businessEventId',
   businessEventDescription: 'businessEventDescription',
   eventId: 'eventId',
+  by: 'by',
+  reason: 'reason',
 };
 
 export const COMMAND_FIELDS: Record<keyof SentCommandRecord, string> = {
@@ -99,6 +101,8 @@ interface AvroEventHistoryEntry {
   businessEventId: BusinessId | null;
   businessEventDescription: string | null;
   eventId: string | null;
+  by: string | null;
+  reason: string | null;
 }
 
 interface AvroIgnoredEvent {
@@ -195,6 +199,8 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
         businessEventId: e.businessEventId ?? null,
         businessEventDescription: e.businessEventDescription ?? null,
         eventId: e.eventId ?? null,
+        by: e.by ?? null,
+        reason: e.reason ?? null,
       })),
     },
     revision: saga.revision,
@@ -250,6 +256,8 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
           ...optional('businessEventId', e.businessEventId),
           ...optional('businessEventDescription', e.businessEventDescription),
           ...optional('eventId', e.eventId),
+          ...optional('by', e.by),
+          ...optional('reason', e.reason),
         }),
       ),
     },
