@@ -17,6 +17,8 @@ import { CANCEL_EVENT } from '../saga/cancel.ts';
 import { adminGuard, forwardedAuthorization, readGuard } from './auth.ts';
 import type { AdminAccess } from './auth.ts';
 import { cancelRoute } from './cancel-route.ts';
+import type { DeadLetterStore } from './console/ports.ts';
+import { deadLettersRoutes } from './dead-letters-routes.ts';
 
 /** Header set on forwarded queries so an instance never forwards twice. */
 export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
@@ -49,6 +51,8 @@ export interface HttpDeps {
   repository?: SagaRepository;
   /** The operator token (SAGAFLOW_ADMIN_TOKEN): operator actions are off without it. */
   admin?: AdminAccess;
+  /** The dead-letter topic: serves /dead-letters when present. */
+  deadLetters?: { store: DeadLetterStore; decodeEvent?: (value: Buffer) => Promise<Envelope> };
   newSagaId?: () => string;
   bodyLimit?: number;
   waitTimeoutMs?: number;
@@ -244,6 +248,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     waitFor,
     guard: adminGuard(deps.admin),
   });
+
+  if (deps.deadLetters) {
+    const { store, decodeEvent } = deps.deadLetters;
+    await app.register(deadLettersRoutes, { store, reads, admin: adminGuard(deps.admin), ...(decodeEvent ? { decodeEvent } : {}) });
+  }
 
   if (deps.repository) {
     const repository = deps.repository;

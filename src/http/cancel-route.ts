@@ -64,7 +64,7 @@ export async function cancelRoute(app: FastifyInstance, opts: CancelRouteOptions
   const newEventId = opts.newEventId ?? (() => `cancel-${randomUUID()}`);
   app.post<{ Params: { sagaId: string }; Body: CancelRequest; Querystring: { wait?: 'true' | 'false' } }>(
     '/saga/:sagaId/cancel',
-    { schema: cancelSchema, preHandler: opts.guard },
+    { schema: cancelSchema, onRequest: opts.guard },
     async (req, reply) => {
       const { sagaId } = req.params;
       const { targetState } = req.body;

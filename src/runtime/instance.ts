@@ -22,6 +22,7 @@ import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
+import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
 
 export interface Instance {
   readonly url: string;
@@ -55,6 +56,7 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
+  let deadLetters: KafkajsDeadLetterStore | undefined;
   const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
@@ -80,6 +82,15 @@ export async function startInstance(opts: {
       throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
     const codec = await createProcessorCodec(layout.channel, topics);
+    deadLetters = new KafkajsDeadLetterStore({
+      kafka,
+      admin,
+      applicationId: layout.applicationId,
+      deadLetterTopic: topics.deadLetter,
+      eventsTopic: topics.events,
+      logger,
+      replicationFactor: env.replicationFactor ?? -1,
+    });
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
@@ -134,6 +145,8 @@ export async function startInstance(opts: {
         proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
+      ...(env.admin ? { admin: env.admin } : {}),
+      deadLetters: { store: deadLetters, decodeEvent: (value) => codec.decodeEvent(topics.events, value) },
       ...opts.httpExtras,
     });
     await app.listen({ host: env.httpHost, port: env.httpPort }).catch((err: unknown) => {
@@ -148,6 +161,7 @@ export async function startInstance(opts: {
     logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events }, 'sagaflow started');
     const httpApp = app;
     const projectionHandle = projection;
+    const deadLetterStore = deadLetters;
     return {
       url,
       app: httpApp,
@@ -159,6 +173,7 @@ export async function startInstance(opts: {
         await httpApp.close().catch(() => undefined);
         await proc.stop();
         await projectionHandle?.stop().catch(() => undefined);
+        await deadLetterStore.close();
         await ingress.disconnect().catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
       },
@@ -167,6 +182,7 @@ export async function startInstance(opts: {
     await app?.close().catch(() => undefined);
     await processor?.stop().catch(() => undefined);
     await projection?.stop().catch(() => undefined);
+    await deadLetters?.close();
     await producer?.disconnect().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     throw err;

@@ -78,7 +78,13 @@ export function tempStateDir(): string {
 /** Starts an in-process instance on a free port; stopped after the test file. */
 export async function startTestInstance(
   config: SagaConfig,
-  opts: { stateDir?: string; partitions?: number; beforeCommit?: (partition: number) => Promise<void> | void } = {},
+  opts: {
+    stateDir?: string;
+    partitions?: number;
+    beforeCommit?: (partition: number) => Promise<void> | void;
+    /** More environment variables, e.g. SAGAFLOW_ADMIN_TOKEN. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Instance> {
   const env = readRuntimeEnv(
     {
@@ -88,6 +94,7 @@ export async function startTestInstance(
       SAGAFLOW_STATE_DIR: opts.stateDir ?? tempStateDir(),
       SAGAFLOW_DEFAULT_PARTITIONS: String(opts.partitions ?? 4),
       SAGAFLOW_REPLICATION_FACTOR: '1',
+      ...opts.env,
     },
     root,
   );
