@@ -17,7 +17,8 @@ import { CANCEL_EVENT } from '../saga/cancel.ts';
 import { adminGuard, forwardedAuthorization, readGuard } from './auth.ts';
 import type { AdminAccess } from './auth.ts';
 import { cancelRoute } from './cancel-route.ts';
-import type { DeadLetterStore } from './console/ports.ts';
+import type { DeadLetterStore, GroupView, ProcessorCounters } from './console/ports.ts';
+import { consolePlugin } from './console/plugin.ts';
 import { deadLettersRoutes } from './dead-letters-routes.ts';
 
 /** Header set on forwarded queries so an instance never forwards twice. */
@@ -53,6 +54,16 @@ export interface HttpDeps {
   admin?: AdminAccess;
   /** The dead-letter topic: serves /dead-letters when present. */
   deadLetters?: { store: DeadLetterStore; decodeEvent?: (value: Buffer) => Promise<Envelope> };
+  /** The web console at /console, when present. */
+  console?: {
+    applicationId: string;
+    /** This instance's advertised URL (known once it listens). */
+    selfUrl: () => string;
+    group?: GroupView;
+    counters?: () => ProcessorCounters;
+    sampleIntervalMs?: number;
+    liveIntervalMs?: number;
+  };
   newSagaId?: () => string;
   bodyLimit?: number;
   waitTimeoutMs?: number;
@@ -259,6 +270,25 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     await app.register(async (scope) => {
       scope.addHook('onRequest', reads);
       await scope.register(sagasRoutes, { repository });
+    });
+  }
+
+  if (deps.console) {
+    const c = deps.console;
+    await app.register(consolePlugin, {
+      definition: deps.definition,
+      applicationId: c.applicationId,
+      ...(deps.admin ? { admin: deps.admin } : {}),
+      ...(deps.repository ? { repository: deps.repository } : {}),
+      lookup: (sagaId) => lookup(sagaId, false),
+      local: () => ({ url: c.selfUrl(), ready: deps.queries.isReady(), partitions: deps.queries.ownedPartitions() }),
+      ...(c.group ? { group: c.group } : {}),
+      ...(c.counters ? { counters: c.counters } : {}),
+      ...(c.sampleIntervalMs ? { sampleIntervalMs: c.sampleIntervalMs } : {}),
+      ...(c.liveIntervalMs ? { liveIntervalMs: c.liveIntervalMs } : {}),
+      deadLetters: deps.deadLetters !== undefined,
+      logger: deps.logger,
+      fetchImpl,
     });
   }
 

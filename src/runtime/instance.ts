@@ -23,6 +23,7 @@ import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
 import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
+import { KafkajsGroupView } from '../adapters/kafkajs/group-view.ts';
 
 export interface Instance {
   readonly url: string;
@@ -147,6 +148,17 @@ export async function startInstance(opts: {
       ...(projection?.repository ? { repository: projection.repository } : {}),
       ...(env.admin ? { admin: env.admin } : {}),
       deadLetters: { store: deadLetters, decodeEvent: (value) => codec.decodeEvent(topics.events, value) },
+      console: {
+        applicationId: layout.applicationId,
+        selfUrl: () => advertised,
+        group: new KafkajsGroupView({ admin, groupId: layout.applicationId, topic: topics.events }),
+        counters: () => ({
+          events: proc.metrics.eventsProcessed,
+          commands: proc.metrics.commandsSent,
+          deadLetters: proc.metrics.deadLettered,
+          transactions: proc.metrics.transactions,
+        }),
+      },
       ...opts.httpExtras,
     });
     await app.listen({ host: env.httpHost, port: env.httpPort }).catch((err: unknown) => {
