@@ -123,9 +123,13 @@ const worker = new SagaWorker({ kafka, codec, commandsTopic: `${run}-commands`, 
  * in each state. The answer is scheduled rather than awaited: a worker handles its partition in
  * order, and a demo service that answers late need not hold up the next command.
  */
+let finished = false;
 const answer = (work: () => Promise<void>, minMs: number, maxMs: number) => {
   if (!keep) return work();
-  setTimeout(() => void work().catch((err: unknown) => console.error(`   worker: ${(err as Error).message}`)), between(minMs, maxMs));
+  // Answers still pending when the demo stops are dropped with it.
+  setTimeout(() => {
+    if (!finished) void work().catch((err: unknown) => console.error(`   worker: ${(err as Error).message}`));
+  }, between(minMs, maxMs));
   return undefined;
 };
 const quiet = () => keep;
@@ -209,6 +213,7 @@ if (!keep) {
   step('stopping sagaflow and the workers');
 }
 
+finished = true;
 await orphans.disconnect().catch(() => undefined);
 await worker.stop();
 sagaflow.kill('SIGTERM');

@@ -17,7 +17,7 @@ import { CANCEL_EVENT } from '../saga/cancel.ts';
 import { adminGuard, forwardedAuthorization, readGuard } from './auth.ts';
 import type { AdminAccess } from './auth.ts';
 import { cancelRoute } from './cancel-route.ts';
-import type { DeadLetterStore, GroupView, ProcessorCounters } from './console/ports.ts';
+import type { DeadLetterStore, GroupView, ProcessorCounters, SagaEventLog } from './console/ports.ts';
 import { consolePlugin } from './console/plugin.ts';
 import { deadLettersRoutes } from './dead-letters-routes.ts';
 
@@ -61,6 +61,7 @@ export interface HttpDeps {
     selfUrl: () => string;
     group?: GroupView;
     counters?: () => ProcessorCounters;
+    events?: SagaEventLog;
     sampleIntervalMs?: number;
     liveIntervalMs?: number;
   };
@@ -284,6 +285,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       local: () => ({ url: c.selfUrl(), ready: deps.queries.isReady(), partitions: deps.queries.ownedPartitions() }),
       ...(c.group ? { group: c.group } : {}),
       ...(c.counters ? { counters: c.counters } : {}),
+      ...(c.events ? { events: c.events } : {}),
       ...(c.sampleIntervalMs ? { sampleIntervalMs: c.sampleIntervalMs } : {}),
       ...(c.liveIntervalMs ? { liveIntervalMs: c.liveIntervalMs } : {}),
       deadLetters: deps.deadLetters !== undefined,

@@ -28,7 +28,7 @@ export interface ChangelogReader {
 }
 
 /** Assigns exactly one partition of the subscribed topic to the (only) member of a group. */
-function singlePartitionAssigner(topic: string, partition: number): PartitionAssigner {
+export function singlePartitionAssigner(topic: string, partition: number): PartitionAssigner {
   return () => ({
     name: 'SagaflowRestoreAssigner',
     version: 0,

@@ -24,6 +24,7 @@ import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
 import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
 import { KafkajsGroupView } from '../adapters/kafkajs/group-view.ts';
+import { KafkajsSagaEventLog } from '../adapters/kafkajs/saga-events.ts';
 
 export interface Instance {
   readonly url: string;
@@ -152,6 +153,14 @@ export async function startInstance(opts: {
         applicationId: layout.applicationId,
         selfUrl: () => advertised,
         group: new KafkajsGroupView({ admin, groupId: layout.applicationId, topic: topics.events }),
+        events: new KafkajsSagaEventLog({
+          kafka,
+          admin,
+          topic: topics.events,
+          partitions,
+          groupPrefix: layout.applicationId,
+          decode: (value) => codec.decodeEvent(topics.events, value),
+        }),
         counters: () => ({
           events: proc.metrics.eventsProcessed,
           commands: proc.metrics.commandsSent,

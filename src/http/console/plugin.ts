@@ -16,10 +16,10 @@ import { layoutMachine } from './graph.ts';
 import { renderGraphSvg } from './graph-svg.ts';
 import { CONSOLE_BASE, CONSOLE_CSP, renderPage } from './pages.ts';
 import type { ConsolePage } from './pages.ts';
-import type { GroupView, ProcessorCounters } from './ports.ts';
+import type { GroupView, ProcessorCounters, SagaEventLog } from './ports.ts';
 import { RateSampler } from './rates.ts';
 import { sagaPath } from './saga-path.ts';
-import { sagaTimeline } from './saga-timeline.ts';
+import { attachPayloads, sagaTimeline } from './saga-timeline.ts';
 
 export interface ConsoleOptions {
   definition: CompiledDefinition;
@@ -32,6 +32,8 @@ export interface ConsoleOptions {
   local: () => Omit<LocalView, 'rates'>;
   group?: GroupView;
   counters?: () => ProcessorCounters;
+  /** Reads a saga's events back from the events topic, for their payloads. */
+  events?: SagaEventLog;
   deadLetters: boolean;
   logger: Logger;
   fetchImpl?: typeof fetch;
@@ -101,6 +103,7 @@ function consoleModel(opts: ConsoleOptions) {
       projection: opts.repository !== undefined,
       deadLetters: opts.deadLetters,
       rates: opts.counters !== undefined,
+      eventPayloads: opts.events !== undefined,
     },
   };
 }
@@ -212,6 +215,26 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
         return sendError(reply, found.code, found.message);
       }
       return { saga: found.saga, servedBy: found.servedBy, path: sagaPath(found.saga), timeline: sagaTimeline(found.saga) };
+    });
+
+    api.get<{ Params: { sagaId: string } }>(`${CONSOLE_BASE}/api/sagas/:sagaId/events`, hidden, async (req, reply) => {
+      if (!opts.events) return sendError(reply, 'SAGAFLOW_ROUTE_NOT_FOUND', 'this instance cannot read the events topic');
+      const found = await opts.lookup(req.params.sagaId);
+      if (found.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${req.params.sagaId}" does not exist`);
+      if (found.kind === 'unavailable') {
+        reply.header('retry-after', '1');
+        return sendError(reply, found.code, found.message);
+      }
+      let page;
+      try {
+        page = await opts.events.eventsOf(found.saga.sagaId, found.saga.createdAt, found.saga.updatedAt);
+      } catch (err) {
+        log.warn({ err }, 'saga events unavailable');
+        reply.header('retry-after', '1');
+        return sendError(reply, 'SAGAFLOW_UNAVAILABLE', 'the events topic cannot be read now');
+      }
+      const { timeline, unmatched } = attachPayloads(sagaTimeline(found.saga), page.events);
+      return { timeline, unmatched, complete: page.complete, scanned: page.scanned };
     });
 
     api.get<{ Params: { sagaId: string } }>(`${CONSOLE_BASE}/api/sagas/:sagaId/graph.svg`, hidden, async (req, reply) => {

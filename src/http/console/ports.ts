@@ -117,3 +117,32 @@ export interface ProcessorCounters {
   deadLetters: number;
   transactions: number;
 }
+
+/** An event of the events topic keyed by one saga, decoded. */
+export interface SagaEventRecord {
+  partition: number;
+  offset: string;
+  /** The record's timestamp, ISO-8601: the timestamp the processor gave the saga's history entry. */
+  timestamp: string;
+  label: string | null;
+  payload: unknown;
+  eventId?: string;
+  /** Why the record could not be decoded (it was dead-lettered). */
+  decodeError?: string;
+}
+
+export interface SagaEventsPage {
+  events: SagaEventRecord[];
+  /** False when the scan stopped at its limit of records or time before reaching `until`. */
+  complete: boolean;
+  /** Records of the partition read to find them. */
+  scanned: number;
+}
+
+/**
+ * The events a saga received, read back from the events topic (as long as its retention keeps
+ * them): the saga document keeps only their merged result.
+ */
+export interface SagaEventLog {
+  eventsOf(sagaId: string, since: string, until: string): Promise<SagaEventsPage>;
+}

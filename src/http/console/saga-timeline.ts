@@ -1,5 +1,6 @@
 import type { BusinessId } from '../../definition/types.ts';
 import type { SagaDocument } from '../../saga/types.ts';
+import type { SagaEventRecord } from './ports.ts';
 
 /** One line of a saga's timeline, oldest first. */
 export type TimelineEntry =
@@ -17,6 +18,9 @@ export type TimelineEntry =
       eventId?: string;
       by?: string;
       reason?: string;
+      /** The event's payload, when it was read back from the events topic. */
+      payload?: unknown;
+      offset?: string;
     }
   | {
       kind: 'command';
@@ -37,6 +41,8 @@ export type TimelineEntry =
       reason: string;
       state: string;
       eventId?: string;
+      payload?: unknown;
+      offset?: string;
     };
 
 const ORDER: Record<TimelineEntry['kind'], number> = { state: 0, command: 1, ignored: 2 };
@@ -79,4 +85,23 @@ export function sagaTimeline(saga: SagaDocument): TimelineEntry[] {
   }
   entries.sort((a, b) => (a.entry.at < b.entry.at ? -1 : a.entry.at > b.entry.at ? 1 : ORDER[a.entry.kind] - ORDER[b.entry.kind] || a.seq - b.seq));
   return entries.map((e) => e.entry);
+}
+
+/**
+ * Puts each event read back from the events topic on the timeline entry it caused: same label,
+ * same timestamp (the processor stamps a history entry with its record's timestamp), same eventId
+ * when it has one. Events that match nothing were not applied to the saga (dead-lettered,
+ * duplicates) or belong to entries the document no longer keeps (bounded windows).
+ */
+export function attachPayloads(timeline: readonly TimelineEntry[], events: readonly SagaEventRecord[]): { timeline: TimelineEntry[]; unmatched: SagaEventRecord[] } {
+  const left = [...events];
+  const out = timeline.map((entry): TimelineEntry => {
+    if (entry.kind === 'command') return entry;
+    const label = entry.event;
+    const index = left.findIndex((e) => e.label === label && e.timestamp === entry.at && (entry.eventId === undefined || e.eventId === entry.eventId));
+    if (index < 0) return entry;
+    const [match] = left.splice(index, 1) as [SagaEventRecord];
+    return { ...entry, payload: match.payload, offset: match.offset };
+  });
+  return { timeline: out, unmatched: left };
 }

@@ -183,6 +183,10 @@ describe('the console in a real browser', () => {
     expect(kinds.filter((k) => k === 'state')).toHaveLength(doc.history.states.length);
     expect(kinds.filter((k) => k === 'command')).toHaveLength(doc.commands.length);
     expect(await page.textContent('#timeline')).toContain('revision 1 · attempt 1');
+    // Each event's payload, read back from the events topic.
+    await waitFor(async () => (await page.getAttribute('#payload-status', 'data-found')) === String(doc.history.events.length), { timeoutMs: 20_000, description: 'payloads read back' });
+    const payloads = await page.$$eval('#timeline details.payload pre', (els) => els.map((el) => JSON.parse(el.textContent ?? 'null') as unknown));
+    expect(payloads).toEqual([{ associatedEntityId: expect.any(String), metadata: { seats: 1 } }, { validatedBy: 'test' }, { checkedBy: 'test' }]);
     expect(JSON.parse((await page.textContent('#metadata')) ?? 'null')).toEqual(doc.metadata);
     expect(await page.getAttribute('#raw-link', 'href')).toBe(`/saga/${sagaId}`);
     expect(problems.errors).toEqual([]);

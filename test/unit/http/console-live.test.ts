@@ -3,7 +3,7 @@ import { clusterSnapshot } from '../../../src/http/console/cluster.ts';
 import type { LocalView } from '../../../src/http/console/cluster.ts';
 import type { GroupView, ProcessorCounters } from '../../../src/http/console/ports.ts';
 import { RateSampler, sumSeries } from '../../../src/http/console/rates.ts';
-import { sagaTimeline } from '../../../src/http/console/saga-timeline.ts';
+import { attachPayloads, sagaTimeline } from '../../../src/http/console/saga-timeline.ts';
 import { CANCEL_EVENT } from '../../../src/saga/cancel.ts';
 import { transition } from '../../../src/saga/transition.ts';
 import type { SagaDocument, SagaInput } from '../../../src/saga/types.ts';
@@ -34,6 +34,34 @@ describe('sagaTimeline', () => {
     ]);
     expect(timeline[2]).toMatchObject({ kind: 'ignored', eventId: 'x-1', state: 'reservationCreated' });
     expect(timeline[5]).toMatchObject({ kind: 'state', step: 2, by: 'alice', reason: 'customer left', businessStateId: 0 });
+  });
+});
+
+describe('attachPayloads', () => {
+  it('puts each event read back from the topic on the entry it caused, by label, timestamp and eventId', () => {
+    const { compiled } = reservation();
+    let saga: SagaDocument | undefined;
+    for (const input of [
+      { kind: 'create', sagaId: 's', associatedEntityId: 'e', metadata: { a: 1 }, timestamp: at(0) },
+      { kind: 'event', sagaId: 's', label: 'checkOK', payload: { early: true }, timestamp: at(1), eventId: 'x-1' },
+      { kind: 'event', sagaId: 's', label: 'validationOK', payload: { ok: 1 }, timestamp: at(2) },
+    ] satisfies SagaInput[]) saga = transition(compiled, saga, input).saga;
+    const record = (offset: string, label: string, t: number, payload: unknown, eventId?: string) => ({ partition: 0, offset, timestamp: at(t), label, payload, ...(eventId ? { eventId } : {}) });
+    const events = [
+      record('4', '__created__', 0, { associatedEntityId: 'e', metadata: { a: 1 } }),
+      record('9', 'checkOK', 1, { early: true }, 'x-1'),
+      record('12', 'validationOK', 2, { ok: 1 }),
+      // A duplicate the processor dead-lettered: it caused no entry.
+      record('13', 'validationOK', 3, { ok: 2 }),
+    ];
+    const { timeline, unmatched } = attachPayloads(sagaTimeline(saga as SagaDocument), events);
+    expect(timeline.filter((e) => e.kind !== 'command').map((e) => ['payload' in e ? e.payload : undefined, 'offset' in e ? e.offset : undefined])).toEqual([
+      [{ associatedEntityId: 'e', metadata: { a: 1 } }, '4'],
+      [{ early: true }, '9'],
+      [{ ok: 1 }, '12'],
+    ]);
+    expect(unmatched.map((e) => e.offset)).toEqual(['13']);
+    expect(timeline.filter((e) => e.kind === 'command').every((e) => !('payload' in e))).toBe(true);
   });
 });
 

@@ -96,7 +96,7 @@ describe('console API', () => {
     const res = await app.inject({ method: 'GET', url: '/console/api/model' });
     expect(res.statusCode).toBe(200);
     const model = res.json<{ states: { id: string; events: { event: string }[] }[]; features: Record<string, boolean>; cancel: { event: string; state: string } }>();
-    expect(model.features).toEqual({ admin: true, protectReads: false, projection: true, deadLetters: false, rates: true });
+    expect(model.features).toEqual({ admin: true, protectReads: false, projection: true, deadLetters: false, rates: true, eventPayloads: false });
     expect(model.cancel).toEqual({ event: '__cancel__', state: '__cancelled__', declared: false });
     expect(model.states.find((s) => s.id === 'reservationCreated')?.events.map((e) => e.event)).toEqual(['validationOK', 'validationKO']);
     expect(res.body).not.toContain(ADMIN_TOKEN);
@@ -129,6 +129,32 @@ describe('console API', () => {
     expect(svg.body).toMatch(/class="node initial visited current" data-state="reservationCreated"/);
     expect((await app.inject({ method: 'GET', url: '/console/api/sagas/nope' })).json()).toMatchObject({ statusCode: 404, code: 'SAGAFLOW_SAGA_NOT_FOUND' });
     expect((await app.inject({ method: 'GET', url: '/console/api/sagas/nope/graph.svg' })).statusCode).toBe(404);
+  });
+
+  it("attaches the payloads the event log reads back to a saga's timeline", async () => {
+    const doc = sagaDoc('s-1');
+    const asked: string[][] = [];
+    const { app } = await operatorApp({
+      sagas: new Map([['s-1', doc]]),
+      extra: consoleDeps({
+        events: {
+          eventsOf: async (sagaId, since, until) => {
+            asked.push([sagaId, since, until]);
+            return { events: [{ partition: 0, offset: '7', timestamp: doc.createdAt, label: '__created__', payload: { metadata: { a: 1 } } }], complete: true, scanned: 40 };
+          },
+        },
+      }),
+    });
+    const res = await app.inject({ method: 'GET', url: '/console/api/sagas/s-1/events' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      timeline: [{ kind: 'state', at: doc.createdAt, step: 0, state: 'reservationCreated', event: '__created__', payload: { metadata: { a: 1 } }, offset: '7' }],
+      unmatched: [],
+      complete: true,
+      scanned: 40,
+    });
+    expect(asked).toEqual([['s-1', doc.createdAt, doc.updatedAt]]);
+    expect((await app.inject({ method: 'GET', url: '/console/api/model' })).json<{ features: { eventPayloads: boolean } }>().features.eventPayloads).toBe(true);
   });
 
   it('gives an overview: stats, this instance, its partitions and rates', async () => {

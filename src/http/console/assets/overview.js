@@ -81,7 +81,7 @@ function throughput(rates) {
       { key: 'commands', name: 'commands', className: 'commands' },
       { key: 'deadLetters', name: 'dead letters', className: 'dead' },
     ]),
-    h('p', { class: 'muted small' }, `Summed over the instances that answered, one point every ${Math.round(rates.intervalMs / 1000)} s, last ${Math.round(rates.windowMs / 60000)} min.`),
+    h('p', { class: 'muted small' }, `Summed over the instances that answered, one point every ${Math.round(rates.intervalMs / 1000)} s, up to the last ${Math.round(rates.windowMs / 60000)} min.`),
   );
 }
 

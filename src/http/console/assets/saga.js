@@ -4,6 +4,12 @@
 import { ApiError, api, operator, setOperator, svgDocument, token } from './api.js';
 import { formatTime, h, jsonView, notice, panel, pill, replace } from './dom.js';
 
+/** The payload read back from the events topic, folded. */
+function payloadOf(entry) {
+  if (!('payload' in entry)) return null;
+  return h('details', { class: 'payload', 'data-offset': entry.offset }, h('summary', {}, `payload · offset ${entry.offset}`), jsonView(entry.payload));
+}
+
 function timelineRow(entry) {
   if (entry.kind === 'state') {
     const who = entry.by ? h('div', { class: 'reason' }, `by ${entry.by}: ${entry.reason ?? ''}`) : null;
@@ -22,6 +28,7 @@ function timelineRow(entry) {
         entry.businessEventId !== undefined ? h('div', { class: 'reason' }, `business event ${entry.businessEventId}${entry.businessEventDescription ? ` · ${entry.businessEventDescription}` : ''}`) : null,
         entry.eventId ? h('div', { class: 'reason mono' }, `eventId ${entry.eventId}`) : null,
         who,
+        payloadOf(entry),
       ),
     );
   }
@@ -44,7 +51,7 @@ function timelineRow(entry) {
     { class: 'tl-ignored', 'data-kind': 'ignored' },
     h('td', { class: 'when' }, formatTime(entry.at)),
     h('td', {}, pill(`ignored: ${entry.outcome}`, 'warn')),
-    h('td', {}, h('span', { class: 'mono' }, entry.event), h('span', { class: 'muted' }, ` in ${entry.state}`), h('div', { class: 'reason' }, entry.reason), entry.eventId ? h('div', { class: 'reason mono' }, `eventId ${entry.eventId}`) : null),
+    h('td', {}, h('span', { class: 'mono' }, entry.event), h('span', { class: 'muted' }, ` in ${entry.state}`), h('div', { class: 'reason' }, entry.reason), entry.eventId ? h('div', { class: 'reason mono' }, `eventId ${entry.eventId}`) : null, payloadOf(entry)),
   );
 }
 
@@ -177,6 +184,12 @@ export async function sagaPage(main, model) {
   const out = h('div', { id: 'action-result' });
   const render = async (v) => {
     const { saga } = v;
+    const timelineBody = h('tbody', {}, v.timeline.map(timelineRow));
+    const payloadStatus = h(
+      'p',
+      { class: 'muted small', id: 'payload-status' },
+      model.features.eventPayloads ? 'Reading the payloads back from the events topic…' : 'The saga document keeps the merged metadata, not each payload.',
+    );
     const graphBox = h('div', { class: 'graph-scroll', id: 'saga-graph' });
     replace(
       main,
@@ -205,14 +218,27 @@ export async function sagaPage(main, model) {
         panel(
           'Timeline',
           'states, commands and ignored events, oldest first',
-          h('table', { id: 'timeline', class: 'timeline' }, h('tbody', {}, v.timeline.map(timelineRow))),
-          h('p', { class: 'muted small' }, 'Event payloads are merged into the metadata; the saga document does not keep them one by one.'),
+          h('table', { id: 'timeline', class: 'timeline' }, timelineBody),
+          payloadStatus,
         ),
         h('div', {}, panel('Metadata', null, jsonView(saga.metadata, { id: 'metadata' })), panel('Raw document', `as GET /saga/${saga.sagaId} serves it`, h('details', {}, h('summary', {}, 'show'), jsonView(saga, { id: 'raw-document' })))),
       ),
       actions(model, v, out, (after) => void render(after)),
     );
     replace(graphBox, await svgDocument(`/console/api/sagas/${encodeURIComponent(sagaId)}/graph.svg`));
+    if (!model.features.eventPayloads) return;
+    try {
+      const { body } = await api(`/console/api/sagas/${encodeURIComponent(sagaId)}/events`);
+      replace(timelineBody, body.timeline.map(timelineRow));
+      const found = body.timeline.filter((e) => 'payload' in e).length;
+      payloadStatus.textContent =
+        `Payloads of ${found} event${found === 1 ? '' : 's'} read back from the events topic${body.complete ? '' : ' (in part: the scan stopped at its limit)'}.` +
+        (body.unmatched.length > 0 ? ` ${body.unmatched.length} more event${body.unmatched.length === 1 ? '' : 's'} for this saga were not applied (see Dead letters).` : '') +
+        (found < body.timeline.filter((e) => e.kind !== 'command').length ? ' Older events may be past the topic’s retention.' : '');
+      payloadStatus.dataset.found = String(found);
+    } catch (err) {
+      payloadStatus.textContent = `The payloads cannot be read now: ${err.message}`;
+    }
   };
   await render(view);
 }
