@@ -193,13 +193,15 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
     return secure(reply).header('cache-control', 'no-cache').type(asset.type).send(asset.body);
   });
 
+  // The machine and the switches, no saga data: GET /machine-definition serves the machine to
+  // anyone too. Open, so the console can ask for the token before calling anything guarded.
+  app.get(`${CONSOLE_BASE}/api/model`, hidden, async (_req, reply) => reply.header('cache-control', 'no-store').send(consoleModel(opts)));
+
   await app.register(async (api) => {
     api.addHook('onRequest', reads);
     api.addHook('onSend', async (_req, reply) => {
       reply.header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
     });
-
-    api.get(`${CONSOLE_BASE}/api/model`, hidden, async () => consoleModel(opts));
 
     api.get(`${CONSOLE_BASE}/api/graph.svg`, hidden, async (_req, reply) => {
       const counted = await stats();

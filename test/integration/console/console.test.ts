@@ -278,3 +278,34 @@ describe('the console in a real browser', () => {
     await page.close();
   });
 });
+
+describe('the console with SAGAFLOW_PROTECT_READS', () => {
+  let guarded: Instance;
+
+  beforeAll(async () => {
+    const flow = uniqueFlow('console-guarded');
+    const { persistency } = await mongoPersistency('console_guarded');
+    guarded = await startTestInstance(reservationConfig(flow, 'json', persistency), { partitions: 1, env: { SAGAFLOW_ADMIN_TOKEN: TOKEN, SAGAFLOW_PROTECT_READS: 'true' } });
+    await waitFor(async () => (await fetch(`${guarded.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
+  }, 300_000);
+
+  it('shows no data until the token is entered, then the live overview, and never renders the token', async () => {
+    const { page, problems } = await watchedPage(context);
+    await page.goto(`${guarded.url}/console/`);
+    await page.waitForSelector('.notice.error');
+    expect(await page.textContent('main')).toContain('SAGAFLOW_PROTECT_READS');
+    expect(await page.locator('[data-count-for]').count()).toBe(0);
+    expect((await fetch(`${guarded.url}/sagas/stats`)).status).toBe(401);
+
+    await enterToken(page);
+    await page.waitForSelector('#machine svg [data-count-for]');
+    const sagaId = (await (await fetch(`${guarded.url}/saga`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ associatedEntityId: 'x', metadata: {} }) })).json() as { sagaId: string }).sagaId;
+    // The live feed, read with the token in its Authorization header, brings the new saga in.
+    await waitFor(async () => (await page.getAttribute('[data-count-for="reservationCreated"]', 'data-count')) === '1', { timeoutMs: 30_000, description: 'the live count' });
+    await page.goto(`${guarded.url}/console/sagas/${sagaId}`);
+    await page.waitForSelector('#saga-graph .node.current');
+    expect(await page.content()).not.toContain(TOKEN);
+    expect(problems.errors).toEqual([]);
+    await page.close();
+  });
+});

@@ -104,10 +104,14 @@ describe('console API', () => {
 
   it('keeps its data behind the token with SAGAFLOW_PROTECT_READS', async () => {
     const app = await consoleApp({ admin: { token: ADMIN_TOKEN, protectReads: true } });
-    for (const url of ['/console/api/model', '/console/api/graph.svg', '/console/api/overview', '/console/api/local', '/console/api/live', '/console/api/sagas/x']) {
+    for (const url of ['/console/api/graph.svg', '/console/api/overview', '/console/api/local', '/console/api/live', '/console/api/sagas/x']) {
       expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(401);
     }
-    expect((await app.inject({ method: 'GET', url: '/console/api/model', headers: bearer() })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/console/api/graph.svg', headers: bearer() })).statusCode).toBe(200);
+    // The model holds the machine (public at GET /machine-definition too) and the switches, no saga data.
+    const model = await app.inject({ method: 'GET', url: '/console/api/model' });
+    expect(model.statusCode).toBe(200);
+    expect(model.json<{ features: { protectReads: boolean } }>().features.protectReads).toBe(true);
   });
 
   it('draws the machine with the counts of GET /sagas/stats', async () => {

@@ -44,22 +44,25 @@ async function start() {
   try {
     model = (await api('/console/api/model')).body;
   } catch (err) {
-    authBox({ admin: true, protectReads: true });
-    if (err instanceof ApiError && err.status === 401) {
-      replace(main, notice(token() ? 'The admin token entered is not the right one: forget it and enter it again.' : 'This sagaflow keeps its data behind the admin token (SAGAFLOW_PROTECT_READS): enter the token above.', 'error'));
-      document.getElementById('token-input')?.focus();
-    } else {
-      replace(main, notice(`The console cannot reach sagaflow: ${err.message}`, 'error'));
-    }
+    replace(main, notice(`The console cannot reach sagaflow: ${err.message}`, 'error'));
     return;
   }
   authBox(model.features);
+  const askForToken = (text) => {
+    replace(main, notice(text, 'error'));
+    document.getElementById('token-input')?.focus();
+  };
+  if (model.features.protectReads && !token()) {
+    askForToken('This sagaflow keeps its data behind the admin token (SAGAFLOW_PROTECT_READS): enter the token above.');
+    return;
+  }
   const page = PAGES[name];
   replace(main);
   try {
     await page(main, model);
   } catch (err) {
-    main.prepend(notice(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err), 'error'));
+    if (err instanceof ApiError && err.status === 401) askForToken('The admin token entered is not the right one: forget it and enter it again.');
+    else main.prepend(notice(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err), 'error'));
   }
 }
 
