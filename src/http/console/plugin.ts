@@ -135,6 +135,18 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
     return (await res.json()) as LocalView;
   }
 
+  /** The saga as GET /saga/:sagaId finds it, or undefined once the error answer is sent. */
+  async function sagaOr404(sagaId: string, reply: FastifyReply): Promise<Extract<SagaLookup, { kind: 'found' }> | undefined> {
+    const found = await opts.lookup(sagaId);
+    if (found.kind === 'found') return found;
+    if (found.kind === 'not-found') sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${sagaId}" does not exist`);
+    else {
+      reply.header('retry-after', '1');
+      sendError(reply, found.code, found.message);
+    }
+    return undefined;
+  }
+
   async function stats(): Promise<{ stats: SagaStats | null; problem?: string }> {
     if (!opts.repository) return { stats: null, problem: 'live counts need mongo persistency (persistencyManagement type "mongo"): GET /sagas/stats is off' };
     try {
@@ -210,23 +222,15 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
     });
 
     api.get<{ Params: { sagaId: string } }>(`${CONSOLE_BASE}/api/sagas/:sagaId`, hidden, async (req, reply) => {
-      const found = await opts.lookup(req.params.sagaId);
-      if (found.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${req.params.sagaId}" does not exist`);
-      if (found.kind === 'unavailable') {
-        reply.header('retry-after', '1');
-        return sendError(reply, found.code, found.message);
-      }
+      const found = await sagaOr404(req.params.sagaId, reply);
+      if (!found) return reply;
       return { saga: found.saga, servedBy: found.servedBy, path: sagaPath(found.saga), timeline: sagaTimeline(found.saga) };
     });
 
     api.get<{ Params: { sagaId: string } }>(`${CONSOLE_BASE}/api/sagas/:sagaId/events`, hidden, async (req, reply) => {
       if (!opts.events) return sendError(reply, 'SAGAFLOW_ROUTE_NOT_FOUND', 'this instance cannot read the events topic');
-      const found = await opts.lookup(req.params.sagaId);
-      if (found.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${req.params.sagaId}" does not exist`);
-      if (found.kind === 'unavailable') {
-        reply.header('retry-after', '1');
-        return sendError(reply, found.code, found.message);
-      }
+      const found = await sagaOr404(req.params.sagaId, reply);
+      if (!found) return reply;
       let page;
       try {
         page = await opts.events.eventsOf(found.saga.sagaId, found.saga.createdAt, found.saga.updatedAt);
@@ -240,12 +244,8 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
     });
 
     api.get<{ Params: { sagaId: string } }>(`${CONSOLE_BASE}/api/sagas/:sagaId/graph.svg`, hidden, async (req, reply) => {
-      const found = await opts.lookup(req.params.sagaId);
-      if (found.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${req.params.sagaId}" does not exist`);
-      if (found.kind === 'unavailable') {
-        reply.header('retry-after', '1');
-        return sendError(reply, found.code, found.message);
-      }
+      const found = await sagaOr404(req.params.sagaId, reply);
+      if (!found) return reply;
       return reply.type('image/svg+xml; charset=utf-8').send(renderGraphSvg(layout, { path: sagaPath(found.saga), stateHref }));
     });
 
