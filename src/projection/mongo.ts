@@ -21,6 +21,13 @@ const indexes: IndexDescription[] = [
 ];
 export const SAGA_INDEXES: readonly IndexDescription[] = Object.freeze(indexes);
 
+/**
+ * Serves the compare-and-set filter `{sagaId, revision}` on servers that use an index only
+ * for a filter naming exactly its fields (see MongoWriteStrategy in mongo-sink.ts). Unique
+ * because sagaId alone is; mongo-java-server looks unique indexes up by key.
+ */
+export const REVISION_INDEX: IndexDescription = Object.freeze({ key: { sagaId: 1, revision: 1 }, name: 'sagaflow_sagaId_revision', unique: true });
+
 function sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   return JSON.stringify(Object.entries(a)) === JSON.stringify(Object.entries(b));
 }
@@ -31,7 +38,7 @@ function sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolea
  * fails with IndexOptionsConflict), but a sagaId index that is not unique is refused: without
  * it two projectors racing on a new saga could insert it twice.
  */
-export async function ensureSagaIndexes(collection: SagaCollection): Promise<void> {
+export async function ensureSagaIndexes(collection: SagaCollection, opts: { revisionIndex?: boolean } = {}): Promise<void> {
   let existing: { key: Record<string, unknown>; unique?: boolean }[] = [];
   try {
     existing = (await collection.listIndexes().toArray()) as typeof existing;
@@ -40,7 +47,7 @@ export async function ensureSagaIndexes(collection: SagaCollection): Promise<voi
     if ((err as { code?: number }).code !== 26) throw storeError('listing the indexes', err);
   }
   const missing: IndexDescription[] = [];
-  for (const index of SAGA_INDEXES) {
+  for (const index of opts.revisionIndex ? [...SAGA_INDEXES, REVISION_INDEX] : SAGA_INDEXES) {
     const key = index.key as Record<string, unknown>;
     const found = existing.find((e) => sameKey(e.key, key));
     if (!found) missing.push(index);
