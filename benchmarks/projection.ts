@@ -17,7 +17,7 @@
  * The suite (suite.ts) runs this on the changelog its sagaflow throughput step left behind,
  * with that step's steady events/s as the processor's rate.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -256,8 +256,11 @@ async function measureLag(ctx: Context, source: string, records: readonly Change
       const due = Math.min(count, Math.floor(((Date.now() - began) * ratePerSecond) / 1000) + 1);
       if (due > sent) {
         const tx = await producer.transaction();
-        const batch = replay.slice(sent, due);
-        await tx.send({ topic, messages: batch.map((r) => ({ key: r.key, value: r.value, partition: r.partition })) });
+        // Several sends per transaction keep each request under the broker's message size limit.
+        for (let from = sent; from < due; from += 100) {
+          const batch = replay.slice(from, Math.min(due, from + 100));
+          await tx.send({ topic, messages: batch.map((r) => ({ key: r.key, value: r.value, partition: r.partition })) });
+        }
         await tx.commit();
         const at = Date.now();
         for (let i = sent; i < due; i++) committedAt[i] = at;
@@ -338,6 +341,13 @@ export async function runProjectionStep(opts: ProjectionStepOptions): Promise<Pr
     await mongo.close();
   }
   return result;
+}
+
+/** Deletes what a throughput run kept for this step (runSystem with `keep`): its topics, group and folder. */
+export async function discardRun(bench: BenchKafka, runId: string): Promise<void> {
+  await deleteTopics(bench.admin, [`${runId}-events`, `${runId}-commands`, `${runId}-sagas-changelog`, `${runId}-dead-letter`]);
+  await deleteGroups(bench.admin, [runId]);
+  rmSync(join(repoRoot, '.sagaflow', 'bench', runId), { recursive: true, force: true });
 }
 
 /** Whether the figures meet the issue's goal: at least the processor's rate, lag p99 under 1 s. */

@@ -13,7 +13,9 @@
  * 4. per-transition latency (event produced -> its commands visible read_committed) at a
  *    fixed rate, for sagaflow and Kafka Streams;
  * 5. memory: RSS and state on disk of one sagaflow instance as 10k, 100k and 1M sagas stay
- *    live (creation events only).
+ *    live (creation events only);
+ * 6. projection: step 2's sagaflow changelog projected into the MongoDB-compatible server
+ *    (`--mongodb`, default MONGODB_URL), and its lag at half sagaflow's rate (projection.ts).
  *
  * Appends the session to benchmarks/results/<date>.json, writes <date>-suite.md (tables,
  * ratios) and SVG charts next to it, and prints the tables.
@@ -24,6 +26,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { barChart, groupedBarChart, lineChart } from './charts.ts';
 import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
+import { discardRun, projectionChart, projectionMarkdown, runProjectionStep, type ProjectionResult } from './projection.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
 import { repoRoot } from './perf-tools.ts';
 import {
@@ -47,6 +50,7 @@ export interface SuiteFigures {
   scaling: SystemResult[];
   latency: Latency[];
   memory?: SystemResult;
+  projection?: ProjectionResult;
 }
 
 const MEMORY_MILESTONES = [10_000, 100_000, 1_000_000];
@@ -211,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: 'string', default: '1800' },
       skip: { type: 'string', default: '' },
       out: { type: 'string' },
+      mongodb: { type: 'string', default: process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/?directConnection=true' },
     },
   });
   const quick = values.quick;
@@ -251,11 +256,36 @@ async function main(argv: string[]): Promise<number> {
     steps.push({
       name: 'sagaflow (1 instance): throughput, then restore',
       run: async () => {
-        const r = await runSystem('sagaflow', { ...opts, restore: true });
+        // The projection step reads this run's changelog, then deletes what the run kept.
+        const r = await runSystem('sagaflow', { ...opts, restore: true, keep: !skip.has('projection') });
         figures.throughput.push(r);
         figures.scaling.push(r);
       },
     });
+    if (!skip.has('projection')) {
+      steps.push({
+        name: 'projection of the sagaflow changelog into the MongoDB-compatible server, and its lag',
+        run: async () => {
+          const runId = `bench-${stamp}-sagaflow`;
+          try {
+            const channel = workload.config.communicationProtocols.find((p) => p.type === 'kafka');
+            if (channel?.type !== 'kafka') throw new Error(`${flowPath}: no kafka channel`);
+            figures.projection = await runProjectionStep({
+              bench,
+              channel,
+              changelogTopic: `${runId}-sagas-changelog`,
+              mongodbUrl: values.mongodb,
+              processorEventsPerSecond: rate(find(figures.throughput, 'sagaflow')) ?? 0,
+              lagSeconds: quick ? 10 : 30,
+              stamp,
+              timeoutMs: opts.timeoutMs,
+            });
+          } finally {
+            await discardRun(bench, runId);
+          }
+        },
+      });
+    }
   }
   if (!skip.has('scaling')) {
     for (const n of instances) steps.push({ name: `sagaflow, ${n} instances: throughput`, run: async () => void figures.scaling.push(await runSystem('sagaflow', { ...opts, instances: n })) });
@@ -309,6 +339,7 @@ async function main(argv: string[]): Promise<number> {
     latency: figures.latency,
     latencyWorkload: { sagas: latencySagas, sagasPerSecond: latencyRate, warmupSeconds: 5 },
     ...(figures.memory ? { memory: figures.memory } : {}),
+    ...(figures.projection ? { projection: figures.projection } : {}),
   }, dir);
   const stem = basename(file, '.json');
   const charts = suiteCharts(figures, what, live);
@@ -329,10 +360,18 @@ async function main(argv: string[]): Promise<number> {
     otherLoad: other.length > 0 ? `other load on the machine during the runs: ${fmt(Math.min(...other), 2)}–${fmt(Math.max(...other), 2)} cores` : 'other load not measured',
   });
   const mdFile = join(dir, `${stem}-suite.md`);
-  writeFileSync(mdFile, markdown + '\n');
+  const projection = figures.projection;
+  if (projection) {
+    chartFiles.projection = `${stem}-suite-projection.svg`;
+    writeFileSync(join(dir, chartFiles.projection), projectionChart(projection));
+  }
+  writeFileSync(mdFile, [markdown, ...(projection ? projectionMarkdown(projection, chartFiles.projection ?? '') : [])].join('\n') + '\n');
   console.log(`\n${markdown}`);
   console.log(`\nrecorded in ${relative(repoRoot, file)}; report ${relative(repoRoot, mdFile)}; charts ${Object.values(chartFiles).join(', ')} (${fmt((Date.now() - began) / 60_000, 1)} min)`);
-  const failed = systems.some((r) => r.error !== undefined || !r.output.ok) || figures.latency.some((l) => l.missing > 0 || l.unexpected > 0);
+  const failed =
+    systems.some((r) => r.error !== undefined || !r.output.ok) ||
+    figures.latency.some((l) => l.missing > 0 || l.unexpected > 0) ||
+    (figures.projection !== undefined && (figures.projection.error !== undefined || !figures.projection.complete));
   return failed ? 1 : 0;
 }
 

@@ -9,19 +9,24 @@ import type { SagaSink, SinkWriteResult } from './sink.ts';
 const DUPLICATE_KEY = 11000;
 
 /**
- * Statements per bulk write. FerretDB 1.24 (SQLite backend) hangs, and stays hung, on an
+ * Statements per bulk write on FerretDB: 1.24 (SQLite backend) hangs, and stays hung, on an
  * update command of 100 statements or more (seen here: 99 completes, 100 never answers).
  */
-export const MAX_BULK_STATEMENTS = 50;
+export const FERRETDB_BULK_STATEMENTS = 50;
+
+/** Statements per bulk write elsewhere: fewer round trips, well below the 100,000 a batch may hold. */
+export const MAX_BULK_STATEMENTS = 1_000;
 
 /**
  * Matches the stored copy of a saga only when it is older than `revision`. Documents written
  * by Flow Manager itself have no revision: they count as older, so a migration overwrites
  * them once. When nothing matches, the upsert inserts, and the unique sagaId index turns an
  * insert over an existing (same or newer) revision into a duplicate-key error.
+ * `$not: {$gte}` rather than `$or: [{$lt}, {$exists: false}]`, which means the same: some
+ * planners (SecantusDB's) give up the sagaId index for a top-level `$or` and scan.
  */
 export function olderThan(sagaId: string, revision: number): Filter<SagaDocument> {
-  return { sagaId, $or: [{ revision: { $lt: revision } }, { revision: { $exists: false } }] };
+  return { sagaId, revision: { $not: { $gte: revision } } };
 }
 
 function isDuplicateKey(err: unknown): boolean {
@@ -67,16 +72,14 @@ export interface MongoSagaSinkOptions {
   strategy?: MongoWriteStrategy | 'auto';
 }
 
-/** Whether the server is FerretDB (its buildInfo carries `ferretdbVersion`). */
-export async function isFerretDb(client: MongoClient): Promise<boolean> {
+/**
+ * What the server says it is in buildInfo: FerretDB names its own version; MongoDB, and
+ * servers as capable (SecantusDB), name a gitVersion; mongo-java-server names neither.
+ */
+export async function serverKind(client: MongoClient): Promise<'mongodb' | 'ferretdb' | 'other'> {
   const info = await client.db('admin').command({ buildInfo: 1 });
-  return 'ferretdbVersion' in info;
-}
-
-/** MongoDB itself: its buildInfo names the git commit it was built from; FerretDB's says it is FerretDB. */
-export async function isMongoDb(client: MongoClient): Promise<boolean> {
-  const info = await client.db('admin').command({ buildInfo: 1 });
-  return typeof info.gitVersion === 'string' && !('ferretdbVersion' in info);
+  if ('ferretdbVersion' in info) return 'ferretdb';
+  return typeof info.gitVersion === 'string' ? 'mongodb' : 'other';
 }
 
 /**
@@ -95,6 +98,8 @@ export class MongoSagaSink implements SagaSink {
   private readonly client: MongoClient | undefined;
   private readonly wanted: MongoWriteStrategy | 'auto';
   private chosen: MongoWriteStrategy | undefined;
+  /** Until the server is known, the size every server takes. */
+  private bulkStatements = FERRETDB_BULK_STATEMENTS;
   private pending: { sagas: readonly SagaDocument[]; resolve: (r: SinkWriteResult) => void; reject: (e: unknown) => void }[] = [];
   private draining: Promise<void> | undefined;
 
@@ -110,14 +115,17 @@ export class MongoSagaSink implements SagaSink {
   }
 
   async init(): Promise<void> {
-    if (this.wanted !== 'auto') this.chosen = this.wanted;
-    else if (this.client) {
+    let kind: Awaited<ReturnType<typeof serverKind>> | undefined;
+    if (this.client) {
       try {
-        this.chosen = (await isMongoDb(this.client)) ? 'replace' : 'compare-and-set';
+        kind = await serverKind(this.client);
       } catch (err) {
         throw storeError('asking the server what it is', err);
       }
-    } else this.chosen = 'replace';
+    }
+    if (kind !== undefined && kind !== 'ferretdb') this.bulkStatements = MAX_BULK_STATEMENTS;
+    if (this.wanted !== 'auto') this.chosen = this.wanted;
+    else this.chosen = kind === undefined || kind === 'mongodb' ? 'replace' : 'compare-and-set';
     await ensureSagaIndexes(this.collection, { revisionIndex: this.chosen === 'compare-and-set' });
   }
 
@@ -211,8 +219,8 @@ export class MongoSagaSink implements SagaSink {
 
   private async replace(sagas: SagaDocument[], stored: Map<string, number | undefined>, lost: SagaDocument[], notWritten: Set<SagaDocument>): Promise<void> {
     const cas = this.strategy === 'compare-and-set';
-    for (let i = 0; i < sagas.length; i += MAX_BULK_STATEMENTS) {
-      const slice = sagas.slice(i, i + MAX_BULK_STATEMENTS);
+    for (let i = 0; i < sagas.length; i += this.bulkStatements) {
+      const slice = sagas.slice(i, i + this.bulkStatements);
       const ops: AnyBulkWriteOperation<SagaDocument>[] = slice.map((saga) => ({
         replaceOne: cas
           ? { filter: sameRevision(saga.sagaId, stored.get(saga.sagaId)), replacement: withoutId(saga) }

@@ -105,7 +105,8 @@ export class Projector {
     this.onFatal = opts.onFatal;
     this.topic = opts.changelogTopic ?? changelogTopicName(opts.applicationId);
     this.groupId = opts.groupId ?? `${opts.applicationId}-projection`;
-    this.chunkSize = opts.chunkSize ?? 500;
+    // Large chunks: a saga's revisions usually fall in one chunk, so it is written once.
+    this.chunkSize = opts.chunkSize ?? 2_000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.log = opts.logger.child({ component: 'projection', sink: opts.sink.kind, topic: this.topic });
   }
@@ -167,8 +168,9 @@ export class Projector {
       autoCommit: true,
       autoCommitThreshold: 1,
       eachBatchAutoResolve: false,
-      // Several partitions at once: their writes meet in the sink, which merges them.
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
+      // Every partition at once (a changelog has as many as the events topic, 12 by default):
+      // their writes meet in the sink, which merges them into one round of statements.
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 12,
       eachBatch: (payload) => this.eachBatch(payload),
     });
     if (signal.aborted) return;

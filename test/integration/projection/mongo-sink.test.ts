@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isSagaflowError } from '../../../src/errors.ts';
 import { ensureSagaIndexes, REVISION_INDEX, SAGA_INDEXES } from '../../../src/projection/mongo.ts';
 import type { SagaCollection } from '../../../src/projection/mongo.ts';
-import { isMongoDb, MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
+import { MongoSagaSink, serverKind } from '../../../src/projection/mongo-sink.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { mongoClient, mongoCollection } from '../../support/mongo.ts';
@@ -187,6 +187,6 @@ describe('MongoSagaSink strategy auto', () => {
     const client = await mongoClient();
     const sink = new MongoSagaSink(await sagaCollection(), { client });
     await sink.init();
-    expect(sink.strategy).toBe((await isMongoDb(client)) ? 'replace' : 'compare-and-set');
+    expect(sink.strategy).toBe((await serverKind(client)) === 'mongodb' ? 'replace' : 'compare-and-set');
   });
 });
