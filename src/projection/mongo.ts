@@ -8,16 +8,21 @@ export type SagaCollection = Collection<SagaDocument>;
 /**
  * Indexes of the saga collection. The unique sagaId index is what makes a lost upsert race
  * end in a duplicate-key error instead of a second document. The others serve GET /sagas:
- * each filter followed by the keyset sort (createdAt or updatedAt, then sagaId).
+ * each filter followed by the keyset sort (createdAt or updatedAt, then sagaId). They are
+ * ascending although the default sort is descending: a server reads an index backwards as
+ * well, and SecantusDB 0.5.3 drops the boundary of a `$gte` on a descending field after an
+ * equality (`{isFinal: true, updatedAt: {$gte: t}}` missed the sagas updated exactly at t).
+ * Earlier releases created the same indexes descending under the names without `_asc`;
+ * they still work and may be dropped.
  */
 const indexes: IndexDescription[] = [
   { key: { sagaId: 1 }, name: 'sagaflow_sagaId_unique', unique: true },
-  { key: { createdAt: -1, sagaId: -1 }, name: 'sagaflow_createdAt' },
-  { key: { updatedAt: -1, sagaId: -1 }, name: 'sagaflow_updatedAt' },
-  { key: { currentState: 1, createdAt: -1, sagaId: -1 }, name: 'sagaflow_currentState' },
-  { key: { businessStateId: 1, createdAt: -1, sagaId: -1 }, name: 'sagaflow_businessStateId' },
-  { key: { associatedEntityId: 1, createdAt: -1, sagaId: -1 }, name: 'sagaflow_associatedEntityId' },
-  { key: { isFinal: 1, updatedAt: -1, sagaId: -1 }, name: 'sagaflow_isFinal' },
+  { key: { createdAt: 1, sagaId: 1 }, name: 'sagaflow_createdAt_asc' },
+  { key: { updatedAt: 1, sagaId: 1 }, name: 'sagaflow_updatedAt_asc' },
+  { key: { currentState: 1, createdAt: 1, sagaId: 1 }, name: 'sagaflow_currentState_asc' },
+  { key: { businessStateId: 1, createdAt: 1, sagaId: 1 }, name: 'sagaflow_businessStateId_asc' },
+  { key: { associatedEntityId: 1, createdAt: 1, sagaId: 1 }, name: 'sagaflow_associatedEntityId_asc' },
+  { key: { isFinal: 1, updatedAt: 1, sagaId: 1 }, name: 'sagaflow_isFinal_asc' },
 ];
 export const SAGA_INDEXES: readonly IndexDescription[] = Object.freeze(indexes);
 
