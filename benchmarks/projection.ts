@@ -6,13 +6,13 @@
  *     [--mongodb mongodb://127.0.0.1:27017/?directConnection=true] [--lag-seconds 30]
  *     [--brokers 127.0.0.1:9092] [--flow reservation] [--out DIR] [--no-record]
  *
- * 1. throughput: a Projector in a fresh consumer group projects the whole changelog into a
- *    fresh collection; records/s from the consumer running to every record committed, and
- *    the collection is checked to hold the latest revision of every saga;
- * 2. lag: the changelog's first records are replayed into a fresh topic at half the
+ * 1. lag: the changelog's first records are replayed into a fresh topic at half the
  *    processor's rate, in small transactions as the processor writes them; for each record,
  *    the time from its transaction committing to the sink having stored that revision (or a
- *    newer one) of its saga: what GET /sagas lags behind the processor.
+ *    newer one) of its saga: what GET /sagas lags behind the processor;
+ * 2. throughput: a Projector in a fresh consumer group projects the whole changelog into a
+ *    fresh collection; records/s from the consumer running to every record committed, and
+ *    the collection is checked to hold the latest revision of every saga.
  *
  * The suite (suite.ts) runs this on the changelog its sagaflow throughput step left behind,
  * with that step's steady events/s as the processor's rate.
@@ -29,6 +29,7 @@ import { MongoSagaSink } from '../src/projection/mongo-sink.ts';
 import { Projector } from '../src/projection/projector.ts';
 import type { SagaSink, SinkWriteResult } from '../src/projection/sink.ts';
 import type { KafkaProtocol } from '../src/definition/types.ts';
+import type { SagaCollection } from '../src/projection/mongo.ts';
 import type { SagaDocument } from '../src/saga/types.ts';
 import { groupedBarChart } from './charts.ts';
 import { connectOrExplain, createTopics, deleteGroups, deleteTopics, runStamp, silenceKafkajsTimeoutWarnings, type BenchKafka } from './kafka.ts';
@@ -164,7 +165,9 @@ class TimedSink implements SagaSink {
 
 async function serverName(client: MongoClient): Promise<string> {
   const info = await client.db('admin').command({ buildInfo: 1 });
-  return 'ferretdbVersion' in info ? `FerretDB ${String(info.ferretdbVersion)}` : `MongoDB-compatible ${String(info.version)}`;
+  if ('ferretdbVersion' in info) return `FerretDB ${String(info.ferretdbVersion)}`;
+  if ('secantusVersion' in info) return `SecantusDB ${String(info.secantusVersion)}`;
+  return `MongoDB-compatible ${String(info.version)}`;
 }
 
 interface Context {
@@ -173,11 +176,14 @@ interface Context {
   codec: ProcessorCodec;
   stamp: string;
   progress: (line: string) => void;
+  /** Collections to drop once both measurements are done: a drop makes the server work for a while. */
+  collections: SagaCollection[];
 }
 
 /** A projector of `topic` into a fresh collection, through a timed sink. */
 async function startProjection(ctx: Context, topic: string, name: string) {
   const collection = ctx.mongo.db().collection<SagaDocument>(`bench_${ctx.stamp.replace('-', '_')}_${name}`);
+  ctx.collections.push(collection);
   const sink = new TimedSink(new MongoSagaSink(collection, { client: ctx.mongo }));
   const groupId = `bench-${ctx.stamp}-${name}`;
   const projector = new Projector({ kafka: ctx.bench.kafka, applicationId: groupId, codec: ctx.codec, sink, logger: silent, changelogTopic: topic, groupId, lagIntervalMs: 0 });
@@ -189,7 +195,6 @@ async function startProjection(ctx: Context, topic: string, name: string) {
     async stop() {
       await projector.stop();
       await deleteGroups(ctx.bench.admin, [groupId]);
-      await collection.drop().catch(() => undefined);
     },
   };
 }
@@ -299,11 +304,12 @@ export interface ProjectionStepOptions {
   timeoutMs: number;
 }
 
-/** Throughput, then lag at half the processor's rate. */
+/** Lag at half the processor's rate, then throughput. */
 export async function runProjectionStep(opts: ProjectionStepOptions): Promise<ProjectionResult> {
   const progress = (line: string): void => console.log(line);
   const codec = await createProcessorCodec(opts.channel, { events: '', changelog: opts.changelogTopic, deadLetter: '', commands: [] });
   const mongo = new MongoClient(opts.mongodbUrl, { serverSelectionTimeoutMS: 10_000, retryWrites: false });
+  const collections: SagaCollection[] = [];
   const result: ProjectionResult = {
     system: 'projection',
     startedAt: new Date().toISOString(),
@@ -327,17 +333,20 @@ export async function runProjectionStep(opts: ProjectionStepOptions): Promise<Pr
     result.records = records.length;
     result.sagas = latestBySaga(records).size;
     progress(`[projection] ${fmt(records.length)} records of ${fmt(result.sagas)} sagas; projecting them into ${result.server}`);
-    const ctx: Context = { bench: opts.bench, mongo, codec, stamp: opts.stamp, progress };
-    await measureThroughput(ctx, opts.changelogTopic, records, result, opts.timeoutMs);
-    progress(`[projection] ${fmt(result.recordsPerSecond)} records/s (steady ${result.steadyRecordsPerSecond === null ? '—' : fmt(result.steadyRecordsPerSecond)}), ${result.complete ? 'complete' : 'INCOMPLETE'}`);
+    const ctx: Context = { bench: opts.bench, mongo, codec, stamp: opts.stamp, progress, collections };
+    // Lag first, on an idle server: after the throughput run the server is still busy with
+    // 100,000 fresh documents (checkpoints, eviction) for a while, which no steady load has.
     const rate = opts.processorEventsPerSecond / 2;
     progress(`[projection] lag: replaying ${opts.lagSeconds} s of records at ${fmt(rate)} records/s`);
     result.lag = await measureLag(ctx, opts.changelogTopic, records, rate, opts.lagSeconds);
     progress(`[projection] lag p50 ${fmt(result.lag.p50Ms)} ms, p99 ${fmt(result.lag.p99Ms)} ms, max ${fmt(result.lag.maxMs)} ms, ${result.lag.missing} missing`);
+    await measureThroughput(ctx, opts.changelogTopic, records, result, opts.timeoutMs);
+    progress(`[projection] ${fmt(result.recordsPerSecond)} records/s (steady ${result.steadyRecordsPerSecond === null ? '—' : fmt(result.steadyRecordsPerSecond)}), ${result.complete ? 'complete' : 'INCOMPLETE'}`);
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
     console.error(`[projection] ${result.error}`);
   } finally {
+    for (const collection of collections) await collection.drop().catch(() => undefined);
     await mongo.close();
   }
   return result;
