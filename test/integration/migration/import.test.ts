@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,37 +8,16 @@ import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { mongoPersistency } from '../../support/mongo.ts';
 import { closedPort } from '../../support/ports.ts';
+import { runNode } from '../../support/process.ts';
 import { readTopic, reservationConfig, startReservationWorkers, uniqueFlow } from '../../support/sagaflow.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const PARTITIONS = 4;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `bin/sagaflow.js` as a user would; `until` resolves `ready` early (for start). */
+/** Runs `bin/sagaflow.js` as a user would. */
 function sagaflow(args: string[], env: Record<string, string>, opts: { timeoutMs?: number } = {}) {
-  const child = spawn(process.execPath, [join(root, 'bin/sagaflow.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    cwd: root,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-  const done = new Promise<Run>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  registerCleanup(() => void child.kill('SIGKILL'));
-  return { child, done };
+  return runNode([join(root, 'bin/sagaflow.js'), ...args], { cwd: root, env, ...opts });
 }
 
 /** A saga as Flow Manager's mongo persistency stores it (timestamps as BSON dates, no sagaflow fields). */
