@@ -10,7 +10,9 @@ import { SagaflowError } from '../errors.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import type { ProcessorCodec } from '../kafka/codec.ts';
 import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
+import { isBrokerError } from '../broker/errors.ts';
 import { brokerConfigOf } from '../runtime/broker-config.ts';
+import { kafkaStartError } from '../runtime/start-errors.ts';
 import type { RuntimeEnv } from '../runtime/env.ts';
 import type { SagaDocument } from '../saga/types.ts';
 import { fromFlowManager, importDecision } from './flow-manager-document.ts';
@@ -207,6 +209,12 @@ export async function importFlowManagerSagas(opts: ImportOptions): Promise<Impor
     }
     await flush();
     return summary;
+  } catch (err) {
+    // Broker addresses and credentials may be secrets: the line names the setting only.
+    if (!isBrokerError(err)) throw err;
+    const sasl = layout.channel.configurations.authenticationProperties?.sasl;
+    const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
+    throw kafkaStartError(err, channelPath, [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])]);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { loadSagaConfigFile } from '../../definition/load.ts';
-import { SagaflowError } from '../../errors.ts';
+import { SagaflowError, isSagaflowError } from '../../errors.ts';
 import { importFlowManagerSagas } from '../../migration/import.ts';
 import type { ImportSummary } from '../../migration/import.ts';
 import { readRuntimeEnv } from '../../runtime/env.ts';
@@ -103,7 +103,8 @@ export const command: CliCommand = {
       );
     bar.finish();
     if (!outcome.ok) {
-      for (const line of describe(outcome.err)) io.stderr(line);
+      const lines = isSagaflowError(outcome.err) ? describe(outcome.err) : [`SAGAFLOW_INTERNAL_ERROR: ${(outcome.err as Error)?.message ?? String(outcome.err)}`];
+      for (const line of lines) io.stderr(line);
       return 1;
     }
     const summary: ImportSummary = outcome.s;
