@@ -1,5 +1,6 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import { transition } from '../saga/transition.ts';
+import { CANCEL_EVENT } from '../saga/cancel.ts';
 import type { Outcome, SagaDocument, SagaInput } from '../saga/types.ts';
 
 export interface SimulatorOptions {
@@ -72,7 +73,7 @@ export class Simulator {
     const out: LineResult = {
       line,
       sagaId: input.sagaId,
-      event: input.kind === 'create' ? this.def.creationEvent : input.label,
+      event: input.kind === 'create' ? this.def.creationEvent : input.kind === 'cancel' ? CANCEL_EVENT : input.label,
       outcome: result.outcome,
       ...where,
       commands: result.commands.map((c) => (c.hook === undefined ? { label: c.label, channel: c.channel, kind: c.kind } : { label: c.label, channel: c.channel, kind: c.kind, payload: c.payload })),

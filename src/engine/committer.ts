@@ -123,7 +123,7 @@ export class CommitGroup {
       // Unknown outcome included (a commit that timed out): every unit of this transaction,
       // and whatever was built on them since, is dropped; each task re-reads its committed
       // position and restores from its store's marker, which the transaction did not move.
-      if (begun) await writer.abort().catch((e: unknown) => this.log.debug({ err: e }, 'abort after a failed commit failed'));
+      if (begun) await writer.abort().catch((e: unknown) => this.log.warn({ err: e }, 'abort after a failed commit failed; the writer starts over'));
       for (const { task } of units) task.fail(err);
     }
   }

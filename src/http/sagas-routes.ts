@@ -132,6 +132,7 @@ function listSchema(defaultLimit: number, maxLimit: number) {
         },
       },
       400: errorBody,
+      401: errorBody,
       503: errorBody,
     },
   };
@@ -170,6 +171,7 @@ const statsSchema = {
       },
     },
     400: errorBody,
+    401: errorBody,
     503: errorBody,
   },
 };

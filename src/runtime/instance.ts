@@ -25,6 +25,11 @@ import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
+import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
+import { classifyKafkajsError } from '../adapters/kafkajs/errors.ts';
+import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
+import { KafkajsGroupView } from '../adapters/kafkajs/group-view.ts';
+import { KafkajsSagaEventLog } from '../adapters/kafkajs/saga-events.ts';
 
 export interface Instance {
   readonly url: string;
@@ -76,6 +81,8 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
+  let deadLetters: KafkajsDeadLetterStore | undefined;
+  let closeConsoleAdmin: () => Promise<void> = async () => undefined;
   const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
@@ -108,6 +115,23 @@ export async function startInstance(opts: {
     const codec = await createProcessorCodec(layout.channel, topics);
     const kafkaAdmin = admin;
     const countOf = (topic: string) => counts.get(topic) ?? partitions;
+    // The console's dead-letter store, group view and event log read Kafka through kafkajs for
+    // now, whatever client the engine runs on.
+    const consoleKafka = kafkajsClient(brokerConfig);
+    const consoleAdmin = consoleKafka.admin();
+    closeConsoleAdmin = () => consoleAdmin.disconnect();
+    await consoleAdmin.connect().catch((err: unknown) => {
+      throw kafkaStartError(classifyKafkajsError(err), channelPath, secrets);
+    });
+    deadLetters = new KafkajsDeadLetterStore({
+      kafka: consoleKafka,
+      admin: consoleAdmin,
+      applicationId: layout.applicationId,
+      deadLetterTopic: topics.deadLetter,
+      eventsTopic: topics.events,
+      logger,
+      replicationFactor: env.replicationFactor ?? -1,
+    });
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
@@ -165,6 +189,27 @@ export async function startInstance(opts: {
       checkUp: () => runCheckUp(dependencyChecks({ admin: kafkaAdmin, eventsTopic: topics.events, channel: layout.channel, persistency: config.persistencyManagement, projection })),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
+      ...(env.admin ? { admin: env.admin } : {}),
+      deadLetters: { store: deadLetters, decodeEvent: (value) => codec.decodeEvent(topics.events, value) },
+      console: {
+        applicationId: layout.applicationId,
+        selfUrl: () => advertised,
+        group: new KafkajsGroupView({ admin: consoleAdmin, groupId: layout.applicationId, topic: topics.events }),
+        events: new KafkajsSagaEventLog({
+          kafka: consoleKafka,
+          admin: consoleAdmin,
+          topic: topics.events,
+          partitions,
+          groupPrefix: layout.applicationId,
+          decode: (value) => codec.decodeEvent(topics.events, value),
+        }),
+        counters: () => ({
+          events: proc.metrics.eventsProcessed,
+          commands: proc.metrics.commandsSent,
+          deadLetters: proc.metrics.deadLettered,
+          transactions: proc.metrics.transactions,
+        }),
+      },
       ...opts.httpExtras,
     });
     await app.listen({ host: env.httpHost, port: env.httpPort }).catch((err: unknown) => {
@@ -182,6 +227,7 @@ export async function startInstance(opts: {
     const httpApp = app;
     const projectionHandle = projection;
     const topicAdmin = admin;
+    const deadLetterStore = deadLetters;
     return {
       url,
       app: httpApp,
@@ -194,8 +240,10 @@ export async function startInstance(opts: {
         await httpApp.close().catch(() => undefined);
         await proc.stop();
         await projectionHandle?.stop().catch(() => undefined);
+        await deadLetterStore.close();
         await ingress.close().catch(() => undefined);
         await topicAdmin.close().catch(() => undefined);
+        await closeConsoleAdmin().catch(() => undefined);
         await kafka.close().catch(() => undefined);
       },
     };
@@ -203,8 +251,10 @@ export async function startInstance(opts: {
     await app?.close().catch(() => undefined);
     await processor?.stop().catch(() => undefined);
     await projection?.stop().catch(() => undefined);
+    await deadLetters?.close();
     await producer?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
+    await closeConsoleAdmin().catch(() => undefined);
     await client?.close().catch(() => undefined);
     throw err;
   }

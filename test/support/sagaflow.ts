@@ -78,7 +78,14 @@ export function tempStateDir(): string {
 /** Starts an in-process instance on a free port; stopped after the test file. */
 export async function startTestInstance(
   config: SagaConfig,
-  opts: { stateDir?: string; partitions?: number; beforeCommit?: (partitions: number[]) => Promise<void> | void; client?: string } = {},
+  opts: {
+    stateDir?: string;
+    partitions?: number;
+    beforeCommit?: (partitions: number[]) => Promise<void> | void;
+    client?: string;
+    /** More environment variables, e.g. SAGAFLOW_ADMIN_TOKEN. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Instance> {
   const env = readRuntimeEnv(
     {
@@ -89,6 +96,7 @@ export async function startTestInstance(
       SAGAFLOW_DEFAULT_PARTITIONS: String(opts.partitions ?? 4),
       SAGAFLOW_REPLICATION_FACTOR: '1',
       ...(opts.client ?? process.env.SAGAFLOW_KAFKA_CLIENT ? { SAGAFLOW_KAFKA_CLIENT: opts.client ?? process.env.SAGAFLOW_KAFKA_CLIENT } : {}),
+      ...opts.env,
     },
     root,
   );

@@ -60,6 +60,8 @@ export const EVENT_HISTORY_FIELDS: Record<keyof EventHistoryEntry, string> = {
   businessEventId: 'businessEventId',
   businessEventDescription: 'businessEventDescription',
   eventId: 'eventId',
+  by: 'by',
+  reason: 'reason',
 };
 
 export const COMMAND_FIELDS: Record<keyof SentCommandRecord, string> = {
@@ -100,6 +102,8 @@ interface AvroEventHistoryEntry {
   businessEventId: BusinessId | null;
   businessEventDescription: string | null;
   eventId: string | null;
+  by: string | null;
+  reason: string | null;
 }
 
 interface AvroIgnoredEvent {
@@ -196,6 +200,8 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
         businessEventId: e.businessEventId ?? null,
         businessEventDescription: e.businessEventDescription ?? null,
         eventId: e.eventId ?? null,
+        by: e.by ?? null,
+        reason: e.reason ?? null,
       })),
     },
     revision: saga.revision,
@@ -251,6 +257,8 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
           ...optional('businessEventId', e.businessEventId),
           ...optional('businessEventDescription', e.businessEventDescription),
           ...optional('eventId', e.eventId),
+          ...optional('by', e.by),
+          ...optional('reason', e.reason),
         }),
       ),
     },
