@@ -31,23 +31,20 @@ function movedService(): string {
 }
 
 describe('a service written for @mia-platform/flow-manager-client runs on sagaflow/worker by changing its import', () => {
-  it('executes each command once, emits on the saga\'s partition, error handler with commit, health, readiness and the library\'s metrics', { timeout: 240_000 }, async () => {
+  it('executes each command once, emits on the saga\'s partition, error handler with commit, a command left uncommitted delivered again after a restart, health, readiness and the library\'s metrics', { timeout: 240_000 }, async () => {
     const flow = uniqueFlow('fm-client');
     const config = reservationConfig(flow);
     const instance = await startTestInstance(config, { partitions: 8 });
     await waitFor(async () => (await fetch(`${instance.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
 
-    const service = runNode(['--conditions=sagaflow-source', movedService()], {
-      cwd: root,
-      timeoutMs: 200_000,
-      env: {
-        KAFKA_BROKERS: services().kafkaBrokers.join(','),
-        COMMANDS_TOPIC: flow.commands,
-        EVENTS_TOPIC: flow.events,
-        GROUP_ID: uniqueName('reservation-service'),
-        ...(process.env.SAGAFLOW_KAFKA_CLIENT ? { SAGAFLOW_KAFKA_CLIENT: process.env.SAGAFLOW_KAFKA_CLIENT } : {}),
-      },
-    });
+    const serviceEnv = {
+      KAFKA_BROKERS: services().kafkaBrokers.join(','),
+      COMMANDS_TOPIC: flow.commands,
+      EVENTS_TOPIC: flow.events,
+      GROUP_ID: uniqueName('reservation-service'),
+      ...(process.env.SAGAFLOW_KAFKA_CLIENT ? { SAGAFLOW_KAFKA_CLIENT: process.env.SAGAFLOW_KAFKA_CLIENT } : {}),
+    };
+    const service = runNode(['--conditions=sagaflow-source', movedService()], { cwd: root, timeoutMs: 200_000, env: serviceEnv });
     await waitFor(() => service.stdout().includes('started '), { timeoutMs: 90_000, description: 'the service started' });
     expect(service.stdout()).toContain('started healthy=true ready=true');
 
@@ -82,17 +79,30 @@ describe('a service written for @mia-platform/flow-manager-client runs on sagafl
     const metricsText = await (await fetch(`${instance.url}/-/metrics`)).text();
     expect(metricsText).not.toContain('SAGAFLOW_UNKNOWN_SAGA');
 
+    // Last, alone on its partition: a command whose error handler does not commit.
+    const crashing = ((await (await fetch(`${instance.url}/saga`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ associatedEntityId: 'r-crash', metadata: { fail: 'check-crashes' } }) })).json()) as { sagaId: string }).sagaId;
+    await waitFor(() => service.stdout().includes(`executed checkReservation ${crashing}`), { timeoutMs: 60_000, description: 'the crashing command executed' });
+
     service.child.kill('SIGTERM');
     const { code, stdout, stderr } = await service.done;
     expect(code, stderr).toBe(0);
+    // Started again with the same group: the uncommitted command is delivered again, and only it.
+    const again = runNode(['--conditions=sagaflow-source', movedService()], { cwd: root, timeoutMs: 120_000, env: serviceEnv });
+    await waitFor(() => again.stdout().includes(`executed checkReservation ${crashing}`), { timeoutMs: 90_000, description: 'the uncommitted command redelivered' });
+    expect(again.stdout().split('\n').filter((l) => l.startsWith('executed '))).toEqual([`executed checkReservation ${crashing}`]);
+    await waitFor(() => again.stdout().includes('started '), { timeoutMs: 60_000, description: 'the service started again' });
+    again.child.kill('SIGTERM');
+    expect((await again.done).code).toBe(0);
+    const stuck = (await (await fetch(`${instance.url}/saga/${crashing}`)).json()) as SagaDocument;
+    expect(stuck.currentState).toBe('reservationValidated');
     const line = stdout.split('\n').find((l) => l.startsWith('metrics '));
     const metrics = JSON.parse((line as string).slice('metrics '.length)) as { name: string; values: { labels: Record<string, string>; value: number }[] }[];
     const value = (name: string, labels: Record<string, string>) =>
       metrics.find((m) => m.name === name)?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
-    expect(value('fm_client_commands_total', { command: 'validateReservation', result: 'SUCCESS' })).toBe(15);
+    expect(value('fm_client_commands_total', { command: 'validateReservation', result: 'SUCCESS' })).toBe(16);
     expect(value('fm_client_commands_total', { command: 'checkReservation', result: 'SUCCESS' })).toBe(13);
-    expect(value('fm_client_commands_total', { command: 'checkReservation', result: 'ERROR' })).toBe(1);
+    expect(value('fm_client_commands_total', { command: 'checkReservation', result: 'ERROR' })).toBe(2);
     expect(value('fm_client_events_total', { event: 'checkKO' })).toBe(2);
-    expect(value('fm_client_events_total', { event: 'validationOK' })).toBe(14);
+    expect(value('fm_client_events_total', { event: 'validationOK' })).toBe(15);
   });
 });
