@@ -1,9 +1,9 @@
 /**
  * `sagaflow`: the orchestrator as a library, for programs that embed it or tools built on it.
- * The command line (`sagaflow start`, `validate`, `import`, ...) is the usual way to run it;
- * services that execute commands import `sagaflow/worker`.
+ * The command line (`sagaflow start`, `validate`, `import`, ...) is the usual way to run it
+ * (bin/sagaflow.js); services that execute commands import `sagaflow/worker`. No module of
+ * either entry point has a top-level await, so CommonJS code can `require()` them too.
  */
-export { main } from './cli/main.ts';
 export { loadSagaConfigFile, readSagaConfigFile } from './definition/load.ts';
 export { parseSagaConfig } from './definition/parse.ts';
 export { compileDefinition } from './definition/compile.ts';

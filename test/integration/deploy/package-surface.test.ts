@@ -54,6 +54,10 @@ describe('package surface: exports sagaflow and sagaflow/worker, files bin, dist
     expect(seen.exports).toEqual(expect.arrayContaining(['FMClientBuilder', 'FlowManagerClient', 'SagaWorker', 'getMetrics', 'partitionForKey']));
     expect(seen).toMatchObject({ sameBuilder: true, startInstance: 'function', importer: 'function', healthy: true, ready: false });
     expect(existsSync(join(pkg, 'src/index.ts'))).toBe(false);
+    // A CommonJS service (`require('@mia-platform/flow-manager-client')` before the move) requires it too.
+    const cjs = await runNode(['-e', "const w = require('sagaflow/worker'); const s = require('sagaflow'); console.log(typeof w.FMClientBuilder, s.SagaWorker === w.SagaWorker)"], { cwd: pkg }).done;
+    expect(cjs.code, cjs.stderr).toBe(0);
+    expect(cjs.stdout.trim()).toBe('function true');
   });
 
   it('bin/sagaflow.js runs the compiled CLI, import among its commands; the HTTP app serves the console from the shipped assets', async () => {
