@@ -139,6 +139,7 @@ export class Processor {
       member,
       logger: this.log,
       clock: this.clock,
+      metrics: this.metrics,
       ...(this.opts.beforeCommit ? { beforeCommit: this.opts.beforeCommit } : {}),
     });
   }

@@ -13,6 +13,8 @@ import type { HttpErrorCode } from './errors.ts';
 import { schemas } from './schemas.ts';
 import { sagasRoutes } from './sagas-routes.ts';
 import type { SagaRepository } from '../projection/repository.ts';
+import type { CheckUpReport } from './check-up.ts';
+import { SERVICE_NAME, serviceVersion } from './service-info.ts';
 import { CANCEL_EVENT } from '../saga/cancel.ts';
 import { adminGuard, forwardedAuthorization, readGuard } from './auth.ts';
 import type { AdminAccess } from './auth.ts';
@@ -44,7 +46,10 @@ export interface HttpDeps {
   sagaIdPrefix: string;
   ingress: EventIngress;
   queries: SagaQueries;
-  metrics: () => string;
+  /** The Prometheus text of /-/metrics. */
+  metrics: () => string | Promise<string>;
+  /** Checks the dependencies for GET /-/check-up; absent: no dependency to check. */
+  checkUp?: () => Promise<CheckUpReport>;
   logger: Logger;
   /** Where a saga is stored when its owner cannot be reached (the MongoDB projection). */
   fallback?: (sagaId: string) => Promise<SagaDocument | undefined>;
@@ -112,7 +117,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'sagaflow', version: '0.1.0', description: 'Saga orchestrator HTTP API (Flow Manager compatible)' },
+      info: { title: SERVICE_NAME, version: serviceVersion(), description: 'Saga orchestrator HTTP API (Flow Manager compatible)' },
       components: {
         securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'SAGAFLOW_ADMIN_TOKEN; operator actions are off without it' } },
       },
@@ -301,8 +306,12 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     const ready = deps.queries.isReady();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'OK' : 'KO', partitions: deps.queries.ownedPartitions() });
   });
+  app.get('/-/check-up', { schema: schemas.checkUp }, async (_req, reply) => {
+    const report = deps.checkUp ? await deps.checkUp() : { ok: true, checks: [] };
+    return reply.code(report.ok ? 200 : 503).send({ status: report.ok ? 'OK' : 'KO', name: SERVICE_NAME, version: serviceVersion(), checks: report.checks });
+  });
   app.get('/-/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4').send(deps.metrics()),
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(await deps.metrics()),
   );
   app.get('/documentation/json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -37,6 +37,24 @@ const readyBody = {
   },
 } as const;
 
+/** Mia-Platform's status body (lc39's schema: name, status, version), plus one entry per dependency. */
+const checkUpBody = {
+  type: 'object',
+  required: ['name', 'status', 'version'],
+  properties: {
+    name: { type: 'string' },
+    status: { type: 'string', enum: ['OK', 'KO'] },
+    version: { type: 'string' },
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { name: { type: 'string' }, status: { type: 'string', enum: ['OK', 'KO'] }, durationMs: { type: 'integer' }, message: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
 const sagaId = { type: 'string', minLength: 1, maxLength: 512 } as const;
 
 export const schemas = {
@@ -107,6 +125,10 @@ export const schemas = {
   health: {
     summary: 'Liveness',
     response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+  },
+  checkUp: {
+    summary: 'Dependencies (Kafka, schema registry, persistency): 200 when all answer, 503 naming the one that does not',
+    response: { 200: checkUpBody, 503: checkUpBody },
   },
   ready: {
     summary: 'Readiness: joined and every owned partition restored',

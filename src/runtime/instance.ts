@@ -19,6 +19,8 @@ import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
+import { runCheckUp } from '../http/check-up.ts';
+import { dependencyChecks } from './dependency-checks.ts';
 import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
@@ -111,6 +113,7 @@ export async function startInstance(opts: {
       throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
     const codec = await createProcessorCodec(layout.channel, topics);
+    const kafkaAdmin = admin;
     const countOf = (topic: string) => counts.get(topic) ?? partitions;
     // The console's dead-letter store, group view and event log read Kafka through kafkajs for
     // now, whatever client the engine runs on.
@@ -183,6 +186,7 @@ export async function startInstance(opts: {
       queries: proc,
       metrics: () =>
         proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }),
+      checkUp: () => runCheckUp(dependencyChecks({ admin: kafkaAdmin, eventsTopic: topics.events, channel: layout.channel, persistency: config.persistencyManagement, projection })),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
       ...(env.admin ? { admin: env.admin } : {}),

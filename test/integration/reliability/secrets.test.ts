@@ -204,7 +204,7 @@ describe('secrets', () => {
     await post('/event', JSON.stringify({ key: 'no-such-saga', value: { messageLabel: 'validationOK', messagePayload: {} } }));
     await post('/saga', '{"associatedEntityId": ');
     await post('/saga', JSON.stringify({ associatedEntityId: 'a', metadata: { x: 'x'.repeat(1_100_000) } }));
-    for (const path of ['/machine-definition', '/-/metrics', '/-/ready', '/-/healthz', '/documentation/json', `/saga/${sagaId}`, '/saga/unknown', '/sagas', '/sagas/stats', '/nope']) await call(path);
+    for (const path of ['/machine-definition', '/-/metrics', '/-/check-up', '/-/ready', '/-/healthz', '/documentation/json', `/saga/${sagaId}`, '/saga/unknown', '/sagas', '/sagas/stats', '/nope']) await call(path);
     // Let the processor and the projection (which MongoDB refuses) log for a while.
     await delay(3_000);
     instance.child.kill('SIGTERM');
@@ -214,6 +214,7 @@ describe('secrets', () => {
     // and the list API read the saga back.
     expect(answers.find((a) => a.startsWith('GET /sagas 200') && a.includes(sagaId))).toBeDefined();
     expect(answers.find((a) => a.startsWith('GET /-/metrics 200'))).toBeDefined();
+    expect(answers.find((a) => a.startsWith('GET /-/check-up '))).toContain('"name":"schema-registry"');
     expect(leaks(answers.join('\n'), s)).toEqual([]);
     expect(leaks(logs, s)).toEqual([]);
   });
