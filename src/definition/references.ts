@@ -1,6 +1,7 @@
 import { formatPath, quoteList } from './issues.ts';
 import type { IssueList, PathSegment } from './issues.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
+import { checkTimers } from './timers.ts';
 import type { BusinessEntry, BusinessId, CommandSpec, SagaConfig, StateSpec } from './types.ts';
 
 export const DEFAULT_CREATION_EVENT = '__created__';
@@ -32,6 +33,7 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
     issues,
   );
   const creationEvent = machine.creationEvent ?? DEFAULT_CREATION_EVENT;
+  checkTimers(machine, creationEvent, issues);
   const channelsUsed = new Map<string, PathSegment[]>();
 
   states.forEach((state, i) => {

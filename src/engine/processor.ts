@@ -39,6 +39,8 @@ export interface ProcessorOptions {
   maxPendingBytes?: number;
   /** Largest record a task writes (see task.ts MAX_RECORD_BYTES). */
   maxRecordBytes?: number;
+  /** How often due timers are looked for (they are also looked for after every batch). */
+  timerIntervalMs?: number;
   clock?: Clock;
   /** Fault injection for tests: runs inside each open transaction, right before commit. */
   beforeCommit?: (partitions: number[]) => Promise<void> | void;
@@ -52,6 +54,7 @@ export type SagaLocation =
   | { kind: 'no-owner'; partition: number };
 
 export const DEFAULT_COMMIT_INTERVAL_MS = 100;
+export const DEFAULT_TIMER_INTERVAL_MS = 100;
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -82,6 +85,7 @@ export class Processor {
   private owners: { at: number; byPartition: Map<number, { memberId: string; url: string }> } | undefined;
   private ownersRefresh: Promise<void> | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private timerTicker: NodeJS.Timeout | undefined;
   private stopping = false;
   fatal: ((err: Error) => void) | undefined;
 
@@ -130,6 +134,31 @@ export class Processor {
       onFatal: (err: BrokerError) => this.fatal?.(err),
     });
     if (this.commitIntervalMs > 0) this.scheduleTick();
+    this.scheduleTimers();
+  }
+
+  /** Looks for due timers every timerIntervalMs (Kafka Streams' wall-clock punctuation). */
+  private scheduleTimers(): void {
+    if (this.stopping) return;
+    this.timerTicker = setTimeout(() => {
+      void this.fireDueTimers().finally(() => this.scheduleTimers());
+    }, this.opts.timerIntervalMs ?? DEFAULT_TIMER_INTERVAL_MS);
+    this.timerTicker.unref?.();
+  }
+
+  /** Fires the timers due now in every task; the work they add is committed as records' work is. */
+  async fireDueTimers(): Promise<void> {
+    const now = this.clock.now();
+    const groups = new Set<CommitGroup>();
+    await Promise.all(
+      [...this.tasks.values()].map(async (task) => {
+        if (await task.tick(now)) {
+          const group = this.groupOf(task.partition);
+          if (group) groups.add(group);
+        }
+      }),
+    );
+    if (this.commitIntervalMs === 0) await Promise.all([...groups].map((g) => g.commit()));
   }
 
   private commitGroup(member: GroupMember, writer: () => TxWriter | undefined, tasks: () => Iterable<PartitionTask>): CommitGroup {
@@ -240,6 +269,8 @@ export class Processor {
         const task = this.tasks.get(p);
         if (!task) return;
         await task.deliver(list);
+        // Timers are due checked after every batch too, not only on the interval.
+        await task.tick(this.clock.now());
         const group = this.groupOf(p);
         if (group) touched.add(group);
       }),
@@ -316,6 +347,7 @@ export class Processor {
     if (this.stopping) return;
     this.stopping = true;
     if (this.ticker) clearTimeout(this.ticker);
+    if (this.timerTicker) clearTimeout(this.timerTicker);
     // Leaving revokes every partition through onRevoked, which commits first.
     await this.member?.stop().catch((err: unknown) => this.log.warn({ err }, 'leaving the group failed'));
     for (const [p, task] of this.tasks) {
