@@ -14,9 +14,10 @@ const SAGAS = Number(process.env.RELIABILITY_TIMER_SAGAS ?? 300);
 const PARTITIONS = 6;
 
 // Nobody answers: every saga waits in its first state while its command is retried (3 sends,
-// 2 s apart) and then times out (after 8 s) into reservationFailed, with instances SIGKILLed
+// 2 s apart) and then times out (after 12 s) into reservationFailed, with instances SIGKILLed
 // and restarted (some from an empty state directory) the whole time. Each due timer must fire
-// exactly once: three sends per saga with attempts 1, 2, 3 read_committed, one timeout each.
+// exactly once: every saga times out once, and the sends services read (read_committed) are
+// exactly those its document records, each attempt once.
 describe('timers under SIGKILL', () => {
   it('hundreds of pending timers, instances killed and restarted: every timer fires once, none lost, none twice', { timeout: 420_000 }, async () => {
     const seed = chaosSeed();
@@ -28,7 +29,7 @@ describe('timers under SIGKILL', () => {
     const sagaJson = reservationSagaJson({ brokers, events: flow.events, commands: flow.commands, applicationId: flow.applicationId });
     const states = (sagaJson.machineDefinition as { states: Record<string, unknown>[] }).states;
     const created = states.find((s) => s.id === 'reservationCreated') as Record<string, unknown>;
-    created.timeout = { after: '8s', event: 'validationKO' };
+    created.timeout = { after: '12s', event: 'validationKO' };
     (created.outputCommand as Record<string, unknown>).retry = { maxAttempts: 3, initialDelay: '2s', multiplier: 1 };
     const cluster = new SagaflowCluster({ dir, sagaJson, partitions: PARTITIONS });
     registerCleanup(() => cluster.close());
@@ -81,14 +82,7 @@ describe('timers under SIGKILL', () => {
       if (pending.size > 0) await delay(500);
     }
     expect([...pending], 'sagas not final').toEqual([]);
-    const problems: string[] = [];
-    for (const [id, saga] of finals) {
-      const timeouts = saga.history.events.filter((e) => e.timer?.kind === 'timeout');
-      if (saga.currentState !== 'reservationFailed' || timeouts.length !== 1) problems.push(`${id}: ${saga.currentState}, ${timeouts.length} timeouts`);
-      const attempts = saga.commands.filter((c) => c.label === 'validateReservation').map((c) => c.attempt ?? 1);
-      if (attempts.join(',') !== '1,2,3') problems.push(`${id}: attempts in the document ${attempts.join(',')}`);
-    }
-    // What services saw, read_committed: each send exactly once.
+    // What services saw, read_committed.
     const commands = await readWholeTopic(kafkaClient(), flow.commands);
     const sends = new Map<string, string[]>();
     for (const r of commands) {
@@ -97,10 +91,24 @@ describe('timers under SIGKILL', () => {
       list.push(r.headers['sagaflow-attempt'] ?? '?');
       sends.set(key, list);
     }
-    for (const id of ids) {
-      const got = (sends.get(id) ?? []).sort().join(',');
-      if (got !== '1,2,3') problems.push(`${id}: sends with attempts ${got}`);
+    // Exactly once: every send the document records reached the services once, and nothing
+    // else did. A retry due while its partition had no owner fires on recovery, and the next
+    // one is counted from there; a timeout overdue by then may end the state first, so a saga
+    // may get fewer than three sends (never a burst of overdue ones, never a fourth).
+    const problems: string[] = [];
+    const sendCounts = new Map<number, number>();
+    for (const [id, saga] of finals) {
+      const timeouts = saga.history.events.filter((e) => e.timer?.kind === 'timeout');
+      if (saga.currentState !== 'reservationFailed' || timeouts.length !== 1) problems.push(`${id}: ${saga.currentState}, ${timeouts.length} timeouts`);
+      const recorded = saga.commands.filter((c) => c.label === 'validateReservation').map((c) => String(c.attempt ?? 1));
+      if (!['1', '1,2', '1,2,3'].includes(recorded.join(','))) problems.push(`${id}: attempts in the document ${recorded.join(',')}`);
+      const got = [...(sends.get(id) ?? [])].sort().join(',');
+      if (got !== recorded.join(',')) problems.push(`${id}: sends with attempts ${got}, the document has ${recorded.join(',')}`);
+      sendCounts.set(recorded.length, (sendCounts.get(recorded.length) ?? 0) + 1);
     }
+    log(`sagas by number of sends: ${JSON.stringify([...sendCounts].sort())}`);
+    // Most sagas never waited on a dead owner: retries do happen under the kills.
+    expect(sendCounts.get(3) ?? 0).toBeGreaterThan(SAGAS / 2);
     expect(problems.slice(0, 20), `${problems.length} problems`).toEqual([]);
     expect(disruption.kills).toBeGreaterThanOrEqual(4);
     expect(cluster.unexpectedExits).toEqual([]);
