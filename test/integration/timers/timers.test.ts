@@ -52,6 +52,11 @@ describe('timers on the real broker', () => {
       expect(Date.parse(saga.history.events.at(-1)?.timestamp ?? '')).toBeGreaterThanOrEqual(Date.parse(due));
       expect(Date.parse(due) - Date.parse(saga.createdAt)).toBe(2_000);
     }
+    // Three scheduled (one per entry into reservationCreated), three fired, their lag observed.
+    const metrics = await (await fetch(`${instance.url}/-/metrics`)).text();
+    expect(metrics).toMatch(/^sagaflow_timers_scheduled_total 3$/m);
+    expect(metrics).toMatch(/^sagaflow_timers_fired_total 3$/m);
+    expect(metrics).toMatch(/^sagaflow_timer_firing_lag_seconds_count 3$/m);
   });
 
   it('a service that ignores the first two sends: exactly three sends, one revision, attempts 1..3, then the answer completes the saga', async () => {
