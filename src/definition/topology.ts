@@ -13,6 +13,12 @@ export interface KafkaLayout {
   channel: KafkaProtocol;
   applicationId: string;
   eventsTopic: string;
+  /**
+   * Every other input topic of every kafka channel, with the path that names it. Each must
+   * have the events topic's partition count (checked at start, against the brokers): the task
+   * of partition p reads partition p of each and forwards its events to the events topic.
+   */
+  otherInputTopics: { topic: string; path: string }[];
   commandTopics: Map<string, string>;
 }
 
@@ -66,6 +72,28 @@ export function checkTopology(config: SagaConfig, issues: IssueList): KafkaLayou
     }
   });
 
+  const eventsTopic = channel.configurations.inputTopics?.[0] as string;
+  const otherInputTopics: { topic: string; path: string }[] = [];
+  config.communicationProtocols.forEach((p, i) => {
+    if (p.type !== 'kafka') return;
+    (p.configurations.inputTopics ?? []).forEach((topic, j) => {
+      if (topic === eventsTopic || otherInputTopics.some((t) => t.topic === topic)) return;
+      if (!sameCluster(p, channel)) {
+        // Read with the events channel's client, in its transactions.
+        issues.error(
+          ['communicationProtocols', i, 'configurations', 'inputTopics', j],
+          `channel "${p.id}" reads events on other brokers, credentials or wire format than the events channel "${channel.id}"; sagaflow reads every input topic with one client: give it the same brokers, authenticationProperties, serialization and schemaRegistry`,
+          'SAGAFLOW_CHANNEL_UNSUPPORTED',
+        );
+        return;
+      }
+      otherInputTopics.push({ topic, path: `communicationProtocols[${i}].configurations.inputTopics[${j}]` });
+    });
+    (p.configurations.outputTopics ?? []).slice(1).forEach((topic, j) => {
+      issues.warn(['communicationProtocols', i, 'configurations', 'outputTopics', j + 1], `"${topic}" receives nothing: commands of channel "${p.id}" go to its first output topic only`);
+    });
+  });
+
   const commands = commandsOf(config);
   const commandTopics = new Map<string, string>();
   config.communicationProtocols.forEach((p, i) => {
@@ -97,7 +125,7 @@ export function checkTopology(config: SagaConfig, issues: IssueList): KafkaLayou
     }
   }
   if (issues.errors.length > before || !applicationId) return undefined;
-  return { channel, applicationId, eventsTopic: channel.configurations.inputTopics?.[0] as string, commandTopics };
+  return { channel, applicationId, eventsTopic, otherInputTopics, commandTopics };
 }
 
 /**

@@ -16,6 +16,12 @@ import type { OutputTopic, TaskStore } from './task.ts';
 export interface ProcessorOptions {
   applicationId: string;
   eventsTopic: string;
+  /**
+   * The saga.json's other input topics, each with the events topic's partition count: the
+   * task of partition p reads partition p of each, and forwards their events to the events
+   * topic (see PartitionTask.forward).
+   */
+  coPartitioned?: readonly string[];
   changelogTopic: string;
   deadLetterTopic: OutputTopic;
   commandTopics: ReadonlyMap<string, OutputTopic>;
@@ -116,6 +122,7 @@ export class Processor {
     const member = opts.client.groupMember({
       groupId: opts.applicationId,
       topics: [opts.eventsTopic],
+      ...(opts.coPartitioned?.length ? { coPartitioned: opts.coPartitioned } : {}),
       advertisedUrl: opts.advertisedUrl(),
       fromBeginning: true,
       holdAssigned: true,
@@ -210,6 +217,8 @@ export class Processor {
     return new PartitionTask({
       partition,
       eventsTopic: opts.eventsTopic,
+      partitions: opts.partitions,
+      ...(opts.coPartitioned?.length ? { coPartitioned: opts.coPartitioned } : {}),
       changelogTopic: opts.changelogTopic,
       deadLetterTopic: opts.deadLetterTopic,
       commandTopics: opts.commandTopics,
@@ -257,8 +266,9 @@ export class Processor {
 
   private async onRecords(records: readonly InputRecord[]): Promise<void> {
     const byPartition = new Map<number, InputRecord[]>();
+    const inputs = new Set([this.opts.eventsTopic, ...(this.opts.coPartitioned ?? [])]);
     for (const r of records) {
-      if (r.topic !== this.opts.eventsTopic) continue;
+      if (!inputs.has(r.topic)) continue;
       let list = byPartition.get(r.partition);
       if (!list) byPartition.set(r.partition, (list = []));
       list.push(r);

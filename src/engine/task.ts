@@ -43,7 +43,12 @@ export interface OutputTopic {
 
 export interface TaskDeps {
   partition: number;
+  /** The saga's events topic: its partition p is this task's, and sagas live on their key's partition of it. */
   eventsTopic: string;
+  /** Its partition count: an event's home partition is murmur2(sagaId) over it. */
+  partitions: number;
+  /** Other input topics, co-partitioned with the events topic: partition p of each is read by this task too. */
+  coPartitioned?: readonly string[];
   changelogTopic: string;
   deadLetterTopic: OutputTopic;
   /** Topic per command channel id. */
@@ -86,6 +91,9 @@ export const DLQ_HEADERS = {
   /** Set when the copied value was cut to fit the broker's limit: the original size in bytes. */
   truncated: 'sagaflow-value-truncated-from',
 } as const;
+
+/** Header of a forwarded event: where it was read first (`topic/partition/offset`). */
+export const FORWARDED_HEADER = 'sagaflow-forwarded-from';
 
 /** Timer-index hints read per tick: a burst of due timers is worked through over several ticks. */
 const TIMERS_PER_TICK = 1_000;
@@ -187,8 +195,8 @@ export class PartitionTask {
   }
 
   private async runStart(): Promise<void> {
-    const { partition, eventsTopic, member } = this.deps;
-    const tp = [{ topic: eventsTopic, partition }];
+    const { partition, member } = this.deps;
+    const tp = this.inputPartitions();
     member.pause(tp);
     this.state = this.state === 'ready' || this.state === 'recovering' ? 'recovering' : 'starting';
     this.dropWork();
@@ -203,9 +211,11 @@ export class PartitionTask {
       this.ownWriter = await this.deps.fence();
       if (this.isClosed()) return this.closeWriter();
     }
-    const [stored] = await member.committed(tp);
+    const stored = await member.committed(tp);
     if (this.isClosed()) return;
-    const committed = stored ?? (await this.deps.admin.watermarks(eventsTopic)).get(partition)?.low ?? 0n;
+    const committed = new Map<string, bigint>();
+    for (const [i, { topic }] of tp.entries()) committed.set(topic, stored[i] ?? (await this.deps.admin.watermarks(topic)).get(partition)?.low ?? 0n);
+    if (this.isClosed()) return;
     this.store ??= await this.deps.openStore(partition);
     if (this.isClosed()) return;
     await this.restore(this.store);
@@ -213,14 +223,19 @@ export class PartitionTask {
     this.nextDueMs = await this.store.nextTimerDueMs();
     this.next.clear();
     this.committedPositions.clear();
-    this.next.set(eventsTopic, committed);
-    this.committedPositions.set(eventsTopic, committed);
+    for (const [topic, offset] of committed) {
+      this.next.set(topic, offset);
+      this.committedPositions.set(topic, offset);
+    }
     this.current = new UnitOfWork(this.store);
-    await member.seek({ topic: eventsTopic, partition, offset: committed });
-    if (this.isClosed()) return;
+    for (const [topic, offset] of committed) {
+      await member.seek({ topic, partition, offset });
+      if (this.isClosed()) return;
+    }
     this.state = 'ready';
     member.resume(tp);
-    this.log.info({ offset: committed.toString(), tookMs: this.deps.clock.now() - began }, 'partition ready');
+    const offsets = Object.fromEntries([...committed].map(([topic, offset]) => [topic, offset.toString()]));
+    this.log.info({ offset: committed.get(this.deps.eventsTopic)?.toString(), ...(tp.length > 1 ? { offsets } : {}), tookMs: this.deps.clock.now() - began }, 'partition ready');
   }
 
   /**
@@ -306,7 +321,7 @@ export class PartitionTask {
     if (this.isClosed() || this.state === 'recovering' || this.state === 'starting') return;
     this.state = 'recovering';
     this.dropWork();
-    this.deps.member.pause([{ topic: this.deps.eventsTopic, partition: this.deps.partition }]);
+    this.deps.member.pause(this.inputPartitions());
     this.deps.metrics.recoveries += 1;
     void (async () => {
       if (isBrokerError(err, 'fenced')) {
@@ -321,6 +336,12 @@ export class PartitionTask {
       await new Promise((r) => setTimeout(r, RECOVERY_DELAY_MS.first));
       if (!this.isClosed()) await this.start();
     })();
+  }
+
+  /** Partition p of every input topic: the events topic first. */
+  private inputPartitions(): { topic: string; partition: number }[] {
+    const { eventsTopic, coPartitioned, partition } = this.deps;
+    return [eventsTopic, ...(coPartitioned ?? [])].map((topic) => ({ topic, partition }));
   }
 
   private dropWork(): void {
@@ -473,13 +494,17 @@ export class PartitionTask {
 
   /** Decodes and applies one record against the unit's overlay (which it does not change); returns what to write. */
   private async processOne(record: InputRecord, unit: UnitOfWork): Promise<InputOutputs> {
-    const { codec, eventsTopic, definition } = this.deps;
+    const { codec, definition } = this.deps;
     const began = performance.now();
     this.deps.metrics.eventsProcessed += 1;
     const key = record.key && record.key.length > 0 ? record.key.toString('utf8') : null;
+    if (key !== null) {
+      const home = partitionForKey(key, this.deps.partitions);
+      if (home !== this.deps.partition || record.topic !== this.deps.eventsTopic) return this.forward(record, home);
+    }
     let envelope: Envelope;
     try {
-      envelope = await codec.decodeEvent(eventsTopic, record.value);
+      envelope = await codec.decodeEvent(record.topic, record.value);
     } catch (err) {
       // A registry that is down is not the record's fault: fail the unit and retry it.
       if (isSagaflowError(err) && err.retryable) throw err;
@@ -537,6 +562,29 @@ export class PartitionTask {
       });
     }
     return outputs;
+  }
+
+  /**
+   * An event read away from its saga's home partition (a producer with another partitioner,
+   * or another input topic): copied, bytes, headers and timestamp intact, to the home
+   * partition of the events topic in this transaction, and processed there. Flow Manager
+   * accepts an event on any partition; sagaflow keeps a saga's events on one partition, in the
+   * order they reach it.
+   */
+  private forward(record: InputRecord, home: number): InputOutputs {
+    this.deps.metrics.count('forwarded');
+    return {
+      commands: [],
+      deadLetters: [],
+      forwarded: {
+        topic: this.deps.eventsTopic,
+        partition: home,
+        key: record.key,
+        value: record.value,
+        headers: { ...record.headers, [FORWARDED_HEADER]: `${record.topic}/${record.partition}/${record.offset}` },
+        timestamp: record.timestamp,
+      },
+    };
   }
 
   /**

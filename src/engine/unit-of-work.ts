@@ -10,6 +10,8 @@ export interface InputOutputs {
   changelog?: OutputRecord;
   commands: OutputRecord[];
   deadLetters: OutputRecord[];
+  /** The input copied to its saga's home partition instead of being applied here. */
+  forwarded?: OutputRecord;
 }
 
 /**
@@ -31,6 +33,7 @@ export class UnitOfWork {
   inputs = 0;
   commands = 0;
   deadLetters = 0;
+  forwarded = 0;
   /** Keys of timer-index hints of the timers this unit fired: removed from the store with its commit. */
   readonly firedHints: string[] = [];
 
@@ -59,6 +62,10 @@ export class UnitOfWork {
       this.lastChangelogIndex = this.records.length - 1;
     }
     for (const r of outputs.deadLetters) this.add(r);
+    if (outputs.forwarded) {
+      this.add(outputs.forwarded);
+      this.forwarded += 1;
+    }
     this.commands += outputs.commands.length;
     this.deadLetters += outputs.deadLetters.length;
   }

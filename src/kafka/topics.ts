@@ -4,6 +4,8 @@ import { SagaflowError } from '../errors.ts';
 /** Names of the topics one application uses. */
 export interface TopicLayout {
   events: string;
+  /** The other input topics (with the saga.json path naming each): co-partitioned with `events`. */
+  otherInputs?: readonly { topic: string; path: string }[];
   commands: string[];
   changelog: string;
   deadLetter: string;
@@ -32,7 +34,8 @@ export async function ensureTopics(
   layout: TopicLayout,
   opts: { defaultPartitions: number; replicationFactor: number | undefined },
 ): Promise<{ partitions: number; counts: Map<string, number> }> {
-  const all = [...new Set([layout.events, layout.changelog, layout.deadLetter, ...layout.commands])];
+  const others = layout.otherInputs ?? [];
+  const all = [...new Set([layout.events, ...others.map((o) => o.topic), layout.changelog, layout.deadLetter, ...layout.commands])];
   let counts = await admin.partitionCounts(all);
   const toCreate: TopicSpec[] = [];
   const partitions = counts.get(layout.events) ?? opts.defaultPartitions;
@@ -52,7 +55,7 @@ export async function ensureTopics(
       }),
     );
   }
-  for (const topic of [...layout.commands, layout.deadLetter]) {
+  for (const topic of [...others.map((o) => o.topic), ...layout.commands, layout.deadLetter]) {
     if (!counts.has(topic) && !toCreate.some((t) => t.topic === topic)) toCreate.push(spec(topic));
   }
   if (toCreate.length > 0) {
@@ -66,6 +69,17 @@ export async function ensureTopics(
         `changelog topic "${layout.changelog}" has ${changelogCount ?? 0} partitions but events topic "${layout.events}" has ${partitions}; ` +
         'they must be co-partitioned: delete the changelog topic (it is rebuilt from nothing only if you also accept losing saga state) or recreate the events topic with the same count',
     });
+  }
+  for (const { topic, path } of others) {
+    const count = counts.get(topic);
+    if (count !== undefined && count !== partitions) {
+      throw new SagaflowError('SAGAFLOW_TOPIC_PARTITIONS_MISMATCH', {
+        message:
+          `${path}: input topic "${topic}" has ${count} partitions but the events topic "${layout.events}" has ${partitions}; ` +
+          'every input topic is read partition by partition with the events topic (partition p of each by the owner of its partition p): give it the same partition count',
+        path,
+      });
+    }
   }
   for (const topic of all) {
     if (!counts.has(topic)) {

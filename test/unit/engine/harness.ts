@@ -42,16 +42,18 @@ export const jsonCodec = (encodeSaga?: (saga: SagaDocument) => Buffer): Processo
 
 /** A processor over the in-memory broker, with stores that outlive a processor (like state dirs). */
 export async function harness(
-  opts: { codec?: ProcessorCodec; v1?: boolean; maxRecordBytes?: number; stores?: Map<number, MemoryStore>; broker?: MemoryBroker; definition?: CompiledDefinition; clock?: Clock } = {},
+  opts: { codec?: ProcessorCodec; v1?: boolean; maxRecordBytes?: number; stores?: Map<number, MemoryStore>; broker?: MemoryBroker; definition?: CompiledDefinition; clock?: Clock; otherInputs?: string[] } = {},
 ) {
   const broker = opts.broker ?? new MemoryBroker();
-  for (const t of ['events', 'app-sagas-changelog', 'commands', 'app-dead-letter']) if (!broker.partitionCounts.has(t)) broker.createTopic(t, PARTITIONS);
+  const otherInputs = opts.otherInputs ?? [];
+  for (const t of ['events', ...otherInputs, 'app-sagas-changelog', 'commands', 'app-dead-letter']) if (!broker.partitionCounts.has(t)) broker.createTopic(t, PARTITIONS);
   const client: MemoryClient = broker.client();
   if (opts.v1) client.exactlyOnce = 'v1';
   const kv = opts.stores ?? new Map<number, MemoryStore>();
   const processor = new Processor({
     applicationId: 'app',
     eventsTopic: 'events',
+    ...(otherInputs.length > 0 ? { coPartitioned: otherInputs } : {}),
     changelogTopic: 'app-sagas-changelog',
     deadLetterTopic: { topic: 'app-dead-letter', partitions: PARTITIONS },
     commandTopics: new Map([['kafkaChannel', { topic: 'commands', partitions: PARTITIONS }]]),
@@ -82,7 +84,7 @@ export async function harness(
   const create = (key: string, metadata: Record<string, unknown> = {}) => produce(key, { messageLabel: '__created__', messagePayload: { associatedEntityId: key, metadata } });
   const event = (key: string, label: string, payload: unknown = {}) => produce(key, { messageLabel: label, messagePayload: payload });
   const assignAll = async () => {
-    await member.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: 'events', partition })));
+    await member.assign(['events', ...otherInputs].flatMap((topic) => Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }))));
     await until(() => processor.isReady());
   };
   /** Polls until nothing new arrives, then commits what the tasks hold. */
