@@ -202,6 +202,8 @@ export interface TimersPhaseResult {
   /** Last creation's changelog record read -> first due time: positive when every timer was pending. */
   pendingMarginSeconds: number;
   rss: { readyMB: number; pendingMB: number; peakFiringMB: number; hwmMB: number };
+  /** The instance's V8 heap in use (nodejs_heap_size_used_bytes at /-/metrics): the JS share of RSS. */
+  heapUsed: { pendingMB: number; afterMB: number };
   analysis?: FiringAnalysis;
   /** Instance CPU from the first due time to the last firing read. */
   cpuCores: number;
@@ -334,6 +336,7 @@ async function runPhase(o: PhaseContext): Promise<TimersPhaseResult> {
     creationSeconds: 0,
     pendingMarginSeconds: 0,
     rss: { readyMB: 0, pendingMB: 0, peakFiringMB: 0, hwmMB: 0 },
+    heapUsed: { pendingMB: 0, afterMB: 0 },
     cpuCores: 0,
     cpuMicrosPerFiring: 0,
     changelogByState: {},
@@ -368,6 +371,8 @@ async function runPhase(o: PhaseContext): Promise<TimersPhaseResult> {
       if (child.exited()) throw new Error(`sagaflow exited with code ${child.exitCode()}; see ${logFile}`);
     };
     const rssMB = () => mb(sampleProc(child.pid)?.rssBytes);
+    const metrics = async () => (await fetch(`${url}/-/metrics`)).text();
+    const heapMB = (text: string) => mb(promSample(text, 'nodejs_heap_size_used_bytes'));
     const readyAt = await Promise.race([child.ready, sleep(300_000).then(() => Promise.reject(new Error(`sagaflow not ready after 300 s; see ${logFile}`)))]);
     result.startupSeconds = (readyAt - child.startedAt) / 1000;
     result.rss.readyMB = rssMB();
@@ -377,7 +382,8 @@ async function runPhase(o: PhaseContext): Promise<TimersPhaseResult> {
 
     // Due times are fixed here, before anything is produced: the creation timestamps carry them.
     const producedFrom = Date.now();
-    const firstDue = producedFrom + o.leadMs;
+    // Whole milliseconds: record timestamps are integers (a fraction fails the send).
+    const firstDue = producedFrom + Math.round(o.leadMs);
     const dueBySaga = new Map<string, number>();
     const timed = creations.map((m, i) => {
       const due = firstDue + Math.floor((i * spreadMs) / o.sagas);
@@ -426,6 +432,7 @@ async function runPhase(o: PhaseContext): Promise<TimersPhaseResult> {
       await sleep(Math.min(500, firstDue - 1000 - Date.now()));
     }
     result.rss.pendingMB = rssMB();
+    result.heapUsed.pendingMB = heapMB(await metrics());
     await sleep(firstDue - Date.now());
 
     // Firing: until every saga's final record (plus the creations) is read, or the deadline.
@@ -463,7 +470,9 @@ async function runPhase(o: PhaseContext): Promise<TimersPhaseResult> {
     // A firing repeated would write a second final record: keep reading a while to see one.
     await sleep(3000);
     result.rss.hwmMB = mb(sampleProc(child.pid)?.peakRssBytes);
-    result.engine = engineTimerFigures(await (await fetch(`${url}/-/metrics`)).text());
+    const after = await metrics();
+    result.engine = engineTimerFigures(after);
+    result.heapUsed.afterMB = heapMB(after);
     await watch.stop();
     watch = undefined;
 
@@ -522,7 +531,7 @@ export async function runTimers(opts: TimersOptions): Promise<TimersResult> {
     const p = await runPhase({ ...opts, phase, leadMs, config, finalState, flowPath, channel });
     result.phases.push(p);
     // Half as long again as the last phase took to make its timers pending, and 10 s.
-    if (opts.leadMs === undefined && p.error === undefined) leadMs = Math.max(15_000, (p.leadSeconds - p.pendingMarginSeconds) * 1500 + 10_000);
+    if (opts.leadMs === undefined && p.error === undefined) leadMs = Math.max(15_000, Math.round((p.leadSeconds - p.pendingMarginSeconds) * 1500 + 10_000));
   }
   result.ok = result.phases.length > 0 && result.phases.every(phaseOk);
   return result;
@@ -551,7 +560,10 @@ export function timersMarkdown(r: TimersResult, charts: { lag: string; firings: 
     row('every timer pending, first due after', (p) => `${fmt(p.pendingMarginSeconds, 1)} s`),
     row('RSS MB: ready / timers pending / peak while firing', (p) => `${fmt(p.rss.readyMB)} / **${fmt(p.rss.pendingMB)}** / ${fmt(p.rss.peakFiringMB)}`),
     row('peak RSS MB over the run (VmHWM)', (p) => fmt(p.rss.hwmMB)),
-    row('firing lag p50 / p95 / **p99** / max ms', (p) => (p.analysis ? `${fmt(p.analysis.lag.p50Ms)} / ${fmt(p.analysis.lag.p95Ms)} / **${fmt(p.analysis.lag.p99Ms)}** / ${fmt(p.analysis.lag.maxMs)}` : '—')),
+    row('JS heap used MB: timers pending / after firing', (p) => `${fmt(p.heapUsed.pendingMB)} / ${fmt(p.heapUsed.afterMB)}`),
+    row('firing lag min / p50 / p95 / **p99** / max ms', (p) =>
+      p.analysis ? `${fmt(p.analysis.lag.minMs)} / ${fmt(p.analysis.lag.p50Ms)} / ${fmt(p.analysis.lag.p95Ms)} / **${fmt(p.analysis.lag.p99Ms)}** / ${fmt(p.analysis.lag.maxMs)}` : '—',
+    ),
     row('firings/s (first due -> last firing read)', (p) => (p.analysis ? `**${fmt(p.analysis.firingsPerSecond)}**${p.spreadSeconds > 0 ? ` (due at ${fmt(p.sagas / p.spreadSeconds)}/s)` : ''}, over ${fmt(p.analysis.seconds, 1)} s` : '—')),
     row('instance CPU while firing: cores, µs per firing', (p) => `${fmt(p.cpuCores, 2)}, ${fmt(p.cpuMicrosPerFiring)}`),
     row('broker CPU s / other load (cores), same window', (p) => `${num(p.brokerCpuSeconds, 1)} / ${num(p.otherCpuCores, 2)}`),

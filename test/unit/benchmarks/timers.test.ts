@@ -150,6 +150,7 @@ function phase(overrides: Partial<TimersPhaseResult> = {}): TimersPhaseResult {
     creationSeconds: 4,
     pendingMarginSeconds: 15,
     rss: { readyMB: 170, pendingMB: 320, peakFiringMB: 420, hwmMB: 450 },
+    heapUsed: { pendingMB: 120, afterMB: 140 },
     analysis,
     cpuCores: 0.9,
     cpuMicrosPerFiring: 150,
@@ -196,7 +197,8 @@ describe('timers report', () => {
     expect(md).toContain('| figure | due together | spread over 10 s |');
     expect(md).toContain('| RSS MB: ready / timers pending / peak while firing | 170 / **320** / 420 | 170 / **320** / 420 |');
     // Together: lags 100..1099 ms; read over 1.099 s.
-    expect(md).toContain('| firing lag p50 / p95 / **p99** / max ms | 599 / 1,049 / **1,089** / 1,099 |');
+    expect(md).toContain('| JS heap used MB: timers pending / after firing | 120 / 140 | 120 / 140 |');
+    expect(md).toContain('| firing lag min / p50 / p95 / **p99** / max ms | 100 / 599 / 1,049 / **1,089** / 1,099 |');
     expect(md).toContain('**910**, over 1.1 s');
     expect(md).toContain('(due at 100/s)');
     expect(md).toContain('| read once / missing / twice / unexpected | 1,000 / 0 / 0 / 0 |');
@@ -215,7 +217,7 @@ describe('timers report', () => {
     const md = timersMarkdown(timers([failed, spread]), { lag: 'l', firings: 'f' }).join('\n');
     expect(md).toContain('| check | **failed**: the creations were read 2 s after the first due time | ok |');
     expect(md).toContain('| sagas | 1,000 | 1,000 |');
-    expect(md).toContain('| firing lag p50 / p95 / **p99** / max ms | — | 599 / 1,049 / **1,089** / 1,099 |');
+    expect(md).toContain('| firing lag min / p50 / p95 / **p99** / max ms | — | 100 / 599 / 1,049 / **1,089** / 1,099 |');
   });
 
   it('draws the lag percentiles per phase and the firings over time against the due line', () => {
