@@ -1,5 +1,6 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import { transition } from '../saga/transition.ts';
+import { DELIVERY_FAILED_EVENT, parseDeliveryFailure } from '../saga/delivery-failure.ts';
 import type { Outcome, SagaDocument, SagaInput } from '../saga/types.ts';
 
 export interface SimulatorOptions {
@@ -72,7 +73,7 @@ export class Simulator {
     const out: LineResult = {
       line,
       sagaId: input.sagaId,
-      event: input.kind === 'create' ? this.def.creationEvent : input.label,
+      event: input.kind === 'create' ? this.def.creationEvent : input.kind === 'delivery-failed' ? DELIVERY_FAILED_EVENT : input.label,
       outcome: result.outcome,
       ...where,
       commands: result.commands.map((c) => (c.hook === undefined ? { label: c.label, channel: c.channel, kind: c.kind } : { label: c.label, channel: c.channel, kind: c.kind, payload: c.payload })),
@@ -131,7 +132,14 @@ export class Simulator {
     if (typeof sagaId !== 'string' || sagaId === '') return { error: 'missing "sagaId" (or "associatedEntityId")' };
     const eventId = message.eventId;
     if (eventId !== undefined && typeof eventId !== 'string') return { error: '"eventId" must be a string' };
-    const input: SagaInput = { kind: 'event', sagaId, label, payload: message.messagePayload, timestamp };
+    let input: SagaInput;
+    if (label === DELIVERY_FAILED_EVENT) {
+      const parsed = parseDeliveryFailure(message.messagePayload);
+      if ('error' in parsed) return { error: parsed.error };
+      input = { kind: 'delivery-failed', sagaId, failure: parsed.failure, timestamp };
+    } else {
+      input = { kind: 'event', sagaId, label, payload: message.messagePayload, timestamp };
+    }
     if (eventId !== undefined) input.eventId = eventId;
     return { input };
   }

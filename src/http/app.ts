@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import type { CompiledDefinition } from '../definition/compile.ts';
+import { DELIVERY_FAILED_EVENT } from '../definition/types.ts';
 import type { MachineDefinition } from '../definition/types.ts';
 import type { SagaDocument } from '../saga/types.ts';
 import type { Envelope } from '../kafka/codec.ts';
@@ -181,6 +182,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     { schema: schemas.postEvent },
     async (req, reply) => {
       const { key, value } = req.body;
+      if (value.messageLabel === DELIVERY_FAILED_EVENT) {
+        // Only the outbox dispatcher reports failed deliveries, on the events topic.
+        return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries that sagaflow reports itself; it cannot be sent over HTTP`);
+      }
       if (deps.definition.settings.throwOnUnexpectedEvents) {
         const found = await lookup(key, false);
         if (found.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${key}" does not exist`);

@@ -2,6 +2,7 @@ import type { CompiledDefinition, CompiledState } from '../definition/compile.ts
 import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
 import type {
   Command,
+  DeliveryFailureRecord,
   EventHistoryEntry,
   IgnoredEventRecord,
   SagaDocument,
@@ -13,6 +14,7 @@ import type {
 
 type CreateInput = Extract<SagaInput, { kind: 'create' }>;
 type EventInput = Extract<SagaInput, { kind: 'event' }>;
+type DeliveryFailedInput = Extract<SagaInput, { kind: 'delivery-failed' }>;
 
 /**
  * The saga state machine as a pure function: given the definition, the saga as stored (or
@@ -23,7 +25,14 @@ type EventInput = Extract<SagaInput, { kind: 'event' }>;
  * timestamp as its clock and a seed made of sagaId, revision and label as its randomness.
  */
 export function transition(def: CompiledDefinition, saga: SagaDocument | undefined, input: SagaInput): TransitionResult {
-  return input.kind === 'create' ? create(def, saga, input) : applyEvent(def, saga, input);
+  switch (input.kind) {
+    case 'create':
+      return create(def, saga, input);
+    case 'event':
+      return applyEvent(def, saga, input);
+    case 'delivery-failed':
+      return recordDeliveryFailure(def, saga, input);
+  }
 }
 
 function create(def: CompiledDefinition, existing: SagaDocument | undefined, input: CreateInput): TransitionResult {
@@ -139,6 +148,31 @@ function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, inp
   if (!entered.ok) return hookFailed(def, saga, input, entered.reason);
   next.commands = [...saga.commands, ...entered.records];
   return { outcome: 'applied', saga: next, changed: true, commands: entered.commands };
+}
+
+/**
+ * A command the outbox dispatcher could not deliver: recorded in `deliveryFailures`, in any
+ * state (a final state's side effect can fail too); the state, metadata and history stay.
+ */
+function recordDeliveryFailure(def: CompiledDefinition, saga: SagaDocument | undefined, input: DeliveryFailedInput): TransitionResult {
+  if (saga === undefined) {
+    return { outcome: 'unknown-saga', saga: undefined, changed: false, commands: [], reason: `saga "${input.sagaId}" does not exist` };
+  }
+  const { failure } = input;
+  if (input.eventId !== undefined && saga.recentEventIds.includes(input.eventId)) {
+    return unchanged('duplicate', saga, `the failed delivery of "${failure.label}" (revision ${failure.revision}) with eventId "${input.eventId}" is already recorded`);
+  }
+  const record: DeliveryFailureRecord = { ...failure, state: saga.currentState, timestamp: input.timestamp };
+  const next: SagaDocument = {
+    ...saga,
+    revision: saga.revision + 1,
+    updatedAt: input.timestamp,
+    recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
+    deliveryFailures: [...(saga.deliveryFailures ?? []), record],
+  };
+  const status = failure.status === undefined ? '' : ` (HTTP ${failure.status})`;
+  const reason = `"${failure.label}" (revision ${failure.revision}) could not be delivered on channel "${failure.channel}"${status}: ${failure.reason}`;
+  return { outcome: 'delivery-failed', saga: next, changed: true, commands: [], reason };
 }
 
 /** Unexpected, rejected and already-final events leave the state alone but are recorded. */

@@ -1,5 +1,6 @@
 import type { BusinessId } from '../../definition/types.ts';
 import type {
+  DeliveryFailureRecord,
   EventHistoryEntry,
   IgnoredEventRecord,
   SagaDocument,
@@ -45,6 +46,18 @@ export const SAGA_FIELDS: Record<keyof SagaDocument, string> = {
   commands: 'commands',
   ignoredEvents: 'ignoredEvents',
   recentEventIds: 'recentEventIds',
+  deliveryFailures: 'deliveryFailures',
+};
+
+export const DELIVERY_FAILURE_FIELDS: Record<keyof DeliveryFailureRecord, string> = {
+  channel: 'channel',
+  label: 'label',
+  revision: 'revision',
+  attempt: 'attempt',
+  status: 'status',
+  reason: 'reason',
+  state: 'state',
+  timestamp: 'timestamp',
 };
 
 export const STATE_HISTORY_FIELDS: Record<keyof StateHistoryEntry, string> = {
@@ -111,6 +124,17 @@ interface AvroIgnoredEvent {
   state: string;
 }
 
+interface AvroDeliveryFailure {
+  channel: string;
+  label: string;
+  revision: number;
+  attempt: number | null;
+  status: number | null;
+  reason: string;
+  state: string;
+  timestamp: string;
+}
+
 export interface AvroSagaDocument {
   sagaId: string;
   associatedEntityId: string;
@@ -127,6 +151,8 @@ export interface AvroSagaDocument {
   commands: SentCommandRecord[];
   ignoredEvents: AvroIgnoredEvent[];
   recentEventIds: string[];
+  /** Absent in records written before the field existed (BACKWARD: the reader's default). */
+  deliveryFailures?: AvroDeliveryFailure[] | null;
 }
 
 function jsonText(topic: string, value: unknown, what: string): string {
@@ -218,6 +244,19 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
       state: i.state,
     })),
     recentEventIds: [...saga.recentEventIds],
+    deliveryFailures:
+      saga.deliveryFailures === undefined
+        ? null
+        : saga.deliveryFailures.map((f) => ({
+            channel: f.channel,
+            label: f.label,
+            revision: f.revision,
+            attempt: f.attempt ?? null,
+            status: f.status ?? null,
+            reason: f.reason,
+            state: f.state,
+            timestamp: f.timestamp,
+          })),
   };
 }
 
@@ -279,5 +318,21 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
       };
     }),
     recentEventIds: [...record.recentEventIds],
+    ...(record.deliveryFailures === null || record.deliveryFailures === undefined
+      ? {}
+      : {
+          deliveryFailures: record.deliveryFailures.map(
+            (f): DeliveryFailureRecord => ({
+              channel: f.channel,
+              label: f.label,
+              revision: f.revision,
+              ...optional('attempt', f.attempt),
+              ...optional('status', f.status),
+              reason: f.reason,
+              state: f.state,
+              timestamp: f.timestamp,
+            }),
+          ),
+        }),
   };
 }
