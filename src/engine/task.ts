@@ -14,6 +14,8 @@ import { deadLetterCodeOf, toSagaInput } from './ingress.ts';
 import type { DeadLetterVerdict } from './ingress.ts';
 import { Mailbox } from './mailbox.ts';
 import type { Metrics } from './metrics.ts';
+import { outboxRecord } from './outbox-records.ts';
+import type { OutboxTarget } from './outbox-records.ts';
 import { UnitOfWork } from './unit-of-work.ts';
 import type { InputOutputs } from './unit-of-work.ts';
 
@@ -43,6 +45,8 @@ export interface TaskDeps {
   deadLetterTopic: OutputTopic;
   /** Topic per command channel id. */
   commandTopics: ReadonlyMap<string, OutputTopic>;
+  /** Where commands of rest channels go (absent when no state sends on one). */
+  outbox?: OutboxTarget;
   definition: CompiledDefinition;
   codec: ProcessorCodec;
   member: GroupMember;
@@ -434,6 +438,9 @@ export class PartitionTask {
   }
 
   private async encodeCommand(command: Command, saga: SagaDocument | undefined): Promise<OutputRecord> {
+    const headers = { 'sagaflow-revision': String(saga?.revision ?? 0), 'sagaflow-command-kind': command.kind };
+    const outbox = this.deps.outbox;
+    if (outbox?.channels.has(command.channel)) return outboxRecord(outbox, this.deps.partition, command, headers);
     const target = this.deps.commandTopics.get(command.channel);
     if (!target) throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', { message: `no Kafka topic for channel "${command.channel}"` });
     const value = await this.deps.codec.encodeCommand(target.topic, { messageLabel: command.label, messagePayload: command.payload });
@@ -442,7 +449,7 @@ export class PartitionTask {
       partition: partitionForKey(command.sagaId, target.partitions),
       key: command.sagaId,
       value,
-      headers: { 'sagaflow-revision': String(saga?.revision ?? 0), 'sagaflow-command-kind': command.kind },
+      headers,
     };
   }
 

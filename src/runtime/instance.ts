@@ -15,7 +15,7 @@ import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import { produceError } from '../kafka/produce-errors.ts';
-import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
+import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
@@ -31,7 +31,7 @@ export interface Instance {
   /** The projection into persistencyManagement, when saga.json configures one. */
   readonly projection: ProjectionHandle | undefined;
   readonly applicationId: string;
-  readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[] };
+  readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[]; outbox?: string };
   /** Which Kafka client the instance runs on. */
   readonly client: BrokerClient['name'];
   stop(): Promise<void>;
@@ -66,7 +66,7 @@ export async function startInstance(opts: {
 }): Promise<Instance> {
   const { env, config, logger } = opts;
   const definition = await compileDefinition(config);
-  const layout = kafkaLayout(config);
+  const layout = kafkaLayout(config, env.engineKafka);
   const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}`, logger);
   let client: BrokerClient | undefined;
   let admin: TopicAdmin | undefined;
@@ -74,7 +74,7 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
-  const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
+  const channelPath = layout.channelPath;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
   // Checked before connecting anywhere: a state directory that cannot be written fails now.
@@ -96,6 +96,7 @@ export async function startInstance(opts: {
       changelog: changelogTopicName(layout.applicationId),
       deadLetter: deadLetterTopicName(layout.applicationId),
       commands: [...new Set(layout.commandTopics.values())],
+      ...(layout.restChannels.size > 0 ? { outbox: outboxTopicName(layout.applicationId) } : {}),
     };
     const { partitions, counts } = await ensureTopics(admin, topics, {
       defaultPartitions: env.defaultPartitions,
@@ -112,6 +113,7 @@ export async function startInstance(opts: {
       changelogTopic: topics.changelog,
       deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
       commandTopics: new Map([...layout.commandTopics].map(([channel, topic]) => [channel, { topic, partitions: countOf(topic) }])),
+      ...(topics.outbox ? { outbox: { topic: topics.outbox, channels: new Set(layout.restChannels.keys()) } } : {}),
       partitions,
       definition,
       codec,
