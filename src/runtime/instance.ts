@@ -20,6 +20,7 @@ import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
 import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
+import { Dispatcher } from '../outbox/dispatcher.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
@@ -30,6 +31,8 @@ export interface Instance {
   readonly processor: Processor;
   /** The projection into persistencyManagement, when saga.json configures one. */
   readonly projection: ProjectionHandle | undefined;
+  /** The outbox dispatcher, when states send commands on rest channels and SAGAFLOW_REST_DISPATCHER is not false. */
+  readonly dispatcher: Dispatcher | undefined;
   readonly applicationId: string;
   readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[]; outbox?: string };
   /** Which Kafka client the instance runs on. */
@@ -74,6 +77,7 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
+  let dispatcher: Dispatcher | undefined;
   const channelPath = layout.channelPath;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
@@ -142,6 +146,23 @@ export async function startInstance(opts: {
         logger: logger.child({ component: 'projection' }),
       });
     }
+    if (topics.outbox && env.rest.dispatcher) {
+      dispatcher = new Dispatcher({
+        client: kafka,
+        applicationId: layout.applicationId,
+        outboxTopic: topics.outbox,
+        eventsTopic: topics.events,
+        deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
+        channels: layout.restChannels,
+        codec,
+        producer: ingress,
+        logger,
+        concurrency: env.rest.concurrency,
+        timeoutMs: env.rest.timeoutMs,
+        retryForMs: env.rest.retryForMs,
+      });
+    }
+    const outbox = dispatcher;
     app = await buildHttpApp({
       definition,
       machineDefinition: config.machineDefinition,
@@ -160,7 +181,7 @@ export async function startInstance(opts: {
       },
       queries: proc,
       metrics: () =>
-        proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }),
+        proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }) + (outbox?.prometheus() ?? ''),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
       ...opts.httpExtras,
@@ -176,6 +197,13 @@ export async function startInstance(opts: {
     await processor.start().catch((err: unknown) => {
       throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
+    if (outbox) {
+      // A consumer of the outbox that stops for good stops the instance, as the processor's does.
+      outbox.onFatal = (err) => proc.fatal?.(err);
+      await outbox.start().catch((err: unknown) => {
+        throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
+      });
+    }
     logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events, client: kafka.name }, 'sagaflow started');
     const httpApp = app;
     const projectionHandle = projection;
@@ -185,12 +213,14 @@ export async function startInstance(opts: {
       app: httpApp,
       processor: proc,
       projection: projectionHandle,
+      dispatcher: outbox,
       applicationId: layout.applicationId,
       topics,
       client: kafka.name,
       async stop() {
         await httpApp.close().catch(() => undefined);
-        await proc.stop();
+        // The dispatcher waits for its requests in flight meanwhile; it writes failure reports with the ingress producer.
+        await Promise.all([proc.stop(), outbox?.stop()]);
         await projectionHandle?.stop().catch(() => undefined);
         await ingress.close().catch(() => undefined);
         await topicAdmin.close().catch(() => undefined);
@@ -200,6 +230,7 @@ export async function startInstance(opts: {
   } catch (err) {
     await app?.close().catch(() => undefined);
     await processor?.stop().catch(() => undefined);
+    await dispatcher?.stop().catch(() => undefined);
     await projection?.stop().catch(() => undefined);
     await producer?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);

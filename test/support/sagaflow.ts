@@ -33,7 +33,7 @@ export function uniqueFlow(prefix = 'flow'): FlowTopics {
     try {
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${base}-`));
       if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
-      await admin.deleteGroups([`${base}-app`, `${base}-app-projection`]).catch(() => undefined);
+      await admin.deleteGroups([`${base}-app`, `${base}-app-projection`, `${base}-app-outbox`]).catch(() => undefined);
     } finally {
       await admin.disconnect();
     }
@@ -78,7 +78,14 @@ export function tempStateDir(): string {
 /** Starts an in-process instance on a free port; stopped after the test file. */
 export async function startTestInstance(
   config: SagaConfig,
-  opts: { stateDir?: string; partitions?: number; beforeCommit?: (partitions: number[]) => Promise<void> | void; client?: string } = {},
+  opts: {
+    stateDir?: string;
+    partitions?: number;
+    beforeCommit?: (partitions: number[]) => Promise<void> | void;
+    client?: string;
+    /** More environment variables for the instance (SAGAFLOW_REST_*, KAFKA_BROKERS, ...). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Instance> {
   const env = readRuntimeEnv(
     {
@@ -89,6 +96,7 @@ export async function startTestInstance(
       SAGAFLOW_DEFAULT_PARTITIONS: String(opts.partitions ?? 4),
       SAGAFLOW_REPLICATION_FACTOR: '1',
       ...(opts.client ?? process.env.SAGAFLOW_KAFKA_CLIENT ? { SAGAFLOW_KAFKA_CLIENT: opts.client ?? process.env.SAGAFLOW_KAFKA_CLIENT } : {}),
+      ...opts.env,
     },
     root,
   );
@@ -104,6 +112,7 @@ export async function startTestInstance(
     app: instance.app,
     processor: instance.processor,
     projection: instance.projection,
+    dispatcher: instance.dispatcher,
     applicationId: instance.applicationId,
     topics: instance.topics,
     client: instance.client,
