@@ -13,7 +13,9 @@
  * 4. per-transition latency (event produced -> its commands visible read_committed) at a
  *    fixed rate, for sagaflow and Kafka Streams;
  * 5. memory: RSS and state on disk of one sagaflow instance as 10k, 100k and 1M sagas stay
- *    live (creation events only).
+ *    live (creation events only);
+ * 6. outbox: commands delivered per second by the outbox dispatcher to a local HTTP server
+ *    (outbox.ts).
  *
  * Appends the session to benchmarks/results/<date>.json, writes <date>-suite.md (tables,
  * ratios) and SVG charts next to it, and prints the tables.
@@ -28,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { barChart, groupedBarChart, lineChart } from './charts.ts';
 import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
+import { outboxMarkdown, runOutboxBenchmark, type OutboxResult } from './outbox.ts';
 import { repoRoot } from './perf-tools.ts';
 import {
   fmt,
@@ -52,6 +55,7 @@ export interface SuiteFigures {
   scaling: SystemResult[];
   latency: Latency[];
   memory?: SystemResult;
+  outbox?: OutboxResult;
 }
 
 const MEMORY_MILESTONES = [10_000, 100_000, 1_000_000];
@@ -160,6 +164,7 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
       '',
     );
   }
+  if (f.outbox) lines.push(...outboxMarkdown(f.outbox));
   return lines.join('\n');
 }
 
@@ -300,6 +305,16 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
+  if (!skip.has('outbox')) {
+    const records = quick ? 2_000 : 20_000;
+    steps.push({
+      name: `outbox dispatcher on ${DEFAULT_KAFKA_CLIENT}: ${fmt(records)} commands over REST to a local HTTP server`,
+      run: async () => {
+        figures.outbox = await runOutboxBenchmark({ bench, client: DEFAULT_KAFKA_CLIENT, records, commandsPerSaga: 2, partitions: workload.partitions, concurrency: 32, serverDelayMs: 0, timeoutMs: opts.timeoutMs });
+      },
+    });
+  }
+
   const began = Date.now();
   console.log(
     `suite: ${values.flow}, ${fmt(sizes.sagas)} sagas (${fmt(sizes.events)} events, ${fmt(sizes.commands)} commands), ` +
@@ -329,6 +344,7 @@ async function main(argv: string[]): Promise<number> {
     latency: figures.latency,
     latencyWorkload: { sagas: latencySagas, sagasPerSecond: latencyRate, warmupSeconds: 5 },
     ...(figures.memory ? { memory: figures.memory } : {}),
+    ...(figures.outbox ? { outbox: figures.outbox } : {}),
   }, dir);
   const stem = basename(file, '.json');
   const charts = suiteCharts(figures, what, live);
@@ -352,7 +368,8 @@ async function main(argv: string[]): Promise<number> {
   writeFileSync(mdFile, markdown + '\n');
   console.log(`\n${markdown}`);
   console.log(`\nrecorded in ${relative(repoRoot, file)}; report ${relative(repoRoot, mdFile)}; charts ${Object.values(chartFiles).join(', ')} (${fmt((Date.now() - began) / 60_000, 1)} min)`);
-  const failed = systems.some((r) => r.error !== undefined || !r.output.ok) || figures.latency.some((l) => l.missing > 0 || l.unexpected > 0);
+  const outboxFailed = figures.outbox !== undefined && (figures.outbox.error !== undefined || !figures.outbox.committed || figures.outbox.delivered !== figures.outbox.records);
+  const failed = systems.some((r) => r.error !== undefined || !r.output.ok) || figures.latency.some((l) => l.missing > 0 || l.unexpected > 0) || outboxFailed;
   return failed ? 1 : 0;
 }
 

@@ -11,7 +11,8 @@ import { DEFAULT_BACKOFF, backoffDelay, sleep } from '../projection/backoff.ts';
 import type { BackoffOptions } from '../projection/backoff.ts';
 import { DELIVERY_FAILED_EVENT, MAX_DELIVERY_REASON_LENGTH } from '../saga/delivery-failure.ts';
 import type { DeliveryFailure } from '../saga/types.ts';
-import { callOnce } from './http-call.ts';
+import { callOnce, httpAgents } from './http-call.ts';
+import type { HttpAgents } from './http-call.ts';
 import { DeliveryMetrics } from './metrics.ts';
 import { readOutboxRecord } from './outbox-command.ts';
 import type { OutboxCommand } from './outbox-command.ts';
@@ -113,6 +114,7 @@ export class Dispatcher {
   private readonly opts: DispatcherOptions;
   private readonly log: Logger;
   private readonly slots: Slots;
+  private readonly agents: HttpAgents;
   private readonly timeoutMs: number;
   private readonly policy: { retryForMs: number; backoff: BackoffOptions };
   private readonly maxPending: number;
@@ -126,6 +128,7 @@ export class Dispatcher {
     this.groupId = opts.groupId ?? `${opts.applicationId}-outbox`;
     this.log = opts.logger.child({ component: 'outbox-dispatcher', topic: opts.outboxTopic });
     this.slots = new Slots(opts.concurrency ?? 32);
+    this.agents = httpAgents(opts.concurrency ?? 32);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.policy = { retryForMs: opts.retryForMs ?? 600_000, backoff: opts.backoff ?? DELIVERY_BACKOFF };
     this.maxPending = opts.maxPendingPerPartition ?? 1_000;
@@ -172,6 +175,7 @@ export class Dispatcher {
     this.state = 'stopping';
     await this.member?.stop().catch((err: unknown) => this.log.warn({ err }, 'outbox consumer stop failed'));
     this.member = undefined;
+    this.agents.destroy();
     this.state = 'stopped';
   }
 
@@ -308,7 +312,7 @@ export class Dispatcher {
     try {
       if (state.leaving.signal.aborted) return undefined;
       const began = performance.now();
-      const outcome = await callOnce(request, this.timeoutMs, state.lost.signal);
+      const outcome = await callOnce(request, this.timeoutMs, this.agents, state.lost.signal);
       this.metrics.request(channel, (performance.now() - began) / 1000);
       return outcome;
     } finally {
