@@ -46,6 +46,8 @@ export interface DispatcherOptions {
   backoff?: BackoffOptions;
   /** Records of a partition received and not finished, above which its fetching pauses (default 1000). */
   maxPendingPerPartition?: number;
+  /** Shortest time between two commits of a partition's position (default 100 ms). */
+  commitIntervalMs?: number;
   /** Default `<applicationId>-outbox`. */
   groupId?: string;
   /** How long a dispatcher that died holds its partitions. */
@@ -74,6 +76,9 @@ interface PartitionState {
   paused: boolean;
   committing: Promise<void> | undefined;
   commitAgain: boolean;
+  /** A commit waiting for the interval since the previous one to pass. */
+  commitTimer: NodeJS.Timeout | undefined;
+  lastCommitAt: number;
 }
 
 interface Failure {
@@ -118,6 +123,7 @@ export class Dispatcher {
   private readonly timeoutMs: number;
   private readonly policy: { retryForMs: number; backoff: BackoffOptions };
   private readonly maxPending: number;
+  private readonly commitIntervalMs: number;
   private readonly partitions = new Map<number, PartitionState>();
   private member: GroupMember | undefined;
   private state: DispatcherStatus['state'] = 'new';
@@ -132,6 +138,7 @@ export class Dispatcher {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.policy = { retryForMs: opts.retryForMs ?? 600_000, backoff: opts.backoff ?? DELIVERY_BACKOFF };
     this.maxPending = opts.maxPendingPerPartition ?? 1_000;
+    this.commitIntervalMs = opts.commitIntervalMs ?? 100;
     this.metrics = new DeliveryMetrics(opts.channels.keys());
   }
 
@@ -204,6 +211,8 @@ export class Dispatcher {
         paused: false,
         committing: undefined,
         commitAgain: false,
+        commitTimer: undefined,
+        lastCommitAt: 0,
       });
     }
     this.log.info({ partitions: partitions.map((p) => p.partition) }, 'outbox partitions assigned');
@@ -220,6 +229,7 @@ export class Dispatcher {
       states.map(async (state) => {
         state.leaving.abort();
         if (lost) state.lost.abort();
+        clearTimeout(state.commitTimer);
         // Requests in flight finish (bounded by the timeout) and count; waits end at once.
         await Promise.allSettled([...state.running]);
         await state.committing;
@@ -389,16 +399,34 @@ export class Dispatcher {
     this.scheduleCommit(state);
   }
 
-  /** Commits the partition's position; one commit at a time, the next one as soon as it is done. */
+  /**
+   * Commits the partition's position: one commit at a time, at most one per `commitIntervalMs`
+   * (a commit per delivery would cost the broker a request per command). A crash re-sends what
+   * was answered since the last commit, under the same keys.
+   */
   private scheduleCommit(state: PartitionState): void {
     if (state.leaving.signal.aborted) return;
-    if (state.committing) {
+    if (state.committing || state.commitTimer) {
       state.commitAgain = true;
       return;
     }
+    const wait = state.lastCommitAt + this.commitIntervalMs - Date.now();
+    if (wait > 0) {
+      state.commitTimer = setTimeout(() => {
+        state.commitTimer = undefined;
+        this.commitNow(state);
+      }, wait);
+      return;
+    }
+    this.commitNow(state);
+  }
+
+  private commitNow(state: PartitionState): void {
+    state.commitAgain = false;
     const position = state.window.commitPosition();
     const member = this.member;
-    if (position === undefined || !member) return;
+    if (state.leaving.signal.aborted || position === undefined || !member) return;
+    state.lastCommitAt = Date.now();
     state.committing = member
       .commit([{ topic: this.opts.outboxTopic, partition: state.partition, offset: position }])
       .then(
@@ -407,10 +435,7 @@ export class Dispatcher {
       )
       .finally(() => {
         state.committing = undefined;
-        if (state.commitAgain) {
-          state.commitAgain = false;
-          this.scheduleCommit(state);
-        }
+        if (state.commitAgain) this.scheduleCommit(state);
       });
   }
 }
