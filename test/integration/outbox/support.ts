@@ -112,6 +112,7 @@ export function reservationOverRest(
   flow: FlowTopics,
   channels: { validateReservation: Record<string, unknown> | 'kafka'; checkReservation: Record<string, unknown> | 'kafka' },
   env: Record<string, string> = {},
+  serialization: 'json' | 'avro' = 'json',
 ): SagaConfig {
   const raw = JSON.parse(readFileSync(`${root}examples/reservation/saga.json`, 'utf8')) as Raw;
   const protocols: Record<string, unknown>[] = [];
@@ -120,7 +121,14 @@ export function reservationOverRest(
     protocols.push({
       id: 'kafkaChannel',
       type: 'kafka',
-      configurations: { brokers: services().kafkaBrokers, inputTopics: [flow.events], outputTopics: [flow.commands], consumerGroup: flow.applicationId },
+      configurations: {
+        brokers: services().kafkaBrokers,
+        inputTopics: [flow.events],
+        outputTopics: [flow.commands],
+        consumerGroup: flow.applicationId,
+        serialization,
+        ...(serialization === 'avro' ? { schemaRegistry: { url: services().schemaRegistryUrl } } : {}),
+      },
     });
   }
   for (const state of raw.machineDefinition.states) {

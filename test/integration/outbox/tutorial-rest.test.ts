@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { testBrokerClient } from '../../support/kafka.ts';
-import { startReservationWorkers, startTestInstance, uniqueFlow } from '../../support/sagaflow.ts';
+import { startReservationWorkers, startTestInstance, tempStateDir, uniqueFlow } from '../../support/sagaflow.ts';
 import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
 import { createSaga, getSaga, postEvent, reservationOverRest, restService } from './support.ts';
@@ -109,5 +109,27 @@ describe('the tutorial flow with commands on rest channels', () => {
     const ids = await Promise.all([1, 2].map((n) => createSaga(instance.url, `entity-${n}`, { n })));
     for (const id of ids) expect((await finalSaga(instance.url, id)).currentState).toBe('reservationConfirmed');
     expect(service.requests.map((r) => `${r.path} ${r.key}`).sort()).toEqual(ids.flatMap((id) => [`/check ${id}:2:checkReservation`, `/validate ${id}:1:validateReservation`]).sort());
+  });
+
+  it('on Avro: the failure report is an Avro event, deliveryFailures goes through the Avro changelog and survives a restore', async () => {
+    const flow = uniqueFlow('outbox-avro');
+    const service = await restService(() => ({ status: 422, body: 'no seats left' }));
+    const config = reservationOverRest(flow, { validateReservation: { endpoint: '127.0.0.1', port: service.port }, checkReservation: 'kafka' }, {}, 'avro');
+    const first = await startTestInstance(config, { stateDir: tempStateDir() });
+    await waitFor(async () => (await fetch(`${first.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
+    const sagaId = await createSaga(first.url, 'entity-avro', { seats: 3 });
+    const recorded = await waitFor(async () => {
+      const saga = await getSaga(first.url, sagaId);
+      return saga?.deliveryFailures?.length ? saga : undefined;
+    }, { timeoutMs: 60_000, description: 'the failed delivery recorded' });
+    expect(recorded.deliveryFailures).toEqual([
+      expect.objectContaining({ channel: 'validateReservationService', label: 'validateReservation', revision: 1, status: 422, reason: `POST http://127.0.0.1:${service.port}/ answered 422 Unprocessable Entity: no seats left` }),
+    ]);
+    await first.stop();
+    // A new instance with an empty state directory restores the saga from the Avro changelog.
+    const second = await startTestInstance(config, { stateDir: tempStateDir() });
+    const restored = await waitFor(() => getSaga(second.url, sagaId), { timeoutMs: 60_000, description: 'the saga restored' });
+    expect(restored).toEqual(recorded);
+    expect(service.requests).toHaveLength(1);
   });
 });
