@@ -41,6 +41,18 @@ export function uniqueFlow(prefix = 'flow'): FlowTopics {
   return { applicationId: `${base}-app`, events: `${base}-events`, commands: `${base}-commands` };
 }
 
+/** A kafka channel's configurations on the test broker, for the flow's topics and group. */
+export function testChannelConfigurations(flow: FlowTopics, serialization: 'json' | 'avro' = 'json'): Record<string, unknown> {
+  return {
+    brokers: services().kafkaBrokers,
+    inputTopics: [flow.events],
+    outputTopics: [flow.commands],
+    consumerGroup: flow.applicationId,
+    serialization,
+    ...(serialization === 'avro' ? { schemaRegistry: { url: services().schemaRegistryUrl } } : {}),
+  };
+}
+
 /** The tutorial's reservation saga.json, pointed at the test broker and the given topics. */
 export function reservationConfig(
   flow: FlowTopics,
@@ -52,15 +64,7 @@ export function reservationConfig(
   };
   const channel = raw.communicationProtocols[0];
   if (!channel) throw new Error('examples/reservation/saga.json has no protocol');
-  const configurations: Record<string, unknown> = {
-    brokers: services().kafkaBrokers,
-    inputTopics: [flow.events],
-    outputTopics: [flow.commands],
-    consumerGroup: flow.applicationId,
-    serialization,
-  };
-  if (serialization === 'avro') configurations.schemaRegistry = { url: services().schemaRegistryUrl };
-  channel.configurations = configurations;
+  channel.configurations = testChannelConfigurations(flow, serialization);
   (raw as Record<string, unknown>).persistencyManagement = persistencyManagement;
   const parsed = parseSagaConfig(raw, { env: {}, readFile: (p) => readFileSync(p, 'utf8') });
   if (!parsed.config) throw new Error(`invalid test config: ${JSON.stringify(parsed.errors)}`);

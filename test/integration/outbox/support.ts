@@ -6,7 +6,7 @@ import { parseSagaConfig } from '../../../src/definition/parse.ts';
 import type { SagaConfig } from '../../../src/definition/types.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
-import { services } from '../../support/services.ts';
+import { testChannelConfigurations } from '../../support/sagaflow.ts';
 import type { FlowTopics } from '../../support/sagaflow.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -121,14 +121,7 @@ export function reservationOverRest(
     protocols.push({
       id: 'kafkaChannel',
       type: 'kafka',
-      configurations: {
-        brokers: services().kafkaBrokers,
-        inputTopics: [flow.events],
-        outputTopics: [flow.commands],
-        consumerGroup: flow.applicationId,
-        serialization,
-        ...(serialization === 'avro' ? { schemaRegistry: { url: services().schemaRegistryUrl } } : {}),
-      },
+      configurations: testChannelConfigurations(flow, serialization),
     });
   }
   for (const state of raw.machineDefinition.states) {
