@@ -201,7 +201,7 @@ export async function runOutboxBenchmark(opts: OutboxOptions): Promise<OutboxRes
     const serverCpu = (sampleProc(server.pid)?.cpuSeconds ?? serverBefore) - serverBefore;
     const final = await stats();
     const totals = dispatcher.metrics.totals();
-    const text = dispatcher.prometheus();
+    const text = await dispatcher.prometheus();
     const sum = Number(/sagaflow_rest_request_duration_seconds_sum\{channel="service"\} ([\d.e+-]+)/.exec(text)?.[1] ?? 0);
     Object.assign(result, {
       seconds,

@@ -14,7 +14,9 @@
  *    fixed rate, for sagaflow and Kafka Streams;
  * 5. memory: RSS and state on disk of one sagaflow instance as 10k, 100k and 1M sagas stay
  *    live (creation events only);
- * 6. outbox: commands delivered per second by the outbox dispatcher to a local HTTP server
+ * 6. projection: step 2's sagaflow changelog projected into the MongoDB-compatible server
+ *    (`--mongodb`, default MONGODB_URL), and its lag at half sagaflow's rate (projection.ts);
+ * 7. outbox: commands delivered per second by the outbox dispatcher to a local HTTP server
  *    (outbox.ts).
  *
  * Appends the session to benchmarks/results/<date>.json, writes <date>-suite.md (tables,
@@ -29,6 +31,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { barChart, groupedBarChart, lineChart } from './charts.ts';
 import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
+import { discardRun, projectionChart, projectionMarkdown, runProjectionStep, type ProjectionResult } from './projection.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
 import { outboxMarkdown, runOutboxBenchmark, type OutboxResult } from './outbox.ts';
 import { repoRoot } from './perf-tools.ts';
@@ -55,6 +58,7 @@ export interface SuiteFigures {
   scaling: SystemResult[];
   latency: Latency[];
   memory?: SystemResult;
+  projection?: ProjectionResult;
   outbox?: OutboxResult;
 }
 
@@ -230,6 +234,7 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: 'string', default: '1800' },
       skip: { type: 'string', default: '' },
       out: { type: 'string' },
+      mongodb: { type: 'string', default: process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/?directConnection=true' },
     },
   });
   const quick = values.quick;
@@ -270,13 +275,39 @@ async function main(argv: string[]): Promise<number> {
   if (!skip.has('kafka-streams')) steps.push({ name: 'Kafka Streams (1 thread): throughput, then restore', run: async () => void figures.throughput.push(await runSystem('kafka-streams', { ...opts, restore: true })) });
   if (!skip.has('sagaflow')) {
     for (const client of CLIENT_NAMES) {
+      const projected = client === DEFAULT_KAFKA_CLIENT && !skip.has('projection');
       steps.push({
         name: `sagaflow on ${client}${client === DEFAULT_KAFKA_CLIENT ? ' (default)' : ''} (1 instance): throughput, then restore`,
         run: async () => {
-          const r = await runSystem('sagaflow', { ...opts, client, restore: true });
+          // The projection step reads the default client's changelog, then deletes what the run kept.
+          const r = await runSystem('sagaflow', { ...opts, client, restore: true, keep: projected });
           figures.throughput.push(r);
           // Scaling and memory are measured on the default client.
           if (client === DEFAULT_KAFKA_CLIENT) figures.scaling.push(r);
+        },
+      });
+    }
+    if (!skip.has('projection')) {
+      steps.push({
+        name: 'projection of the sagaflow changelog into the MongoDB-compatible server, and its lag',
+        run: async () => {
+          const runId = `bench-${stamp}-sagaflow-${DEFAULT_KAFKA_CLIENT}`;
+          try {
+            const channel = workload.config.communicationProtocols.find((p) => p.type === 'kafka');
+            if (channel?.type !== 'kafka') throw new Error(`${flowPath}: no kafka channel`);
+            figures.projection = await runProjectionStep({
+              bench,
+              channel,
+              changelogTopic: `${runId}-sagas-changelog`,
+              mongodbUrl: values.mongodb,
+              processorEventsPerSecond: rate(find(figures.throughput, 'sagaflow', DEFAULT_KAFKA_CLIENT)) ?? 0,
+              lagSeconds: quick ? 10 : 30,
+              stamp,
+              timeoutMs: opts.timeoutMs,
+            });
+          } finally {
+            await discardRun(bench, runId);
+          }
         },
       });
     }
@@ -344,6 +375,7 @@ async function main(argv: string[]): Promise<number> {
     latency: figures.latency,
     latencyWorkload: { sagas: latencySagas, sagasPerSecond: latencyRate, warmupSeconds: 5 },
     ...(figures.memory ? { memory: figures.memory } : {}),
+    ...(figures.projection ? { projection: figures.projection } : {}),
     ...(figures.outbox ? { outbox: figures.outbox } : {}),
   }, dir);
   const stem = basename(file, '.json');
@@ -365,11 +397,20 @@ async function main(argv: string[]): Promise<number> {
     otherLoad: other.length > 0 ? `other load on the machine during the runs: ${fmt(Math.min(...other), 2)}–${fmt(Math.max(...other), 2)} cores` : 'other load not measured',
   });
   const mdFile = join(dir, `${stem}-suite.md`);
-  writeFileSync(mdFile, markdown + '\n');
+  const projection = figures.projection;
+  if (projection) {
+    chartFiles.projection = `${stem}-suite-projection.svg`;
+    writeFileSync(join(dir, chartFiles.projection), projectionChart(projection));
+  }
+  writeFileSync(mdFile, [markdown, ...(projection ? projectionMarkdown(projection, chartFiles.projection ?? '') : [])].join('\n') + '\n');
   console.log(`\n${markdown}`);
   console.log(`\nrecorded in ${relative(repoRoot, file)}; report ${relative(repoRoot, mdFile)}; charts ${Object.values(chartFiles).join(', ')} (${fmt((Date.now() - began) / 60_000, 1)} min)`);
   const outboxFailed = figures.outbox !== undefined && (figures.outbox.error !== undefined || !figures.outbox.committed || figures.outbox.delivered !== figures.outbox.records);
-  const failed = systems.some((r) => r.error !== undefined || !r.output.ok) || figures.latency.some((l) => l.missing > 0 || l.unexpected > 0) || outboxFailed;
+  const failed =
+    systems.some((r) => r.error !== undefined || !r.output.ok) ||
+    figures.latency.some((l) => l.missing > 0 || l.unexpected > 0) ||
+    (figures.projection !== undefined && (figures.projection.error !== undefined || !figures.projection.complete)) ||
+    outboxFailed;
   return failed ? 1 : 0;
 }
 

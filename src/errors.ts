@@ -182,6 +182,14 @@ export const ERROR_CATALOG = {
     message: 'The projection could not start; the line says why',
     retryable: false,
   },
+  SAGAFLOW_IMPORT_APPLICATION_RUNNING: {
+    message: 'The application has members in its consumer group: stop every sagaflow instance of it, then run the import again',
+    retryable: false,
+  },
+  SAGAFLOW_IMPORT_SOURCE_FAILED: {
+    message: 'The Flow Manager store (persistencyManagement) could not be read; the line says what failed; nothing more was written',
+    retryable: true,
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type KnownErrorCode = keyof typeof ERROR_CATALOG;

@@ -9,7 +9,8 @@ export const versions = Object.freeze({
   slf4jReload4j: '1.7.36',
   // 3.3.1 is not on Maven Central (neither its pom nor the tar.gz); 3.3.3 is, and runs on Java 21+.
   apicurio: '3.3.3',
-  ferretdb: 'v1.24.2',
+  // secantusd-rs, built from crates.io; docs/local-stack.md records why this server.
+  secantus: '0.5.3-beta.193',
   mavenDependencyPlugin: '3.8.1',
 });
 
@@ -24,7 +25,7 @@ export interface StackPorts {
 }
 
 export interface StackConfig {
-  /** Repository root: the FerretDB wrapper module is built from here. */
+  /** Repository root. */
   readonly repoRoot: string;
   /** Cache of downloads, builds, data, logs and pid files. */
   readonly stackDir: string;

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -8,73 +6,88 @@ import { withHeartbeat } from './progress.ts';
 import { runToCompletion } from './run-command.ts';
 import { isInstalled, markInstalled } from './service.ts';
 import type { Service, ServiceContext } from './service.ts';
-import { requireGo } from './toolchain.ts';
+import { requireCargo } from './toolchain.ts';
 
-const moduleFiles = ['go.mod', 'go.sum', 'main.go'];
-
-function moduleDir(ctx: ServiceContext): string {
-  return path.join(ctx.config.repoRoot, 'scripts', 'stack', 'ferretdb');
+function installDir(ctx: ServiceContext): string {
+  return path.join(ctx.paths.downloads, `secantus-mdb-${versions.secantus}`);
 }
 
-/** The binary is named after a hash of the wrapper's sources, so editing them rebuilds it. */
-function binary(ctx: ServiceContext): { dir: string; file: string; fingerprint: string } {
-  const hash = createHash('sha256');
-  for (const file of moduleFiles) hash.update(readFileSync(path.join(moduleDir(ctx), file)));
-  const fingerprint = hash.digest('hex').slice(0, 12);
-  const dir = path.join(ctx.paths.downloads, `ferretdb-${versions.ferretdb}`);
-  return { dir, file: path.join(dir, `ferretdb-${fingerprint}`), fingerprint };
+function binary(ctx: ServiceContext): string {
+  return path.join(installDir(ctx), 'bin', 'secantusd-rs');
 }
 
 export const mongoService: Service = {
   name: 'mongo',
-  title: `FerretDB ${versions.ferretdb} (MongoDB wire protocol, SQLite backend)`,
+  title: `SecantusDB ${versions.secantus} (secantusd-rs: MongoDB wire protocol over WiredTiger)`,
 
   ports: (config) => [{ port: config.ports.mongo, what: 'MongoDB-compatible server', variable: 'SAGAFLOW_MONGO_PORT' }],
 
   preflight() {
-    requireGo();
+    requireCargo();
   },
 
   async install(ctx) {
-    const { dir, file, fingerprint } = binary(ctx);
-    if (isInstalled(dir, fingerprint)) return;
-    const go = requireGo();
+    const dir = installDir(ctx);
+    if (isInstalled(dir, versions.secantus)) return;
+    const cargo = requireCargo();
     await mkdir(dir, { recursive: true });
-    ctx.progress.line(`mongo: building FerretDB ${versions.ferretdb} wrapper with Go (modules from the Go module proxy, first run only)`);
-    const goPath = ctx.paths.goPath;
+    ctx.progress.line(`mongo: building SecantusDB ${versions.secantus} with cargo (crates from crates.io, WiredTiger compiled from the crate's sources; first run only, several minutes)`);
+    const cargoHome = path.join(ctx.paths.downloads, 'cargo');
     await withHeartbeat(
       ctx.progress,
       'mongo: still building',
       runToCompletion(
-        'FerretDB build',
+        'SecantusDB build',
         {
-          command: go,
-          args: ['build', '-trimpath', '-o', file, '.'],
-          cwd: moduleDir(ctx),
+          command: cargo,
+          args: [
+            'install',
+            'secantus-mdb',
+            '--version',
+            versions.secantus,
+            '--root',
+            dir,
+            '--force',
+            // The crate declares rust-version 1.98; it builds and passes sagaflow's tests with
+            // the Rust 1.95 these machines have (rustup cannot fetch a newer toolchain here).
+            '--ignore-rust-version',
+          ],
+          cwd: dir,
           env: {
             ...process.env,
-            GOPATH: goPath,
-            GOMODCACHE: path.join(goPath, 'mod'),
-            GOCACHE: path.join(goPath, 'cache'),
-            // Use the installed Go, never download another toolchain; keep the module cache
-            // writable so that deleting the stack folder just works.
-            GOTOOLCHAIN: 'local',
-            GOFLAGS: '-modcacherw -mod=readonly',
-            CGO_ENABLED: '0',
+            // Registry cache and build folder inside the stack folder, so deleting it just works.
+            CARGO_HOME: cargoHome,
+            CARGO_TARGET_DIR: path.join(cargoHome, 'target'),
+            // rustup's proxies look the toolchain up under RUSTUP_HOME, by default below the
+            // CARGO_HOME they were installed with: keep pointing there.
+            RUSTUP_HOME: process.env.RUSTUP_HOME ?? path.join(process.env.HOME ?? '/root', '.rustup'),
           },
         },
         path.join(ctx.paths.logs, 'mongo-install.log'),
       ),
     );
-    await markInstalled(dir, fingerprint);
+    await markInstalled(dir, versions.secantus);
   },
 
   async launch(ctx) {
     const dataDir = path.join(ctx.paths.data, 'mongo');
     await mkdir(dataDir, { recursive: true });
     return {
-      command: binary(ctx).file,
-      args: ['-listen-addr', `${LOOPBACK}:${ctx.config.ports.mongo}`, '-sqlite-dir', dataDir],
+      command: binary(ctx),
+      args: [
+        '--host',
+        LOOPBACK,
+        '--port',
+        String(ctx.config.ports.mongo),
+        '--storage-path',
+        dataDir,
+        // WiredTiger's default cache is 4 GB; a development stack shares the machine, and 1 GB
+        // holds the benchmark's 100,000 sagas with their indexes.
+        '--cache-size',
+        '1G',
+        '--log-level',
+        'WARNING',
+      ],
       cwd: dataDir,
     };
   },

@@ -92,8 +92,9 @@ export function requireMaven(): string {
   return mvn;
 }
 
-export function requireGo(): string {
-  const go = findOnPath('go') ?? ['/usr/local/go/bin/go'].find((candidate) => {
+export function requireCargo(): string {
+  const home = process.env.HOME ?? '/root';
+  const cargo = findOnPath('cargo') ?? [path.join(home, '.cargo', 'bin', 'cargo')].find((candidate) => {
     try {
       accessSync(candidate, constants.X_OK);
       return true;
@@ -101,8 +102,12 @@ export function requireGo(): string {
       return false;
     }
   });
-  if (!go) {
-    throw new StackError('SAGAFLOW_STACK_GO_MISSING', 'Go is not on PATH; it builds the FerretDB wrapper (MongoDB-compatible server)', 'install Go 1.24 or newer (Debian 12\'s golang-go is too old) and put it on PATH');
+  if (!cargo) {
+    throw new StackError(
+      'SAGAFLOW_STACK_CARGO_MISSING',
+      'cargo is not on PATH; it builds SecantusDB (the MongoDB-compatible server) from crates.io, with a C compiler and cmake for WiredTiger',
+      'install Rust 1.95 or newer with rustup (plus gcc and cmake: apt-get install build-essential cmake) and put cargo on PATH',
+    );
   }
-  return go;
+  return cargo;
 }

@@ -151,6 +151,12 @@ export interface TopicAdmin {
   /** A group's committed positions on a topic (partitions without one are absent). */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
   deleteGroups(groupIds: readonly string[]): Promise<void>;
+  /**
+   * The members a consumer group has now (none: nobody consumes with it). Only the kafkajs
+   * adapter has it: librdkafka's DescribeConsumerGroups can abort the process when a
+   * connection drops (confluentinc/librdkafka#4605), so callers that need it use kafkajs.
+   */
+  groupMembers?(groupId: string): Promise<{ memberId: string; clientId: string; host: string }[]>;
   close(): Promise<void>;
 }
 

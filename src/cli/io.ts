@@ -8,6 +8,10 @@ export interface CliIo {
   /** Writes one line (a newline is added). */
   stdout: (line: string) => void;
   stderr: (line: string) => void;
+  /** Writes to stderr as is (no newline): progress bars redraw their line with `\r`. */
+  stderrWrite: (text: string) => void;
+  /** Whether stderr is a terminal (a progress bar redraws; otherwise it prints a line now and then). */
+  stderrTTY: boolean;
   readStdin: () => Promise<string>;
   env: Record<string, string | undefined>;
   cwd: string;
@@ -29,6 +33,8 @@ export function processIo(): CliIo {
   return {
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
+    stderrWrite: (text) => process.stderr.write(text),
+    stderrTTY: process.stderr.isTTY === true,
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

@@ -15,6 +15,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: 'simulate', summary: 'run events (JSONL) through a saga.json, offline', load: () => import('./commands/simulate.ts') },
   { name: 'diagram', summary: 'print a saga.json as a Mermaid state diagram', load: () => import('./commands/diagram.ts') },
   { name: 'project', summary: 'run only the projection of sagas into persistencyManagement', load: () => import('./commands/project.ts') },
+  { name: 'import', summary: 'carry the sagas of a Flow Manager store over into the changelog', load: () => import('./commands/import.ts') },
   { name: 'start', summary: 'run the saga processor and its HTTP API (config from the environment)', load: () => import('./commands/start.ts') },
 ];
 

@@ -1,5 +1,6 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import { transition } from '../saga/transition.ts';
+import { CANCEL_EVENT } from '../saga/cancel.ts';
 import { DELIVERY_FAILED_EVENT, parseDeliveryFailure } from '../saga/delivery-failure.ts';
 import type { Outcome, SagaDocument, SagaInput } from '../saga/types.ts';
 
@@ -73,7 +74,7 @@ export class Simulator {
     const out: LineResult = {
       line,
       sagaId: input.sagaId,
-      event: input.kind === 'create' ? this.def.creationEvent : input.kind === 'delivery-failed' ? DELIVERY_FAILED_EVENT : input.label,
+      event: input.kind === 'create' ? this.def.creationEvent : input.kind === 'cancel' ? CANCEL_EVENT : input.kind === 'delivery-failed' ? DELIVERY_FAILED_EVENT : input.label,
       outcome: result.outcome,
       ...where,
       commands: result.commands.map((c) => (c.hook === undefined ? { label: c.label, channel: c.channel, kind: c.kind } : { label: c.label, channel: c.channel, kind: c.kind, payload: c.payload })),

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { GroupMember, TxWriter } from '../broker/ports.ts';
 import type { OutputRecord, TopicPartitionOffset } from '../broker/records.ts';
 import type { Clock } from './clock.ts';
+import { engineChannels } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import type { PartitionTask } from './task.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
 
@@ -20,6 +22,7 @@ export class CommitGroup {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly beforeCommit: ((partitions: number[]) => Promise<void> | void) | undefined;
+  private readonly metrics: Metrics | undefined;
   private tail: Promise<void> = Promise.resolve();
   private queued: Promise<void> | undefined;
   /** When the last commit began (for the commit interval). */
@@ -32,6 +35,7 @@ export class CommitGroup {
     logger: Logger;
     clock: Clock;
     beforeCommit?: (partitions: number[]) => Promise<void> | void;
+    metrics?: Metrics;
   }) {
     this.writer = opts.writer;
     this.tasks = opts.tasks;
@@ -39,6 +43,7 @@ export class CommitGroup {
     this.log = opts.logger;
     this.clock = opts.clock;
     this.beforeCommit = opts.beforeCommit;
+    this.metrics = opts.metrics;
   }
 
   /** Bytes waiting in the group's tasks. */
@@ -96,6 +101,7 @@ export class CommitGroup {
       for (const p of task.commitPositions(unit)) positions.push(p);
     }
     let begun = false;
+    const began = performance.now();
     try {
       await writer.begin();
       begun = true;
@@ -106,6 +112,7 @@ export class CommitGroup {
       await this.beforeCommit?.(units.map((u) => u.task.partition));
       await writer.commit();
       begun = false;
+      if (engineChannels.commit.hasSubscribers) engineChannels.commit.publish({ scope: this.metrics, durationMs: performance.now() - began, inputs: units.reduce((n, u) => n + u.unit.inputs, 0), records: records.length });
       const offsets = await acked;
       let at = 0;
       for (const { task, unit } of units) {
@@ -116,7 +123,7 @@ export class CommitGroup {
       // Unknown outcome included (a commit that timed out): every unit of this transaction,
       // and whatever was built on them since, is dropped; each task re-reads its committed
       // position and restores from its store's marker, which the transaction did not move.
-      if (begun) await writer.abort().catch((e: unknown) => this.log.debug({ err: e }, 'abort after a failed commit failed'));
+      if (begun) await writer.abort().catch((e: unknown) => this.log.warn({ err: e }, 'abort after a failed commit failed; the writer starts over'));
       for (const { task } of units) task.fail(err);
     }
   }

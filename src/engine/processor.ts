@@ -142,6 +142,7 @@ export class Processor {
       member,
       logger: this.log,
       clock: this.clock,
+      metrics: this.metrics,
       ...(this.opts.beforeCommit ? { beforeCommit: this.opts.beforeCommit } : {}),
     });
   }

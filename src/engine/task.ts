@@ -13,6 +13,7 @@ import type { Clock } from './clock.ts';
 import { deadLetterCodeOf, toSagaInput } from './ingress.ts';
 import type { DeadLetterVerdict } from './ingress.ts';
 import { Mailbox } from './mailbox.ts';
+import { engineChannels } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { outboxRecord } from './outbox-records.ts';
 import type { OutboxTarget } from './outbox-records.ts';
@@ -345,6 +346,7 @@ export class PartitionTask {
   /** Decodes and applies one record against the unit's overlay (which it does not change); returns what to write. */
   private async processOne(record: InputRecord, unit: UnitOfWork): Promise<InputOutputs> {
     const { codec, eventsTopic, definition } = this.deps;
+    const began = performance.now();
     this.deps.metrics.eventsProcessed += 1;
     const key = record.key && record.key.length > 0 ? record.key.toString('utf8') : null;
     let envelope: Envelope;
@@ -367,6 +369,7 @@ export class PartitionTask {
       return this.deadLetter(record, { code: 'SAGAFLOW_INTERNAL_ERROR', reason: `transition failed: ${(err as Error).message}` });
     }
     this.deps.metrics.count(`outcome:${result.outcome}`);
+    if (engineChannels.transition.hasSubscribers) engineChannels.transition.publish({ scope: this.deps.metrics, partition: this.deps.partition, label: envelope.messageLabel, outcome: result.outcome, state: result.saga?.currentState, durationMs: performance.now() - began });
     const code = deadLetterCodeOf(result);
     if (code) return this.deadLetter(record, { code, reason: result.reason ?? result.outcome });
     if (result.outcome !== 'applied' && result.outcome !== 'created') {

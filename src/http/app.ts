@@ -14,6 +14,15 @@ import type { HttpErrorCode } from './errors.ts';
 import { schemas } from './schemas.ts';
 import { sagasRoutes } from './sagas-routes.ts';
 import type { SagaRepository } from '../projection/repository.ts';
+import type { CheckUpReport } from './check-up.ts';
+import { SERVICE_NAME, serviceVersion } from './service-info.ts';
+import { CANCEL_EVENT } from '../saga/cancel.ts';
+import { adminGuard, forwardedAuthorization, readGuard } from './auth.ts';
+import type { AdminAccess } from './auth.ts';
+import { cancelRoute } from './cancel-route.ts';
+import type { DeadLetterStore, GroupView, ProcessorCounters, SagaEventLog } from './console/ports.ts';
+import { consolePlugin } from './console/plugin.ts';
+import { deadLettersRoutes } from './dead-letters-routes.ts';
 
 /** Header set on forwarded queries so an instance never forwards twice. */
 export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
@@ -38,12 +47,30 @@ export interface HttpDeps {
   sagaIdPrefix: string;
   ingress: EventIngress;
   queries: SagaQueries;
-  metrics: () => string;
+  /** The Prometheus text of /-/metrics. */
+  metrics: () => string | Promise<string>;
+  /** Checks the dependencies for GET /-/check-up; absent: no dependency to check. */
+  checkUp?: () => Promise<CheckUpReport>;
   logger: Logger;
   /** Where a saga is stored when its owner cannot be reached (the MongoDB projection). */
   fallback?: (sagaId: string) => Promise<SagaDocument | undefined>;
   /** The MongoDB projection's read side: serves GET /sagas and GET /sagas/stats when present. */
   repository?: SagaRepository;
+  /** The operator token (SAGAFLOW_ADMIN_TOKEN): operator actions are off without it. */
+  admin?: AdminAccess;
+  /** The dead-letter topic: serves /dead-letters when present. */
+  deadLetters?: { store: DeadLetterStore; decodeEvent?: (value: Buffer) => Promise<Envelope> };
+  /** The web console at /console, when present. */
+  console?: {
+    applicationId: string;
+    /** This instance's advertised URL (known once it listens). */
+    selfUrl: () => string;
+    group?: GroupView;
+    counters?: () => ProcessorCounters;
+    events?: SagaEventLog;
+    sampleIntervalMs?: number;
+    liveIntervalMs?: number;
+  };
   newSagaId?: () => string;
   bodyLimit?: number;
   waitTimeoutMs?: number;
@@ -65,10 +92,12 @@ export function nestingDepthExceeds(value: unknown, max: number): boolean {
   return false;
 }
 
-type Lookup =
+/** Where a saga was found, as GET /saga/:sagaId finds it. */
+export type SagaLookup =
   | { kind: 'found'; saga: SagaDocument; servedBy: 'local' | 'owner' | 'projection' }
   | { kind: 'not-found' }
   | { kind: 'unavailable'; code: HttpErrorCode; message: string };
+type Lookup = SagaLookup;
 
 /**
  * Builds the HTTP API without listening, so tests use `app.inject()`. Routes mirror
@@ -89,7 +118,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'sagaflow', version: '0.1.0', description: 'Saga orchestrator HTTP API (Flow Manager compatible)' },
+      info: { title: SERVICE_NAME, version: serviceVersion(), description: 'Saga orchestrator HTTP API (Flow Manager compatible)' },
+      components: {
+        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'SAGAFLOW_ADMIN_TOKEN; operator actions are off without it' } },
+      },
     },
   });
 
@@ -123,7 +155,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     if (where.kind === 'remote' && !forwarded) {
       try {
         const res = await fetchImpl(`${where.url}/saga/${encodeURIComponent(sagaId)}`, {
-          headers: { [FORWARDED_HEADER]: '1' },
+          headers: { [FORWARDED_HEADER]: '1', ...forwardedAuthorization(deps.admin) },
           signal: AbortSignal.timeout(5_000),
         });
         // The instance asked may have lost the partition meanwhile and answered from the
@@ -143,6 +175,21 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     const fromProjection = fallback ? await fallback(sagaId).catch(() => undefined) : undefined;
     if (fromProjection) return { kind: 'found', saga: fromProjection, servedBy: 'projection' };
     return { kind: 'unavailable', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: 'no reachable instance owns this saga now' };
+  }
+
+  /** Polls the saga until `done` holds or the wait timeout passes; the last saga seen. */
+  async function waitFor(sagaId: string, done: (saga: SagaDocument) => boolean): Promise<SagaDocument | undefined> {
+    const deadline = Date.now() + (deps.waitTimeoutMs ?? 15_000);
+    let seen: SagaDocument | undefined;
+    while (Date.now() < deadline) {
+      const found = await lookup(sagaId, false);
+      if (found.kind === 'found') {
+        seen = found.saga;
+        if (done(seen)) return seen;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return seen;
   }
 
   function replyLookup(reply: FastifyReply, result: Lookup, sagaId: string) {
@@ -166,12 +213,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
         messagePayload: { associatedEntityId: req.body.associatedEntityId, metadata: req.body.metadata },
       });
       if (req.query.wait !== 'true') return reply.code(201).send({ sagaId });
-      const deadline = Date.now() + (deps.waitTimeoutMs ?? 15_000);
-      while (Date.now() < deadline) {
-        const found = await lookup(sagaId, false);
-        if (found.kind === 'found') return reply.code(201).send({ sagaId, saga: found.saga });
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const saga = await waitFor(sagaId, () => true);
+      if (saga) return reply.code(201).send({ sagaId, saga });
       // Produced (it will be created), but not visible in time: answer 202 with the id.
       return reply.code(202).send({ sagaId });
     },
@@ -185,6 +228,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       if (value.messageLabel === DELIVERY_FAILED_EVENT) {
         // Only the outbox dispatcher reports failed deliveries, on the events topic.
         return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries that sagaflow reports itself; it cannot be sent over HTTP`);
+      }
+      if (value.messageLabel === CANCEL_EVENT) {
+        // A cancel is an operator action: it goes through the admin token, not the open ingress.
+        return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `"${CANCEL_EVENT}" is reserved for cancels; use POST /saga/${encodeURIComponent(key)}/cancel with the admin token`);
       }
       if (deps.definition.settings.throwOnUnexpectedEvents) {
         const found = await lookup(key, false);
@@ -210,12 +257,52 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     },
   );
 
-  app.get<{ Params: { sagaId: string } }>('/saga/:sagaId', { schema: schemas.getSaga }, async (req, reply) => {
+  const reads = readGuard(deps.admin);
+  app.get<{ Params: { sagaId: string } }>('/saga/:sagaId', { schema: schemas.getSaga, onRequest: reads }, async (req, reply) => {
     const forwarded = req.headers[FORWARDED_HEADER] !== undefined;
     return replyLookup(reply, await lookup(req.params.sagaId, forwarded), req.params.sagaId);
   });
 
-  if (deps.repository) await app.register(sagasRoutes, { repository: deps.repository });
+  await app.register(cancelRoute, {
+    definition: deps.definition,
+    ingress: deps.ingress,
+    lookup: (sagaId) => lookup(sagaId, false),
+    waitFor,
+    guard: adminGuard(deps.admin),
+  });
+
+  if (deps.deadLetters) {
+    const { store, decodeEvent } = deps.deadLetters;
+    await app.register(deadLettersRoutes, { store, reads, admin: adminGuard(deps.admin), ...(decodeEvent ? { decodeEvent } : {}) });
+  }
+
+  if (deps.repository) {
+    const repository = deps.repository;
+    await app.register(async (scope) => {
+      scope.addHook('onRequest', reads);
+      await scope.register(sagasRoutes, { repository });
+    });
+  }
+
+  if (deps.console) {
+    const c = deps.console;
+    await app.register(consolePlugin, {
+      definition: deps.definition,
+      applicationId: c.applicationId,
+      ...(deps.admin ? { admin: deps.admin } : {}),
+      ...(deps.repository ? { repository: deps.repository } : {}),
+      lookup: (sagaId) => lookup(sagaId, false),
+      local: () => ({ url: c.selfUrl(), ready: deps.queries.isReady(), partitions: deps.queries.ownedPartitions() }),
+      ...(c.group ? { group: c.group } : {}),
+      ...(c.counters ? { counters: c.counters } : {}),
+      ...(c.events ? { events: c.events } : {}),
+      ...(c.sampleIntervalMs ? { sampleIntervalMs: c.sampleIntervalMs } : {}),
+      ...(c.liveIntervalMs ? { liveIntervalMs: c.liveIntervalMs } : {}),
+      deadLetters: deps.deadLetters !== undefined,
+      logger: deps.logger,
+      fetchImpl,
+    });
+  }
 
   app.get('/machine-definition', { schema: schemas.machineDefinition }, async () => deps.machineDefinition);
 
@@ -224,8 +311,12 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     const ready = deps.queries.isReady();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'OK' : 'KO', partitions: deps.queries.ownedPartitions() });
   });
+  app.get('/-/check-up', { schema: schemas.checkUp }, async (_req, reply) => {
+    const report = deps.checkUp ? await deps.checkUp() : { ok: true, checks: [] };
+    return reply.code(report.ok ? 200 : 503).send({ status: report.ok ? 'OK' : 'KO', name: SERVICE_NAME, version: serviceVersion(), checks: report.checks });
+  });
   app.get('/-/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4').send(deps.metrics()),
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(await deps.metrics()),
   );
   app.get('/documentation/json', { schema: { hide: true } }, async () => app.swagger());
   return app;

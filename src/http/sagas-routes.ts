@@ -137,6 +137,7 @@ function listSchema(defaultLimit: number, maxLimit: number) {
         },
       },
       400: errorBody,
+      401: errorBody,
       503: errorBody,
     },
   };
@@ -175,6 +176,7 @@ const statsSchema = {
       },
     },
     400: errorBody,
+    401: errorBody,
     503: errorBody,
   },
 };

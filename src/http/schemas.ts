@@ -37,6 +37,24 @@ const readyBody = {
   },
 } as const;
 
+/** Mia-Platform's status body (lc39's schema: name, status, version), plus one entry per dependency. */
+const checkUpBody = {
+  type: 'object',
+  required: ['name', 'status', 'version'],
+  properties: {
+    name: { type: 'string' },
+    status: { type: 'string', enum: ['OK', 'KO'] },
+    version: { type: 'string' },
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { name: { type: 'string' }, status: { type: 'string', enum: ['OK', 'KO'] }, durationMs: { type: 'integer' }, message: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
 const sagaId = { type: 'string', minLength: 1, maxLength: 512 } as const;
 
 export const schemas = {
@@ -98,7 +116,7 @@ export const schemas = {
   getSaga: {
     summary: 'Read a saga from the instance that owns it',
     params: { type: 'object', required: ['sagaId'], properties: { sagaId } },
-    response: { 200: sagaDocument, 400: errorBody, 404: errorBody, 503: errorBody },
+    response: { 200: sagaDocument, 400: errorBody, 401: errorBody, 404: errorBody, 503: errorBody },
   },
   machineDefinition: {
     summary: 'The machine definition (never credentials)',
@@ -107,6 +125,10 @@ export const schemas = {
   health: {
     summary: 'Liveness',
     response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+  },
+  checkUp: {
+    summary: 'Dependencies (Kafka, schema registry, persistency): 200 when all answer, 503 naming the one that does not',
+    response: { 200: checkUpBody, 503: checkUpBody },
   },
   ready: {
     summary: 'Readiness: joined and every owned partition restored',

@@ -4,6 +4,7 @@ import type { ProcessorCodec } from './codec.ts';
 import { registerSchemas } from './serdes/avro.ts';
 import type { TopicSchema } from './serdes/avro.ts';
 import { createSerdes } from './serdes/create.ts';
+import type { Serdes } from './serdes/create.ts';
 
 export interface CodecTopics {
   events: string;
@@ -30,6 +31,11 @@ export async function createProcessorCodec(channel: KafkaProtocol, topics: Codec
       wanted.filter((t) => t.topic !== ''),
     );
   }
+  return codecOf(serdes);
+}
+
+/** The processor's codec over a channel's serdes (JSON ones need no registry: `codecOf(createSerdes({}))`). */
+export function codecOf(serdes: Serdes): ProcessorCodec {
   return {
     decodeEvent: (topic, value) => serdes.event.deserialize(topic, value),
     encodeEvent: (topic, envelope) => serdes.event.serialize(topic, envelope),

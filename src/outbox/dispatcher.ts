@@ -140,6 +140,7 @@ export class Dispatcher {
     this.maxPending = opts.maxPendingPerPartition ?? 1_000;
     this.commitIntervalMs = opts.commitIntervalMs ?? 100;
     this.metrics = new DeliveryMetrics(opts.channels.keys());
+    this.metrics.pending = () => this.status().pending;
   }
 
   async start(): Promise<void> {
@@ -193,8 +194,7 @@ export class Dispatcher {
   }
 
   /** The Prometheus text of the delivery metrics. */
-  prometheus(): string {
-    this.metrics.pending = this.status().pending;
+  prometheus(): Promise<string> {
     return this.metrics.toPrometheus();
   }
 

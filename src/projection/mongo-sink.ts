@@ -9,19 +9,24 @@ import type { SagaSink, SinkWriteResult } from './sink.ts';
 const DUPLICATE_KEY = 11000;
 
 /**
- * Statements per bulk write. FerretDB 1.24 (SQLite backend) hangs, and stays hung, on an
+ * Statements per bulk write on FerretDB: 1.24 (SQLite backend) hangs, and stays hung, on an
  * update command of 100 statements or more (seen here: 99 completes, 100 never answers).
  */
-export const MAX_BULK_STATEMENTS = 50;
+export const FERRETDB_BULK_STATEMENTS = 50;
+
+/** Statements per bulk write elsewhere: fewer round trips, well below the 100,000 a batch may hold. */
+export const MAX_BULK_STATEMENTS = 1_000;
 
 /**
  * Matches the stored copy of a saga only when it is older than `revision`. Documents written
  * by Flow Manager itself have no revision: they count as older, so a migration overwrites
  * them once. When nothing matches, the upsert inserts, and the unique sagaId index turns an
  * insert over an existing (same or newer) revision into a duplicate-key error.
+ * `$not: {$gte}` rather than `$or: [{$lt}, {$exists: false}]`, which means the same: some
+ * planners (SecantusDB's) give up the sagaId index for a top-level `$or` and scan.
  */
 export function olderThan(sagaId: string, revision: number): Filter<SagaDocument> {
-  return { sagaId, $or: [{ revision: { $lt: revision } }, { revision: { $exists: false } }] };
+  return { sagaId, revision: { $not: { $gte: revision } } };
 }
 
 function isDuplicateKey(err: unknown): boolean {
@@ -39,18 +44,27 @@ function withoutId(saga: SagaDocument): SagaDocument {
 }
 
 /**
- * How stored sagas are replaced by newer revisions.
- * - `replace`: one guarded `replaceOne` per saga (in bulk writes). Atomic per saga: a reader
- *   always finds the old or the new revision. What MongoDB is built for.
- * - `swap`: per chunk, guarded `deleteMany`s (one per stored revision) then one `insertMany`.
- *   For servers where every update statement costs a collection scan: FerretDB 1.x on SQLite
- *   (measured here: ~50 ms per replaceOne at 5,000 documents, whatever the filter, against
- *   one scan per chunk). Between the delete and the insert the replaced sagas are absent for
- *   a moment; if the projector dies right then they stay absent until its successor replays
- *   the uncommitted chunk, which re-inserts them.
- * - `auto` (default): `swap` when the server reports itself as FerretDB, else `replace`.
+ * How a stored saga is replaced by a newer revision. Either way one statement replaces one
+ * document, atomically: a reader finds the old revision or the new one, never none, and a
+ * statement never puts an older revision over a newer one, whoever else writes meanwhile.
+ * - `replace`: the statement's filter is the revision guard (`olderThan`: sagaId, and a
+ *   revision below ours). MongoDB serves it from the unique sagaId index.
+ * - `compare-and-set`: the filter is the sagaId and the exact revision read just before
+ *   (`sameRevision`); a saga changed since the read matches nothing and goes the guarded way.
+ *   For servers that use an index only when the filter names exactly an index's fields
+ *   with plain values, and scan the whole collection for `$or` or `$lt` (mongo-java-server;
+ *   FerretDB 1.x pushes down nothing but `_id`): the unique (sagaId, revision) index that
+ *   `init` adds serves this filter.
+ * - `auto` (default): `replace` on MongoDB (its buildInfo names a gitVersion and no
+ *   ferretdbVersion), `compare-and-set` on any other server.
  */
-export type MongoWriteStrategy = 'replace' | 'swap';
+export type MongoWriteStrategy = 'replace' | 'compare-and-set';
+
+/** Matches the stored copy only while it still has the revision read (none: written by Flow Manager). */
+export function sameRevision(sagaId: string, revision: number | undefined): Filter<SagaDocument> {
+  // null matches a missing field too, and stays a plain value the index can serve.
+  return { sagaId, revision: revision ?? (null as unknown as number) };
+}
 
 export interface MongoSagaSinkOptions {
   /** Asked what server this is when `strategy` is `auto` (not closed by the sink: its opener owns it). */
@@ -58,10 +72,14 @@ export interface MongoSagaSinkOptions {
   strategy?: MongoWriteStrategy | 'auto';
 }
 
-/** Whether the server is FerretDB (its buildInfo carries `ferretdbVersion`). */
-export async function isFerretDb(client: MongoClient): Promise<boolean> {
+/**
+ * What the server says it is in buildInfo: FerretDB names its own version; MongoDB, and
+ * servers as capable (SecantusDB), name a gitVersion; mongo-java-server names neither.
+ */
+export async function serverKind(client: MongoClient): Promise<'mongodb' | 'ferretdb' | 'other'> {
   const info = await client.db('admin').command({ buildInfo: 1 });
-  return 'ferretdbVersion' in info;
+  if ('ferretdbVersion' in info) return 'ferretdb';
+  return typeof info.gitVersion === 'string' ? 'mongodb' : 'other';
 }
 
 /**
@@ -80,6 +98,8 @@ export class MongoSagaSink implements SagaSink {
   private readonly client: MongoClient | undefined;
   private readonly wanted: MongoWriteStrategy | 'auto';
   private chosen: MongoWriteStrategy | undefined;
+  /** Until the server is known, the size every server takes. */
+  private bulkStatements = FERRETDB_BULK_STATEMENTS;
   private pending: { sagas: readonly SagaDocument[]; resolve: (r: SinkWriteResult) => void; reject: (e: unknown) => void }[] = [];
   private draining: Promise<void> | undefined;
 
@@ -95,15 +115,18 @@ export class MongoSagaSink implements SagaSink {
   }
 
   async init(): Promise<void> {
-    await ensureSagaIndexes(this.collection);
-    if (this.wanted !== 'auto') this.chosen = this.wanted;
-    else if (this.client) {
+    let kind: Awaited<ReturnType<typeof serverKind>> | undefined;
+    if (this.client) {
       try {
-        this.chosen = (await isFerretDb(this.client)) ? 'swap' : 'replace';
+        kind = await serverKind(this.client);
       } catch (err) {
         throw storeError('asking the server what it is', err);
       }
-    } else this.chosen = 'replace';
+    }
+    if (kind !== undefined && kind !== 'ferretdb') this.bulkStatements = MAX_BULK_STATEMENTS;
+    if (this.wanted !== 'auto') this.chosen = this.wanted;
+    else this.chosen = kind === undefined || kind === 'mongodb' ? 'replace' : 'compare-and-set';
+    await ensureSagaIndexes(this.collection, { revisionIndex: this.chosen === 'compare-and-set' });
   }
 
   /**
@@ -146,15 +169,7 @@ export class MongoSagaSink implements SagaSink {
   private async writeNow(sagas: readonly SagaDocument[]): Promise<Set<SagaDocument>> {
     const notWritten = new Set<SagaDocument>();
     if (sagas.length === 0) return notWritten;
-    let stored: Map<string, number | undefined>;
-    try {
-      const rows = await this.collection
-        .find({ sagaId: { $in: sagas.map((s) => s.sagaId) } }, { projection: { _id: 0, sagaId: 1, revision: 1 } })
-        .toArray();
-      stored = new Map(rows.map((r) => [r.sagaId, typeof r.revision === 'number' ? r.revision : undefined]));
-    } catch (err) {
-      throw storeError('reading stored revisions', err);
-    }
+    const stored = await this.storedRevisions(sagas);
     const fresh: SagaDocument[] = [];
     const older: SagaDocument[] = [];
     for (const saga of sagas) {
@@ -163,13 +178,8 @@ export class MongoSagaSink implements SagaSink {
       else notWritten.add(saga);
     }
     const lost: SagaDocument[] = [];
-    if (this.strategy === 'swap') {
-      await this.deleteStored(older, stored);
-      await this.insert([...fresh, ...older], lost);
-    } else {
-      await this.insert(fresh, lost);
-      await this.replace(older, lost);
-    }
+    await this.insert(fresh, lost);
+    await this.replace(older, stored, lost, notWritten);
     // A race was lost somewhere. Which operations ran is not reliable across servers
     // (FerretDB reports the wrong index and stops even when unordered), so apply these one
     // by one: each guarded upsert is idempotent, a duplicate key means "newer is there".
@@ -184,6 +194,18 @@ export class MongoSagaSink implements SagaSink {
     return notWritten;
   }
 
+  /** sagaId -> stored revision (undefined: stored without one) of the sagas that are stored. */
+  private async storedRevisions(sagas: readonly SagaDocument[]): Promise<Map<string, number | undefined>> {
+    try {
+      const rows = await this.collection
+        .find({ sagaId: { $in: sagas.map((s) => s.sagaId) } }, { projection: { _id: 0, sagaId: 1, revision: 1 } })
+        .toArray();
+      return new Map(rows.map((r) => [r.sagaId, typeof r.revision === 'number' ? r.revision : undefined]));
+    } catch (err) {
+      throw storeError('reading stored revisions', err);
+    }
+  }
+
   private async insert(sagas: SagaDocument[], lost: SagaDocument[]): Promise<void> {
     if (sagas.length === 0) return;
     try {
@@ -195,41 +217,38 @@ export class MongoSagaSink implements SagaSink {
     }
   }
 
-  private async replace(sagas: SagaDocument[], lost: SagaDocument[]): Promise<void> {
-    for (let i = 0; i < sagas.length; i += MAX_BULK_STATEMENTS) {
-      const slice = sagas.slice(i, i + MAX_BULK_STATEMENTS);
+  private async replace(sagas: SagaDocument[], stored: Map<string, number | undefined>, lost: SagaDocument[], notWritten: Set<SagaDocument>): Promise<void> {
+    const cas = this.strategy === 'compare-and-set';
+    for (let i = 0; i < sagas.length; i += this.bulkStatements) {
+      const slice = sagas.slice(i, i + this.bulkStatements);
       const ops: AnyBulkWriteOperation<SagaDocument>[] = slice.map((saga) => ({
-        replaceOne: { filter: olderThan(saga.sagaId, saga.revision), replacement: withoutId(saga), upsert: true },
+        replaceOne: cas
+          ? { filter: sameRevision(saga.sagaId, stored.get(saga.sagaId)), replacement: withoutId(saga) }
+          : { filter: olderThan(saga.sagaId, saga.revision), replacement: withoutId(saga), upsert: true },
       }));
+      let matched: number;
       try {
-        await this.collection.bulkWrite(ops, { ordered: true });
+        matched = (await this.collection.bulkWrite(ops, { ordered: true })).matchedCount;
       } catch (err) {
         if (!isDuplicateKey(err)) throw storeError('replacing sagas', err);
         lost.push(...slice);
+        continue;
       }
+      if (cas && matched < slice.length) await this.sortOutMismatches(slice, lost, notWritten);
     }
   }
 
   /**
-   * Deletes the stored copies about to be replaced, each only if it still has the revision
-   * read a moment ago: one statement per distinct stored revision (a $or of per-saga
-   * clauses costs FerretDB seconds). A copy that changed meanwhile survives, and the insert
-   * of ours then meets the unique index and goes the guarded way.
+   * Some compare-and-set statements of a bulk matched nothing (the bulk result does not say
+   * which): another writer changed those sagas since the read. Read them again: the ones at
+   * our revision are done, newer ones are stale, older ones go the guarded way.
    */
-  private async deleteStored(sagas: SagaDocument[], stored: Map<string, number | undefined>): Promise<void> {
-    const byRevision = new Map<number | undefined, string[]>();
-    for (const saga of sagas) {
-      const revision = stored.get(saga.sagaId);
-      const ids = byRevision.get(revision) ?? [];
-      ids.push(saga.sagaId);
-      byRevision.set(revision, ids);
-    }
-    try {
-      for (const [revision, ids] of byRevision) {
-        await this.collection.deleteMany({ sagaId: { $in: ids }, revision: revision === undefined ? { $exists: false } : revision });
-      }
-    } catch (err) {
-      throw storeError('replacing sagas', err);
+  private async sortOutMismatches(slice: SagaDocument[], lost: SagaDocument[], notWritten: Set<SagaDocument>): Promise<void> {
+    const now = await this.storedRevisions(slice);
+    for (const saga of slice) {
+      const revision = now.get(saga.sagaId) ?? -Infinity;
+      if (revision > saga.revision) notWritten.add(saga);
+      else if (revision < saga.revision) lost.push(saga);
     }
   }
 }

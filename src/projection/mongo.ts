@@ -8,18 +8,30 @@ export type SagaCollection = Collection<SagaDocument>;
 /**
  * Indexes of the saga collection. The unique sagaId index is what makes a lost upsert race
  * end in a duplicate-key error instead of a second document. The others serve GET /sagas:
- * each filter followed by the keyset sort (createdAt or updatedAt, then sagaId).
+ * each filter followed by the keyset sort (createdAt or updatedAt, then sagaId). They are
+ * ascending although the default sort is descending: a server reads an index backwards as
+ * well, and SecantusDB 0.5.3 drops the boundary of a `$gte` on a descending field after an
+ * equality (`{isFinal: true, updatedAt: {$gte: t}}` missed the sagas updated exactly at t).
+ * Earlier releases created the same indexes descending under the names without `_asc`;
+ * they still work and may be dropped.
  */
 const indexes: IndexDescription[] = [
   { key: { sagaId: 1 }, name: 'sagaflow_sagaId_unique', unique: true },
-  { key: { createdAt: -1, sagaId: -1 }, name: 'sagaflow_createdAt' },
-  { key: { updatedAt: -1, sagaId: -1 }, name: 'sagaflow_updatedAt' },
-  { key: { currentState: 1, createdAt: -1, sagaId: -1 }, name: 'sagaflow_currentState' },
-  { key: { businessStateId: 1, createdAt: -1, sagaId: -1 }, name: 'sagaflow_businessStateId' },
-  { key: { associatedEntityId: 1, createdAt: -1, sagaId: -1 }, name: 'sagaflow_associatedEntityId' },
-  { key: { isFinal: 1, updatedAt: -1, sagaId: -1 }, name: 'sagaflow_isFinal' },
+  { key: { createdAt: 1, sagaId: 1 }, name: 'sagaflow_createdAt_asc' },
+  { key: { updatedAt: 1, sagaId: 1 }, name: 'sagaflow_updatedAt_asc' },
+  { key: { currentState: 1, createdAt: 1, sagaId: 1 }, name: 'sagaflow_currentState_asc' },
+  { key: { businessStateId: 1, createdAt: 1, sagaId: 1 }, name: 'sagaflow_businessStateId_asc' },
+  { key: { associatedEntityId: 1, createdAt: 1, sagaId: 1 }, name: 'sagaflow_associatedEntityId_asc' },
+  { key: { isFinal: 1, updatedAt: 1, sagaId: 1 }, name: 'sagaflow_isFinal_asc' },
 ];
 export const SAGA_INDEXES: readonly IndexDescription[] = Object.freeze(indexes);
+
+/**
+ * Serves the compare-and-set filter `{sagaId, revision}` on servers that use an index only
+ * for a filter naming exactly its fields (see MongoWriteStrategy in mongo-sink.ts). Unique
+ * because sagaId alone is; mongo-java-server looks unique indexes up by key.
+ */
+export const REVISION_INDEX: IndexDescription = Object.freeze({ key: { sagaId: 1, revision: 1 }, name: 'sagaflow_sagaId_revision', unique: true });
 
 function sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   return JSON.stringify(Object.entries(a)) === JSON.stringify(Object.entries(b));
@@ -31,7 +43,7 @@ function sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolea
  * fails with IndexOptionsConflict), but a sagaId index that is not unique is refused: without
  * it two projectors racing on a new saga could insert it twice.
  */
-export async function ensureSagaIndexes(collection: SagaCollection): Promise<void> {
+export async function ensureSagaIndexes(collection: SagaCollection, opts: { revisionIndex?: boolean } = {}): Promise<void> {
   let existing: { key: Record<string, unknown>; unique?: boolean }[] = [];
   try {
     existing = (await collection.listIndexes().toArray()) as typeof existing;
@@ -40,7 +52,7 @@ export async function ensureSagaIndexes(collection: SagaCollection): Promise<voi
     if ((err as { code?: number }).code !== 26) throw storeError('listing the indexes', err);
   }
   const missing: IndexDescription[] = [];
-  for (const index of SAGA_INDEXES) {
+  for (const index of opts.revisionIndex ? [...SAGA_INDEXES, REVISION_INDEX] : SAGA_INDEXES) {
     const key = index.key as Record<string, unknown>;
     const found = existing.find((e) => sameKey(e.key, key));
     if (!found) missing.push(index);

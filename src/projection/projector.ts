@@ -111,7 +111,8 @@ export class Projector {
     this.onFatal = opts.onFatal;
     this.topic = opts.changelogTopic ?? changelogTopicName(opts.applicationId);
     this.groupId = opts.groupId ?? `${opts.applicationId}-projection`;
-    this.chunkSize = opts.chunkSize ?? 500;
+    // Large chunks: a saga's revisions usually fall in one chunk, so it is written once.
+    this.chunkSize = opts.chunkSize ?? 2_000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.log = opts.logger.child({ component: 'projection', sink: opts.sink.kind, topic: this.topic });
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CLIENT_NAMES } from '../adapters/select.ts';
 import type { ClientName } from '../broker/ports.ts';
@@ -23,6 +24,11 @@ export interface RuntimeEnv {
   commitIntervalMs: number | undefined;
   /** How long SIGTERM/SIGINT may take to commit, leave the group and close the stores before the process exits anyway. */
   shutdownGraceMs: number;
+  /**
+   * The operator token: with it, operator actions (cancel, dead-letter re-drive) are on, and
+   * `protectReads` puts the console's data and the read API behind it too. Never logged.
+   */
+  admin: { token: string; protectReads: boolean } | undefined;
   /** Brokers and application id of a saga.json without kafka channels (see EngineKafkaEnv). */
   engineKafka: EngineKafkaEnv;
   /** Delivery of commands on rest channels (the outbox dispatcher). */
@@ -50,6 +56,9 @@ export const SAGAFLOW_ENV_VARS = [
   'SAGAFLOW_KAFKA_CLIENT',
   'SAGAFLOW_COMMIT_INTERVAL_MS',
   'SAGAFLOW_SHUTDOWN_GRACE_MS',
+  'SAGAFLOW_ADMIN_TOKEN',
+  'SAGAFLOW_ADMIN_TOKEN_FILE',
+  'SAGAFLOW_PROTECT_READS',
   'SAGAFLOW_APPLICATION_ID',
   'SAGAFLOW_REST_DISPATCHER',
   'SAGAFLOW_REST_CONCURRENCY',
@@ -59,6 +68,9 @@ export const SAGAFLOW_ENV_VARS = [
 
 /** The client used when SAGAFLOW_KAFKA_CLIENT is not set. */
 export const DEFAULT_KAFKA_CLIENT: ClientName = 'librdkafka';
+
+/** Shortest admin token accepted: a guessable token would guard nothing. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -82,6 +94,32 @@ function flag(env: Record<string, string | undefined>, name: string, fallback: b
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw invalid(name, `"${raw}" is not a boolean; set true or false`);
+}
+
+function adminAccess(env: Record<string, string | undefined>, cwd: string): RuntimeEnv['admin'] {
+  const inline = env.SAGAFLOW_ADMIN_TOKEN;
+  const file = env.SAGAFLOW_ADMIN_TOKEN_FILE;
+  if (inline && file) throw invalid('SAGAFLOW_ADMIN_TOKEN_FILE', 'is set together with SAGAFLOW_ADMIN_TOKEN; set only one of them');
+  let token = inline;
+  if (file) {
+    const path = resolve(cwd, file);
+    try {
+      // A secret file usually ends with a newline that is not part of the secret.
+      token = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw invalid('SAGAFLOW_ADMIN_TOKEN_FILE', `${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); point it at a readable file holding the token`);
+    }
+  }
+  const protectReads = flag(env, 'SAGAFLOW_PROTECT_READS', false);
+  if (!token) {
+    if (protectReads) throw invalid('SAGAFLOW_PROTECT_READS', 'is true but no admin token is set; set SAGAFLOW_ADMIN_TOKEN or SAGAFLOW_ADMIN_TOKEN_FILE');
+    return undefined;
+  }
+  const name = file ? 'SAGAFLOW_ADMIN_TOKEN_FILE' : 'SAGAFLOW_ADMIN_TOKEN';
+  // The messages describe the token, never repeat it.
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH) throw invalid(name, `the token has ${token.length} characters; use at least ${MIN_ADMIN_TOKEN_LENGTH} (e.g. openssl rand -hex 32)`);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw invalid(name, 'the token holds spaces or characters outside printable ASCII; it travels in an HTTP header');
+  return Object.freeze({ token, protectReads });
 }
 
 /**
@@ -133,6 +171,7 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     kafkaClient: client as ClientName,
     commitIntervalMs: interval === undefined || interval === '' ? undefined : integer(env, 'SAGAFLOW_COMMIT_INTERVAL_MS', 100, 0, 60_000),
     shutdownGraceMs: integer(env, 'SAGAFLOW_SHUTDOWN_GRACE_MS', 30_000, 1_000, 3_600_000),
+    admin: adminAccess(env, cwd),
     engineKafka: Object.freeze(engineKafkaEnv(env)),
     rest: Object.freeze({
       dispatcher: flag(env, 'SAGAFLOW_REST_DISPATCHER', true),

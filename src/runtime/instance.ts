@@ -19,11 +19,18 @@ import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName 
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
+import { runCheckUp } from '../http/check-up.ts';
+import { dependencyChecks } from './dependency-checks.ts';
 import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
 import { Dispatcher } from '../outbox/dispatcher.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
+import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
+import { classifyKafkajsError } from '../adapters/kafkajs/errors.ts';
+import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
+import { KafkajsGroupView } from '../adapters/kafkajs/group-view.ts';
+import { KafkajsSagaEventLog } from '../adapters/kafkajs/saga-events.ts';
 
 export interface Instance {
   readonly url: string;
@@ -78,6 +85,8 @@ export async function startInstance(opts: {
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
   let dispatcher: Dispatcher | undefined;
+  let deadLetters: KafkajsDeadLetterStore | undefined;
+  let closeConsoleAdmin: () => Promise<void> = async () => undefined;
   const channelPath = layout.channelPath;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
@@ -109,7 +118,25 @@ export async function startInstance(opts: {
       throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
     const codec = await createProcessorCodec(layout.channel, topics);
+    const kafkaAdmin = admin;
     const countOf = (topic: string) => counts.get(topic) ?? partitions;
+    // The console's dead-letter store, group view and event log read Kafka through kafkajs for
+    // now, whatever client the engine runs on.
+    const consoleKafka = kafkajsClient(brokerConfig);
+    const consoleAdmin = consoleKafka.admin();
+    closeConsoleAdmin = () => consoleAdmin.disconnect();
+    await consoleAdmin.connect().catch((err: unknown) => {
+      throw kafkaStartError(classifyKafkajsError(err), channelPath, secrets);
+    });
+    deadLetters = new KafkajsDeadLetterStore({
+      kafka: consoleKafka,
+      admin: consoleAdmin,
+      applicationId: layout.applicationId,
+      deadLetterTopic: topics.deadLetter,
+      eventsTopic: topics.events,
+      logger,
+      replicationFactor: env.replicationFactor ?? -1,
+    });
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
@@ -180,10 +207,32 @@ export async function startInstance(opts: {
         },
       },
       queries: proc,
-      metrics: () =>
-        proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }) + (outbox?.prometheus() ?? ''),
+      metrics: async () =>
+        (await proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) })) + (outbox ? await outbox.prometheus() : ''),
+      checkUp: () => runCheckUp(dependencyChecks({ admin: kafkaAdmin, eventsTopic: topics.events, channel: layout.channel, persistency: config.persistencyManagement, projection })),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
+      ...(env.admin ? { admin: env.admin } : {}),
+      deadLetters: { store: deadLetters, decodeEvent: (value) => codec.decodeEvent(topics.events, value) },
+      console: {
+        applicationId: layout.applicationId,
+        selfUrl: () => advertised,
+        group: new KafkajsGroupView({ admin: consoleAdmin, groupId: layout.applicationId, topic: topics.events }),
+        events: new KafkajsSagaEventLog({
+          kafka: consoleKafka,
+          admin: consoleAdmin,
+          topic: topics.events,
+          partitions,
+          groupPrefix: layout.applicationId,
+          decode: (value) => codec.decodeEvent(topics.events, value),
+        }),
+        counters: () => ({
+          events: proc.metrics.eventsProcessed,
+          commands: proc.metrics.commandsSent,
+          deadLetters: proc.metrics.deadLettered,
+          transactions: proc.metrics.transactions,
+        }),
+      },
       ...opts.httpExtras,
     });
     await app.listen({ host: env.httpHost, port: env.httpPort }).catch((err: unknown) => {
@@ -208,6 +257,7 @@ export async function startInstance(opts: {
     const httpApp = app;
     const projectionHandle = projection;
     const topicAdmin = admin;
+    const deadLetterStore = deadLetters;
     return {
       url,
       app: httpApp,
@@ -222,8 +272,10 @@ export async function startInstance(opts: {
         // The dispatcher waits for its requests in flight meanwhile; it writes failure reports with the ingress producer.
         await Promise.all([proc.stop(), outbox?.stop()]);
         await projectionHandle?.stop().catch(() => undefined);
+        await deadLetterStore.close();
         await ingress.close().catch(() => undefined);
         await topicAdmin.close().catch(() => undefined);
+        await closeConsoleAdmin().catch(() => undefined);
         await kafka.close().catch(() => undefined);
       },
     };
@@ -232,8 +284,10 @@ export async function startInstance(opts: {
     await processor?.stop().catch(() => undefined);
     await dispatcher?.stop().catch(() => undefined);
     await projection?.stop().catch(() => undefined);
+    await deadLetters?.close();
     await producer?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
+    await closeConsoleAdmin().catch(() => undefined);
     await client?.close().catch(() => undefined);
     throw err;
   }

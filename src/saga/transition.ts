@@ -1,4 +1,5 @@
-import type { CompiledDefinition, CompiledState } from '../definition/compile.ts';
+import type { CompiledDefinition, CompiledState, CompiledTransition } from '../definition/compile.ts';
+import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE, CANCEL_EVENT, parseCancelPayload } from './cancel.ts';
 import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
 import type {
   Command,
@@ -15,6 +16,14 @@ import type {
 type CreateInput = Extract<SagaInput, { kind: 'create' }>;
 type EventInput = Extract<SagaInput, { kind: 'event' }>;
 type DeliveryFailedInput = Extract<SagaInput, { kind: 'delivery-failed' }>;
+type CancelInput = Extract<SagaInput, { kind: 'cancel' }>;
+/** What an ignored event is recorded with, whatever kind of input it came as. */
+interface Received {
+  sagaId: string;
+  label: string;
+  timestamp: string;
+  eventId?: string;
+}
 
 /**
  * The saga state machine as a pure function: given the definition, the saga as stored (or
@@ -25,14 +34,12 @@ type DeliveryFailedInput = Extract<SagaInput, { kind: 'delivery-failed' }>;
  * timestamp as its clock and a seed made of sagaId, revision and label as its randomness.
  */
 export function transition(def: CompiledDefinition, saga: SagaDocument | undefined, input: SagaInput): TransitionResult {
-  switch (input.kind) {
-    case 'create':
-      return create(def, saga, input);
-    case 'event':
-      return applyEvent(def, saga, input);
-    case 'delivery-failed':
-      return recordDeliveryFailure(def, saga, input);
-  }
+  if (input.kind === 'create') return create(def, saga, input);
+  if (input.kind === 'cancel') return cancel(def, saga, input);
+  if (input.kind === 'delivery-failed') return recordDeliveryFailure(def, saga, input);
+  // The wire form of a cancel is an event with a reserved label: the interpreter need not know it.
+  if (input.label === CANCEL_EVENT) return cancelFromEvent(def, saga, input);
+  return applyEvent(def, saga, input);
 }
 
 function create(def: CompiledDefinition, existing: SagaDocument | undefined, input: CreateInput): TransitionResult {
@@ -72,16 +79,24 @@ function create(def: CompiledDefinition, existing: SagaDocument | undefined, inp
   return { outcome: 'created', saga, changed: true, commands: entered.commands };
 }
 
-function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, input: EventInput): TransitionResult {
+/** What every input to an existing saga goes through first: the saga exists, the event is new, the saga is not final. */
+function admit(def: CompiledDefinition, saga: SagaDocument | undefined, input: Received): { saga: SagaDocument } | { result: TransitionResult } {
   if (saga === undefined) {
-    return { outcome: 'unknown-saga', saga: undefined, changed: false, commands: [], reason: `saga "${input.sagaId}" does not exist` };
+    return { result: { outcome: 'unknown-saga', saga: undefined, changed: false, commands: [], reason: `saga "${input.sagaId}" does not exist` } };
   }
   if (input.eventId !== undefined && saga.recentEventIds.includes(input.eventId)) {
-    return unchanged('duplicate', saga, `event "${input.label}" with eventId "${input.eventId}" was already processed`);
+    return { result: unchanged('duplicate', saga, `event "${input.label}" with eventId "${input.eventId}" was already processed`) };
   }
   if (saga.isFinal) {
-    return ignore(def, saga, input, 'already-final', `saga is in final state "${saga.currentState}", which accepts no events`);
+    return { result: ignore(def, saga, input, 'already-final', `saga is in final state "${saga.currentState}", which accepts no events`) };
   }
+  return { saga };
+}
+
+function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, input: EventInput): TransitionResult {
+  const admitted = admit(def, stored, input);
+  if ('result' in admitted) return admitted.result;
+  const { saga } = admitted;
   const state = def.states.get(saga.currentState);
   if (state === undefined) {
     return ignore(def, saga, input, 'unexpected', `state "${saga.currentState}" is not in the saga definition`);
@@ -105,24 +120,87 @@ function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, inp
   if (target === undefined) {
     return ignore(def, saga, input, 'unexpected', `targetState "${found.targetState}" is not in the saga definition`);
   }
-
-  const revision = saga.revision + 1;
   let metadata = saga.metadata;
   if (isPlainObject(input.payload)) {
     const { enabled, merge } = def.settings.deepMergeMetadata;
     if (enabled) {
-      const merged = merge(saga.metadata, input.payload, { timestamp: input.timestamp, seed: `${saga.sagaId}\u0000${revision}\u0000${input.label}` });
+      const merged = merge(saga.metadata, input.payload, { timestamp: input.timestamp, seed: `${saga.sagaId}\u0000${saga.revision + 1}\u0000${input.label}` });
       if (!merged.ok) return hookFailed(def, saga, input, merged.reason);
       metadata = merged.value;
     } else {
       metadata = shallowMergeMetadata(saga.metadata, input.payload);
     }
   }
-  const event: EventHistoryEntry = { event: input.label, timestamp: input.timestamp };
-  if (found.businessEventId !== undefined) event.businessEventId = found.businessEventId;
-  if (found.businessEventDescription !== undefined) event.businessEventDescription = found.businessEventDescription;
-  if (input.eventId !== undefined) event.eventId = input.eventId;
+  return moveTo(def, saga, target, historyEntry(input, found), metadata, input, 'applied');
+}
 
+function cancelFromEvent(def: CompiledDefinition, stored: SagaDocument | undefined, input: EventInput): TransitionResult {
+  const parsed = parseCancelPayload(input.payload);
+  if (parsed.ok) {
+    const request: CancelInput = { kind: 'cancel', sagaId: input.sagaId, timestamp: input.timestamp, ...parsed.request };
+    if (input.eventId !== undefined) request.eventId = input.eventId;
+    return cancel(def, stored, request);
+  }
+  const admitted = admit(def, stored, input);
+  if ('result' in admitted) return admitted.result;
+  return ignore(def, admitted.saga, input, 'rejected', parsed.problem);
+}
+
+/**
+ * Cancel: into `targetState` when the request names one (a declared state, or `__cancelled__`),
+ * else where the current state's `__cancel__` transition leads, else into `__cancelled__` (the
+ * definition's state of that name, or the built-in final one). The target's commands are sent,
+ * as on any transition, so a declared target can start a compensation; metadata is unchanged.
+ * The history entry records who cancelled and why.
+ */
+function cancel(def: CompiledDefinition, stored: SagaDocument | undefined, input: CancelInput): TransitionResult {
+  const received: Received = { sagaId: input.sagaId, label: CANCEL_EVENT, timestamp: input.timestamp };
+  if (input.eventId !== undefined) received.eventId = input.eventId;
+  const admitted = admit(def, stored, received);
+  if ('result' in admitted) return admitted.result;
+  const { saga } = admitted;
+  const declared = def.states.get(saga.currentState)?.transitions.get(CANCEL_EVENT);
+  let target: CompiledState | undefined;
+  if (input.targetState !== undefined) {
+    target = def.states.get(input.targetState) ?? (input.targetState === CANCELLED_STATE ? BUILT_IN_CANCELLED_STATE : undefined);
+    if (target === undefined) {
+      return ignore(def, saga, received, 'rejected', `cancel: targetState "${input.targetState}" is not a state of the saga definition`);
+    }
+  } else if (declared !== undefined) {
+    target = def.states.get(declared.targetState);
+    if (target === undefined) {
+      return ignore(def, saga, received, 'rejected', `cancel: the "${CANCEL_EVENT}" transition of "${saga.currentState}" leads to "${declared.targetState}", which is not in the saga definition`);
+    }
+  } else {
+    target = def.states.get(CANCELLED_STATE) ?? BUILT_IN_CANCELLED_STATE;
+  }
+  const event = historyEntry(received, declared !== undefined && declared.targetState === target.id ? declared : undefined);
+  event.by = input.by;
+  event.reason = input.reason;
+  return moveTo(def, saga, target, event, saga.metadata, received, 'cancelled');
+}
+
+function historyEntry(input: Received, transitionTaken: CompiledTransition | undefined): EventHistoryEntry {
+  const event: EventHistoryEntry = { event: input.label, timestamp: input.timestamp };
+  if (transitionTaken?.businessEventId !== undefined) event.businessEventId = transitionTaken.businessEventId;
+  if (transitionTaken?.businessEventDescription !== undefined) event.businessEventDescription = transitionTaken.businessEventDescription;
+  if (input.eventId !== undefined) event.eventId = input.eventId;
+  return event;
+}
+
+/**
+ * The saga after entering `target` on `event`: history, revision and the target's commands. A
+ * command hook that fails leaves the saga where it was, with the event recorded.
+ */
+function moveTo(
+  def: CompiledDefinition,
+  saga: SagaDocument,
+  target: CompiledState,
+  event: EventHistoryEntry,
+  metadata: Record<string, unknown>,
+  input: Received,
+  outcome: 'applied' | 'cancelled',
+): TransitionResult {
   // Built field by field, Flow Manager's fields first, so the business state of the previous
   // state never lingers when the target state has none.
   const next: SagaDocument = {
@@ -132,22 +210,22 @@ function applyEvent(def: CompiledDefinition, saga: SagaDocument | undefined, inp
     ...businessState(target),
     isFinal: target.isFinal,
     metadata,
-    latestEvent: input.label,
+    latestEvent: event.event,
     history: {
-      states: [...saga.history.states, stateEntry(target, input.timestamp)],
+      states: [...saga.history.states, stateEntry(target, event.timestamp)],
       events: [...saga.history.events, event],
     },
-    revision,
+    revision: saga.revision + 1,
     createdAt: saga.createdAt,
-    updatedAt: input.timestamp,
+    updatedAt: event.timestamp,
     commands: saga.commands,
     ignoredEvents: saga.ignoredEvents,
     recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
   };
-  const entered = enter(target, next, input.timestamp);
+  const entered = enter(target, next, event.timestamp);
   if (!entered.ok) return hookFailed(def, saga, input, entered.reason);
   next.commands = [...saga.commands, ...entered.records];
-  return { outcome: 'applied', saga: next, changed: true, commands: entered.commands };
+  return { outcome, saga: next, changed: true, commands: entered.commands };
 }
 
 /**
@@ -179,7 +257,7 @@ function recordDeliveryFailure(def: CompiledDefinition, saga: SagaDocument | und
 function ignore(
   def: CompiledDefinition,
   saga: SagaDocument,
-  input: EventInput,
+  input: Received,
   outcome: IgnoredEventRecord['outcome'],
   reason: string,
   rememberEventId = true,
@@ -200,7 +278,7 @@ function ignore(
  * A hook failed: the saga stays in its state, with the event and the reason recorded. Its
  * eventId is not remembered: once the hook is fixed the same event can be sent again.
  */
-function hookFailed(def: CompiledDefinition, saga: SagaDocument, input: EventInput, reason: string): TransitionResult {
+function hookFailed(def: CompiledDefinition, saga: SagaDocument, input: Received, reason: string): TransitionResult {
   return ignore(def, saga, input, 'hook-failed', reason, false);
 }
 

@@ -15,6 +15,10 @@ export interface EventHistoryEntry {
   businessEventId?: BusinessId;
   businessEventDescription?: string;
   eventId?: string;
+  /** Who sent an operator input (a cancel), as the operator gave it. */
+  by?: string;
+  /** Why an operator input (a cancel) was sent. */
+  reason?: string;
 }
 
 /** A command emitted on entering a state (main command or side effect). */
@@ -121,6 +125,20 @@ export type SagaInput =
       timestamp: string;
     }
   | {
+      /**
+       * An operator stops the saga: it moves to `targetState` (a declared state), else to the
+       * state the current state's `__cancel__` transition names, else to `__cancelled__` (a
+       * declared state of that name, or the built-in final one). See cancel.ts.
+       */
+      kind: 'cancel';
+      sagaId: string;
+      by: string;
+      reason: string;
+      targetState?: string;
+      eventId?: string;
+      timestamp: string;
+    }
+  | {
       /** The outbox dispatcher reports a command it could not deliver (see delivery-failure.ts). */
       kind: 'delivery-failed';
       sagaId: string;
@@ -144,6 +162,7 @@ export type Outcome =
    * creates nothing (changed = false) and is for the dead-letter topic.
    */
   | 'hook-failed'
+  | 'cancelled'
   /** A failed delivery recorded in `deliveryFailures` (changed = true); the state stays. */
   | 'delivery-failed';
 
@@ -151,13 +170,13 @@ export interface TransitionResult {
   outcome: Outcome;
   /**
    * The saga after the input. `changed` says whether it differs from the input saga
-   * (and so must be persisted): applied and created always change it; unexpected,
+   * (and so must be persisted): applied, cancelled and created always change it; unexpected,
    * rejected, already-final and hook-failed record the event in `ignoredEvents` and change it
    * too; duplicate, unknown-saga, already-exists and a creation that hook-failed change nothing.
    */
   saga: SagaDocument | undefined;
   changed: boolean;
   commands: Command[];
-  /** Human-readable reason for any outcome other than created / applied. */
+  /** Human-readable reason for any outcome other than created / applied / cancelled. */
   reason?: string;
 }

@@ -8,7 +8,17 @@ import type { InputRecord } from '../broker/records.ts';
 import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 import { DEFAULT_KAFKA_CLIENT } from '../runtime/env.ts';
 
-export type CommandHandler = (command: { sagaId: string; label: string; payload: unknown; headers: Record<string, string> }) => Promise<void> | void;
+/** What a handler may answer: `{commit: false}` leaves the command's position uncommitted (see `handle`). */
+export interface CommandOutcome {
+  commit: boolean;
+}
+
+/** Runs one command; may resolve to a CommandOutcome (anything else counts as done). */
+export type CommandHandler = (command: { sagaId: string; label: string; payload: unknown; headers: Record<string, string> }) => unknown;
+
+function leftUncommitted(outcome: unknown): boolean {
+  return typeof outcome === 'object' && outcome !== null && (outcome as Partial<CommandOutcome>).commit === false;
+}
 
 export interface WorkerOptions {
   brokers: readonly string[];
@@ -17,11 +27,18 @@ export interface WorkerOptions {
   ssl?: boolean | Record<string, unknown>;
   sasl?: { mechanism: string; username: string; password: string };
   codec: ProcessorCodec;
-  commandsTopic: string;
-  eventsTopic: string;
-  groupId: string;
+  /** Where commands are read; absent: the worker only emits events. */
+  commandsTopic?: string;
+  /** Where events are written; absent: the worker only executes commands. */
+  eventsTopic?: string;
+  /** The consumer group of the command reader (required with `commandsTopic`). */
+  groupId?: string;
   clientId?: string;
   logger?: Logger;
+  /** A command that cannot be decoded is skipped (logged, its position committed) instead of stopping the worker. */
+  skipUndecodable?: boolean;
+  /** Called for each command skipped because it could not be decoded. */
+  onSkipped?: (command: { sagaId: string; error: unknown }) => void;
 }
 
 /**
@@ -40,6 +57,7 @@ export class SagaWorker {
   private producer: RecordProducer | undefined;
   private eventPartitions = 0;
   private failed: unknown;
+  private started = false;
 
   constructor(opts: WorkerOptions) {
     this.opts = opts;
@@ -51,12 +69,26 @@ export class SagaWorker {
   }
 
   async emit(label: string, sagaId: string, payload: unknown = {}, eventId?: string): Promise<void> {
+    const topic = this.opts.eventsTopic;
+    if (topic === undefined) throw new Error('events emitter component not configured');
     if (!this.producer) throw new Error('worker not started: call start() first');
     const envelope: Envelope = { messageLabel: label, messagePayload: payload };
     if (eventId !== undefined) envelope.eventId = eventId;
-    const value = await this.opts.codec.encodeEvent(this.opts.eventsTopic, envelope);
+    const value = await this.opts.codec.encodeEvent(topic, envelope);
     // The saga's partition, as the orchestrator computes it (murmur2, like Java clients).
-    await this.producer.send([{ topic: this.opts.eventsTopic, partition: partitionForKey(sagaId, this.eventPartitions), key: sagaId, value }]);
+    await this.producer.send([{ topic, partition: partitionForKey(sagaId, this.eventPartitions), key: sagaId, value }]);
+  }
+
+  /** False once the worker failed (a handler threw, the consumer stopped for good) or stopped. */
+  isHealthy(): boolean {
+    return this.failed === undefined;
+  }
+
+  /** Started, healthy, and (with a commands topic) a member of its group. */
+  isReady(): boolean {
+    if (!this.started || !this.isHealthy()) return false;
+    if (this.opts.commandsTopic !== undefined && this.member?.memberId() === undefined) return false;
+    return this.opts.eventsTopic === undefined || this.producer !== undefined;
   }
 
   async start(): Promise<void> {
@@ -64,21 +96,27 @@ export class SagaWorker {
     const logger = opts.logger ?? pino({ level: 'warn' });
     const client = await createBrokerClient(opts.client ?? DEFAULT_KAFKA_CLIENT, {
       brokers: opts.brokers,
-      clientId: opts.clientId ?? opts.groupId,
+      clientId: opts.clientId ?? opts.groupId ?? 'sagaflow-worker',
       logger,
       ...(opts.ssl === undefined ? {} : { ssl: opts.ssl }),
       ...(opts.sasl ? { sasl: opts.sasl } : {}),
     });
     this.client = client;
-    const admin = await client.admin();
-    try {
-      const count = (await admin.partitionCounts([opts.eventsTopic])).get(opts.eventsTopic);
-      if (!count) throw new Error(`events topic "${opts.eventsTopic}" does not exist`);
-      this.eventPartitions = count;
-    } finally {
-      await admin.close();
+    if (opts.commandsTopic === undefined && opts.eventsTopic === undefined) throw new Error('configure a commands topic, an events topic or both');
+    if (opts.eventsTopic !== undefined) {
+      const admin = await client.admin();
+      try {
+        const count = (await admin.partitionCounts([opts.eventsTopic])).get(opts.eventsTopic);
+        if (!count) throw new Error(`events topic "${opts.eventsTopic}" does not exist`);
+        this.eventPartitions = count;
+      } finally {
+        await admin.close();
+      }
+      this.producer = await client.producer();
     }
-    this.producer = await client.producer();
+    this.started = true;
+    if (opts.commandsTopic === undefined) return;
+    if (opts.groupId === undefined) throw new Error('a commands topic needs a groupId');
     const member = client.groupMember({ groupId: opts.groupId, topics: [opts.commandsTopic], advertisedUrl: '', fromBeginning: true, maxWaitMs: 100 });
     this.member = member;
     await member.start({
@@ -92,8 +130,16 @@ export class SagaWorker {
     });
   }
 
+  /**
+   * Runs the handlers of one fetched batch, in order per partition, in parallel across
+   * partitions. A partition's position moves past the last command whose handler did not
+   * answer `{commit: false}` (a command without key or handler counts as done): an
+   * uncommitted command is delivered again after a restart unless a later one of its
+   * partition was committed (positions are offsets; Flow Manager's client behaves the same).
+   */
   private async handle(member: GroupMember, records: readonly InputRecord[]): Promise<void> {
     if (this.failed !== undefined) return;
+    const topic = this.opts.commandsTopic as string;
     const byPartition = new Map<number, InputRecord[]>();
     for (const r of records) {
       let list = byPartition.get(r.partition);
@@ -103,14 +149,29 @@ export class SagaWorker {
     try {
       await Promise.all(
         [...byPartition].map(async ([partition, list]) => {
+          let commitTo: bigint | undefined;
           for (const record of list) {
-            if (!record.key) continue;
-            const envelope = await this.opts.codec.decodeCommand(this.opts.commandsTopic, record.value);
+            const done = record.offset + 1n;
+            if (!record.key) {
+              commitTo = done;
+              continue;
+            }
+            const sagaId = record.key.toString('utf8');
+            let envelope: Envelope;
+            try {
+              envelope = await this.opts.codec.decodeCommand(topic, record.value);
+            } catch (error) {
+              if (!this.opts.skipUndecodable) throw error;
+              (this.opts.logger ?? pino({ level: 'warn' })).warn({ sagaId, partition, offset: record.offset.toString(), err: error }, 'command skipped: it cannot be decoded');
+              this.opts.onSkipped?.({ sagaId, error });
+              commitTo = done;
+              continue;
+            }
             const handler = this.handlers.get(envelope.messageLabel);
-            if (handler) await handler({ sagaId: record.key.toString('utf8'), label: envelope.messageLabel, payload: envelope.messagePayload, headers: headersToStrings(record.headers) });
+            const outcome: unknown = handler ? await handler({ sagaId, label: envelope.messageLabel, payload: envelope.messagePayload, headers: headersToStrings(record.headers) }) : undefined;
+            if (!leftUncommitted(outcome)) commitTo = done;
           }
-          const last = list[list.length - 1];
-          if (last) await member.commit([{ topic: this.opts.commandsTopic, partition, offset: last.offset + 1n }]);
+          if (commitTo !== undefined) await member.commit([{ topic, partition, offset: commitTo }]);
         }),
       );
     } catch (err) {
@@ -122,6 +183,7 @@ export class SagaWorker {
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     const member = this.member;
     this.member = undefined;
     await member?.stop().catch(() => undefined);

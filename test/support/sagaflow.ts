@@ -87,7 +87,7 @@ export async function startTestInstance(
     partitions?: number;
     beforeCommit?: (partitions: number[]) => Promise<void> | void;
     client?: string;
-    /** More environment variables for the instance (SAGAFLOW_REST_*, KAFKA_BROKERS, ...). */
+    /** More environment variables for the instance, e.g. SAGAFLOW_ADMIN_TOKEN, SAGAFLOW_REST_*, KAFKA_BROKERS. */
     env?: Record<string, string>;
   } = {},
 ): Promise<Instance> {

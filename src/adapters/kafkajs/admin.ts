@@ -54,6 +54,13 @@ export class KafkajsTopicAdmin implements TopicAdmin {
     });
   }
 
+  groupMembers(groupId: string): Promise<{ memberId: string; clientId: string; host: string }[]> {
+    return kafkajsCall(async () => {
+      const { groups } = await this.admin.describeGroups([groupId]);
+      return (groups[0]?.members ?? []).map((m) => ({ memberId: m.memberId, clientId: m.clientId, host: m.clientHost }));
+    });
+  }
+
   deleteGroups(groupIds: readonly string[]): Promise<void> {
     return kafkajsCall(async () => {
       await this.admin.deleteGroups([...groupIds]);

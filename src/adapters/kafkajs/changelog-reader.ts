@@ -6,7 +6,7 @@ import type { InputRecord, RecordHeaders } from '../../broker/records.ts';
 import { kafkajsCall } from './errors.ts';
 
 /** Assigns exactly one partition of the subscribed topic to the (only) member of a group. */
-function singlePartitionAssigner(topic: string, partition: number): PartitionAssigner {
+export function singlePartitionAssigner(topic: string, partition: number): PartitionAssigner {
   return () => ({
     name: 'SagaflowRestoreAssigner',
     version: 0,

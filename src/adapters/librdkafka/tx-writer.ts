@@ -114,7 +114,15 @@ export class LibrdkafkaTxWriter implements TxWriter {
       await this.init();
     }
     const producer = this.open();
-    await this.watch(rdCall((cb) => producer.beginTransaction(cb)));
+    try {
+      await rdCall((cb) => producer.beginTransaction(cb));
+    } catch (err) {
+      // begin_transaction only checks local state: failing means librdkafka still holds an
+      // earlier call as current (see abort) or is in a state this writer did not expect.
+      // A new producer with the same id starts clean.
+      this.broken = true;
+      throw err;
+    }
     this.failure = undefined;
   }
 
@@ -163,7 +171,17 @@ export class LibrdkafkaTxWriter implements TxWriter {
   async abort(): Promise<void> {
     const producer = this.producer;
     if (!producer || this.broken) return;
-    await this.watch(rdCall((cb) => producer.abortTransaction(TIMEOUT_MS, cb)));
+    try {
+      await rdCall((cb) => producer.abortTransaction(TIMEOUT_MS, cb));
+    } catch (err) {
+      // An abort that timed out (the broker away longer than TIMEOUT_MS) stays librdkafka's
+      // current call: every other transactional call is refused ("Conflicting
+      // abort_transaction API call is already in progress") until an abort completes, and a
+      // commit that timed out blocks the abort the same way. Replacing the producer ends
+      // either for sure: the next one's InitProducerId completes whatever this one left open.
+      this.broken = true;
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

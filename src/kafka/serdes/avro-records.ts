@@ -73,6 +73,8 @@ export const EVENT_HISTORY_FIELDS: Record<keyof EventHistoryEntry, string> = {
   businessEventId: 'businessEventId',
   businessEventDescription: 'businessEventDescription',
   eventId: 'eventId',
+  by: 'by',
+  reason: 'reason',
 };
 
 export const COMMAND_FIELDS: Record<keyof SentCommandRecord, string> = {
@@ -113,6 +115,8 @@ interface AvroEventHistoryEntry {
   businessEventId: BusinessId | null;
   businessEventDescription: string | null;
   eventId: string | null;
+  by: string | null;
+  reason: string | null;
 }
 
 interface AvroIgnoredEvent {
@@ -222,6 +226,8 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
         businessEventId: e.businessEventId ?? null,
         businessEventDescription: e.businessEventDescription ?? null,
         eventId: e.eventId ?? null,
+        by: e.by ?? null,
+        reason: e.reason ?? null,
       })),
     },
     revision: saga.revision,
@@ -290,6 +296,8 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
           ...optional('businessEventId', e.businessEventId),
           ...optional('businessEventDescription', e.businessEventDescription),
           ...optional('eventId', e.eventId),
+          ...optional('by', e.by),
+          ...optional('reason', e.reason),
         }),
       ),
     },

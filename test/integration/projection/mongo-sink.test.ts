@@ -1,9 +1,9 @@
 import { MongoClient } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { isSagaflowError } from '../../../src/errors.ts';
-import { ensureSagaIndexes, SAGA_INDEXES } from '../../../src/projection/mongo.ts';
+import { ensureSagaIndexes, REVISION_INDEX, SAGA_INDEXES } from '../../../src/projection/mongo.ts';
 import type { SagaCollection } from '../../../src/projection/mongo.ts';
-import { isFerretDb, MongoSagaSink } from '../../../src/projection/mongo-sink.ts';
+import { MongoSagaSink, serverKind } from '../../../src/projection/mongo-sink.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { mongoClient, mongoCollection } from '../../support/mongo.ts';
@@ -19,7 +19,7 @@ function rev(sagaId: string, revision: number): SagaDocument {
   return sagaDoc({ sagaId, revision, currentState: `state-${revision}`, updatedAt: new Date(Date.UTC(2024, 0, 1, 0, revision)).toISOString() });
 }
 
-describe.each(['replace', 'swap'] as const)('MongoSagaSink, strategy %s (real MongoDB-compatible server)', (strategy) => {
+describe.each(['replace', 'compare-and-set'] as const)('MongoSagaSink, strategy %s (real MongoDB-compatible server)', (strategy) => {
   it('reports the strategy it was given', async () => {
     const sink = new MongoSagaSink(await sagaCollection(), { strategy });
     await sink.init();
@@ -36,6 +36,8 @@ describe.each(['replace', 'swap'] as const)('MongoSagaSink, strategy %s (real Mo
     expect(names).toContain('sagaIdIndex');
     expect(names).not.toContain('sagaflow_sagaId_unique');
     for (const index of SAGA_INDEXES.slice(1)) expect(names).toContain(index.name);
+    if (strategy === 'compare-and-set') expect(names).toContain(REVISION_INDEX.name);
+    else expect(names).not.toContain(REVISION_INDEX.name);
   });
 
   it('refuses a non-unique sagaId index', async () => {
@@ -150,11 +152,41 @@ describe.each(['replace', 'swap'] as const)('MongoSagaSink, strategy %s (real Mo
   });
 });
 
+describe('MongoSagaSink strategy compare-and-set', () => {
+  it('does not overwrite a saga another writer changed between its read and its replace', async () => {
+    const collection = await sagaCollection();
+    const sink = new MongoSagaSink(collection, { strategy: 'compare-and-set' });
+    await sink.init();
+    await sink.write([rev('c1', 1), rev('c2', 1), rev('c3', 1)]);
+    // Another writer moves c1 to 6 and c2 to 3 right after our read: the first read still
+    // answers revision 1 for every saga, later reads see the truth.
+    let reads = 0;
+    const late = Object.assign(Object.create(collection) as SagaCollection, {
+      find: (...args: Parameters<SagaCollection['find']>) => {
+        reads += 1;
+        if (reads > 1) return collection.find(...args);
+        return { toArray: async () => ['c1', 'c2', 'c3'].map((sagaId) => ({ sagaId, revision: 1 })) };
+      },
+    });
+    await collection.replaceOne({ sagaId: 'c1' }, rev('c1', 6));
+    await collection.replaceOne({ sagaId: 'c2' }, rev('c2', 3));
+    const result = await new MongoSagaSink(late, { strategy: 'compare-and-set' }).write([rev('c1', 5), rev('c2', 4), rev('c3', 2)]);
+    expect(result).toEqual({ written: 2, stale: 1 });
+    expect(reads).toBeGreaterThan(1);
+    const stored = await storedSagas(collection);
+    expect([...stored.values()].map((s) => [s.sagaId, s.revision]).sort()).toEqual([
+      ['c1', 6],
+      ['c2', 4],
+      ['c3', 2],
+    ]);
+  });
+});
+
 describe('MongoSagaSink strategy auto', () => {
-  it('swaps on FerretDB and replaces on MongoDB, as the server reports itself', async () => {
+  it('replaces with the guarded filter on MongoDB and compares and sets elsewhere, as the server reports itself', async () => {
     const client = await mongoClient();
     const sink = new MongoSagaSink(await sagaCollection(), { client });
     await sink.init();
-    expect(sink.strategy).toBe((await isFerretDb(client)) ? 'swap' : 'replace');
+    expect(sink.strategy).toBe((await serverKind(client)) === 'mongodb' ? 'replace' : 'compare-and-set');
   });
 });

@@ -147,7 +147,7 @@ export async function storedSagas(collection: Collection<SagaDocument>): Promise
   return new Map(docs.map((d) => [d.sagaId, d]));
 }
 
-/** A MongoDB sink choosing its strategy as in production (swap on FerretDB, replace on MongoDB). */
+/** A MongoDB sink choosing its strategy as in production (replace on MongoDB, compare-and-set elsewhere). */
 export async function mongoSink(collection: Collection<SagaDocument>): Promise<MongoSagaSink> {
   return new MongoSagaSink(collection, { client: await mongoClient() });
 }

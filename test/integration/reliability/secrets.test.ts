@@ -9,7 +9,7 @@ import { loadSagaConfigFile } from '../../../src/definition/load.ts';
 import type { KafkaProtocol } from '../../../src/definition/types.ts';
 import { main } from '../../../src/cli/main.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
-import { mongoCollection } from '../../support/mongo.ts';
+import { mongoClient, mongoCollection } from '../../support/mongo.ts';
 import { uniqueFlow } from '../../support/sagaflow.ts';
 import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -93,12 +93,25 @@ function sagaJson(
   return file;
 }
 
-function secretEnv(s: Secrets, mongoHost: string): Record<string, string> {
+function secretEnv(s: Secrets, mongoHost: string, mechanism = 'PLAIN'): Record<string, string> {
   return {
     SAGAFLOW_TEST_KAFKA_PASSWORD: s.kafkaPassword,
     SAGAFLOW_TEST_REGISTRY_PASSWORD: s.registryPassword,
-    SAGAFLOW_TEST_MONGO_URI: `mongodb://${s.mongoUser}:${s.mongoPassword}@${mongoHost}/sagaflow_test?directConnection=true&authMechanism=PLAIN`,
+    SAGAFLOW_TEST_MONGO_URI: `mongodb://${s.mongoUser}:${s.mongoPassword}@${mongoHost}/sagaflow_test?directConnection=true&authMechanism=${mechanism}`,
   };
+}
+
+/**
+ * Makes the server know the MongoDB user, and says how it authenticates: FerretDB 1.x takes
+ * any name with PLAIN; MongoDB and SecantusDB check a user created here with SCRAM-SHA-256.
+ */
+async function mongoUserMechanism(s: Secrets): Promise<string> {
+  const client = await mongoClient();
+  if ('ferretdbVersion' in (await client.db('admin').command({ buildInfo: 1 }))) return 'PLAIN';
+  const db = client.db('sagaflow_test');
+  await db.command({ createUser: s.mongoUser, pwd: s.mongoPassword, roles: [{ role: 'readWrite', db: 'sagaflow_test' }] });
+  registerCleanup(async () => void (await db.command({ dropUser: s.mongoUser })));
+  return 'SCRAM-SHA-256';
 }
 
 describe('secrets', () => {
@@ -165,7 +178,7 @@ describe('secrets', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const instance = run(['start'], {
-      ...secretEnv(s, new URL(mongodbUrl).host),
+      ...secretEnv(s, new URL(mongodbUrl).host, await mongoUserMechanism(s)),
       CONFIGURATIONS_FILE_PATH: file,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(port),
@@ -191,16 +204,17 @@ describe('secrets', () => {
     await post('/event', JSON.stringify({ key: 'no-such-saga', value: { messageLabel: 'validationOK', messagePayload: {} } }));
     await post('/saga', '{"associatedEntityId": ');
     await post('/saga', JSON.stringify({ associatedEntityId: 'a', metadata: { x: 'x'.repeat(1_100_000) } }));
-    for (const path of ['/machine-definition', '/-/metrics', '/-/ready', '/-/healthz', '/documentation/json', `/saga/${sagaId}`, '/saga/unknown', '/sagas', '/sagas/stats', '/nope']) await call(path);
+    for (const path of ['/machine-definition', '/-/metrics', '/-/check-up', '/-/ready', '/-/healthz', '/documentation/json', `/saga/${sagaId}`, '/saga/unknown', '/sagas', '/sagas/stats', '/nope']) await call(path);
     // Let the processor and the projection (which MongoDB refuses) log for a while.
     await delay(3_000);
     instance.child.kill('SIGTERM');
     const { stdout, stderr } = await instance.done;
     const logs = stdout + stderr;
     // The credentials were used: the projection wrote through the URI with the password
-    // (FerretDB takes PLAIN credentials) and the list API read the saga back.
+    // and the list API read the saga back.
     expect(answers.find((a) => a.startsWith('GET /sagas 200') && a.includes(sagaId))).toBeDefined();
     expect(answers.find((a) => a.startsWith('GET /-/metrics 200'))).toBeDefined();
+    expect(answers.find((a) => a.startsWith('GET /-/check-up '))).toContain('"name":"schema-registry"');
     expect(leaks(answers.join('\n'), s)).toEqual([]);
     expect(leaks(logs, s)).toEqual([]);
   });

@@ -44,6 +44,7 @@ async function build(opts: {
   fetchImpl?: typeof fetch;
   fallback?: HttpDeps['fallback'];
   bodyLimit?: number;
+  checkUp?: HttpDeps['checkUp'];
 }) {
   const produced: { sagaId: string; envelope: Envelope }[] = [];
   const { config, compiled } = await definition(opts.throwOnUnexpected ?? false);
@@ -66,6 +67,7 @@ async function build(opts: {
   if (opts.fetchImpl) deps.fetchImpl = opts.fetchImpl;
   if (opts.fallback) deps.fallback = opts.fallback;
   if (opts.bodyLimit) deps.bodyLimit = opts.bodyLimit;
+  if (opts.checkUp) deps.checkUp = opts.checkUp;
   const app = await buildHttpApp(deps);
   return { app, produced };
 }
@@ -236,12 +238,36 @@ describe('service routes', () => {
     expect(ready.json().partitions).toEqual([{ partition: 0, state: 'starting' }]);
     expect((await notReady.app.inject({ method: 'GET', url: '/-/metrics' })).body).toContain('sagaflow_events_processed_total');
     const doc = (await notReady.app.inject({ method: 'GET', url: '/documentation/json' })).json() as { paths: Record<string, unknown> };
-    for (const path of ['/saga', '/event', '/saga/{sagaId}', '/machine-definition', '/-/healthz', '/-/ready']) {
+    for (const path of ['/saga', '/event', '/saga/{sagaId}', '/machine-definition', '/-/healthz', '/-/ready', '/-/check-up']) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     const unknown = await notReady.app.inject({ method: 'GET', url: '/nope' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().code).toBe('SAGAFLOW_ROUTE_NOT_FOUND');
+  });
+
+  it('/-/check-up answers as Mia-Platform services do: {status, name, version}, 200 only when every dependency is up', async () => {
+    const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    const none = await build({});
+    const plain = await none.app.inject({ method: 'GET', url: '/-/check-up' });
+    expect(plain.statusCode).toBe(200);
+    expect(plain.json()).toEqual({ status: 'OK', name: 'sagaflow', version, checks: [] });
+
+    let mongoUp = true;
+    const { app } = await build({
+      checkUp: async () => ({
+        ok: mongoUp,
+        checks: [
+          { name: 'kafka', status: 'OK', durationMs: 3 },
+          { name: 'persistency', status: mongoUp ? 'OK' : 'KO', durationMs: 5, ...(mongoUp ? {} : { message: 'MongoDB did not answer' }) },
+        ],
+      }),
+    });
+    expect((await app.inject({ method: 'GET', url: '/-/check-up' })).statusCode).toBe(200);
+    mongoUp = false;
+    const down = await app.inject({ method: 'GET', url: '/-/check-up' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json()).toMatchObject({ status: 'KO', name: 'sagaflow', version, checks: [{ name: 'kafka', status: 'OK' }, { name: 'persistency', status: 'KO', message: 'MongoDB did not answer' }] });
   });
 
   it('error codes are unique, prefixed and map to 4xx/5xx', () => {

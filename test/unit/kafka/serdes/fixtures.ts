@@ -26,6 +26,7 @@ export function fullSaga(): SagaDocument {
           businessEventDescription: 'Validated',
           eventId: 'evt-1',
         },
+        { event: '__cancel__', timestamp: '2025-01-01T00:00:01.500Z', by: 'operator@example.com', reason: 'customer withdrew' },
       ],
     },
     revision: 3,

@@ -1,0 +1,107 @@
+import type { BusinessId } from '../../definition/types.ts';
+import type { SagaDocument } from '../../saga/types.ts';
+import type { SagaEventRecord } from './ports.ts';
+
+/** One line of a saga's timeline, oldest first. */
+export type TimelineEntry =
+  | {
+      kind: 'state';
+      at: string;
+      /** 0 for the creation, then one per move. */
+      step: number;
+      state: string;
+      event: string;
+      businessStateId?: BusinessId;
+      businessStateDescription?: string;
+      businessEventId?: BusinessId;
+      businessEventDescription?: string;
+      eventId?: string;
+      by?: string;
+      reason?: string;
+      /** The event's payload, when it was read back from the events topic. */
+      payload?: unknown;
+      offset?: string;
+    }
+  | {
+      kind: 'command';
+      at: string;
+      label: string;
+      channel: string;
+      commandKind: 'main' | 'sideEffect';
+      state: string;
+      revision: number;
+      /** 1 the first time the saga sends this command, 2 the second, ... */
+      attempt: number;
+    }
+  | {
+      kind: 'ignored';
+      at: string;
+      event: string;
+      outcome: string;
+      reason: string;
+      state: string;
+      eventId?: string;
+      payload?: unknown;
+      offset?: string;
+    };
+
+const ORDER: Record<TimelineEntry['kind'], number> = { state: 0, command: 1, ignored: 2 };
+
+/**
+ * States entered (with the event that moved the saga there), commands sent (with the revision
+ * that sent them and which attempt of that command it was) and ignored events (with why),
+ * merged in time order. Entries of the same instant keep cause before effect: the state, then
+ * the commands it sent, then what was ignored.
+ */
+export function sagaTimeline(saga: SagaDocument): TimelineEntry[] {
+  const entries: { entry: TimelineEntry; seq: number }[] = [];
+  let seq = 0;
+  saga.history.states.forEach((s, i) => {
+    const e = saga.history.events[i];
+    const entry: TimelineEntry = { kind: 'state', at: s.timestamp, step: i, state: s.state, event: e?.event ?? '?' };
+    if (s.businessStateId !== undefined) entry.businessStateId = s.businessStateId;
+    if (s.businessStateDescription !== undefined) entry.businessStateDescription = s.businessStateDescription;
+    if (e?.businessEventId !== undefined) entry.businessEventId = e.businessEventId;
+    if (e?.businessEventDescription !== undefined) entry.businessEventDescription = e.businessEventDescription;
+    if (e?.eventId !== undefined) entry.eventId = e.eventId;
+    if (e?.by !== undefined) entry.by = e.by;
+    if (e?.reason !== undefined) entry.reason = e.reason;
+    entries.push({ entry, seq: seq++ });
+  });
+  const sent = new Map<string, number>();
+  for (const c of saga.commands) {
+    const key = `${c.channel}\u0000${c.label}`;
+    const attempt = (sent.get(key) ?? 0) + 1;
+    sent.set(key, attempt);
+    entries.push({
+      entry: { kind: 'command', at: c.timestamp, label: c.label, channel: c.channel, commandKind: c.kind, state: c.state, revision: c.revision, attempt },
+      seq: seq++,
+    });
+  }
+  for (const i of saga.ignoredEvents) {
+    const entry: TimelineEntry = { kind: 'ignored', at: i.timestamp, event: i.event, outcome: i.outcome, reason: i.reason, state: i.state };
+    if (i.eventId !== undefined) entry.eventId = i.eventId;
+    entries.push({ entry, seq: seq++ });
+  }
+  entries.sort((a, b) => (a.entry.at < b.entry.at ? -1 : a.entry.at > b.entry.at ? 1 : ORDER[a.entry.kind] - ORDER[b.entry.kind] || a.seq - b.seq));
+  return entries.map((e) => e.entry);
+}
+
+/**
+ * Puts each event read back from the events topic on the timeline entry it caused: same label,
+ * same timestamp (the processor stamps a history entry with its record's timestamp), same eventId
+ * when it has one. Events that match nothing were not applied to the saga (dead-lettered,
+ * duplicates) or belong to entries the document no longer keeps (bounded windows).
+ */
+export function attachPayloads(timeline: readonly TimelineEntry[], events: readonly SagaEventRecord[]): { timeline: TimelineEntry[]; unmatched: SagaEventRecord[] } {
+  const left = [...events];
+  const out = timeline.map((entry): TimelineEntry => {
+    if (entry.kind === 'command') return entry;
+    const label = entry.event;
+    const index = left.findIndex((e) => e.label === label && e.timestamp === entry.at && (entry.eventId === undefined || e.eventId === entry.eventId));
+    if (index < 0) return entry;
+    const [match] = left.splice(index, 1) as [SagaEventRecord];
+    return { ...entry, payload: match.payload, offset: match.offset };
+  });
+  return { timeline: out, unmatched: left };
+}
