@@ -34,6 +34,7 @@ RUN SAGAFLOW_KAFKA_CLIENT_BUILD=skip npm ci --omit=optional
 COPY tsconfig.json tsconfig.build.json ./
 COPY schemas ./schemas
 COPY src ./src
+COPY scripts/copy-console-assets.ts scripts/
 RUN npm run build
 
 FROM toolchain AS production-deps

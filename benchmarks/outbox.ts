@@ -154,7 +154,7 @@ export async function runOutboxBenchmark(opts: OutboxOptions): Promise<OutboxRes
       const sagaId = `saga-${Math.floor(n / opts.commandsPerSaga)}`;
       const revision = (n % opts.commandsPerSaga) + 1;
       const payload = { order: { id: sagaId, items: [{ sku: 'BOOK-1', qty: 2 }], total: 39.8 }, customer: { name: 'Ada', email: 'ada@example.com' } };
-      const r = outboxRecord(target, partitionForKey(sagaId, opts.partitions), { sagaId, label: 'notify', channel: 'service', payload, kind: 'sideEffect' }, { 'sagaflow-revision': String(revision), 'sagaflow-command-kind': 'sideEffect' });
+      const r = outboxRecord(target, partitionForKey(sagaId, opts.partitions), { sagaId, label: 'notify', channel: 'service', payload, kind: 'sideEffect', attempt: 1, revision }, { 'sagaflow-revision': String(revision), 'sagaflow-command-kind': 'sideEffect', 'sagaflow-attempt': '1' });
       batch.push({ key: sagaId, value: r.value as Buffer, partition: r.partition, headers: r.headers as Record<string, string> });
       if (batch.length === 5_000 || n === opts.records - 1) {
         await producer.send({ topic: topics.outbox, acks: -1, messages: batch });

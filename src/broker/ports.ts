@@ -44,6 +44,13 @@ export interface GroupListener {
 export interface GroupMemberOptions {
   groupId: string;
   topics: readonly string[];
+  /**
+   * Topics with as many partitions as `topics[0]`, read along with it: partition p of each
+   * goes to the member that owns partition p of `topics[0]`, and is assigned, paused, resumed
+   * and revoked with it (Kafka Streams' co-partitioned sources of one task). The engine reads
+   * every input topic of a saga.json this way.
+   */
+  coPartitioned?: readonly string[];
   /** This instance's HTTP address, published to the group for interactive queries. */
   advertisedUrl: string;
   /** Where a partition with no committed offset starts. */

@@ -20,6 +20,8 @@ export interface OutputRecord {
   key: Buffer | string | null;
   value: Buffer | null;
   headers?: Record<string, Buffer | string>;
+  /** Create time to write, in milliseconds since the epoch (default: the client's clock). */
+  timestamp?: number;
 }
 
 /** A consumer position to commit: the offset of the next record to read. */

@@ -3,6 +3,8 @@ import { compileHooks } from './hooks.ts';
 import type { CommandPayloadHook, MetadataMerge } from './hooks.ts';
 import { IssueList, formatPath } from './issues.ts';
 import { lodashDeepMerge } from './metadata-merge.ts';
+import { compileRetry, compileTimeout } from './timers.ts';
+import type { CompiledRetry, CompiledTimeout } from './timers.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
 import type { PayloadValidator } from './payload-schema.ts';
 import { DEFAULT_CREATION_EVENT, businessKey, checkReferences } from './references.ts';
@@ -21,6 +23,8 @@ export interface CompiledCommand {
   kind: 'main' | 'sideEffect';
   /** The command's `hook`, compiled into its sandbox: it builds the payload instead of the metadata. */
   hook?: { path: string; run: CommandPayloadHook };
+  /** Sent again while the saga stays in the state. */
+  retry?: CompiledRetry;
 }
 
 export interface CompiledTransition {
@@ -46,6 +50,8 @@ export interface CompiledState {
   outgoingTransitions: readonly CompiledTransition[];
   /** outgoingTransitions by inputEvent. */
   transitions: ReadonlyMap<string, CompiledTransition>;
+  /** Delivered as an event when the saga is still in this state (same entry) this long after entering it. */
+  timeout?: CompiledTimeout;
 }
 
 export interface CompiledSettings {
@@ -75,6 +81,8 @@ export interface CompiledDefinition {
   businessEvents: ReadonlyMap<string, BusinessEntry>;
   protocols: ReadonlyMap<string, CommunicationProtocol>;
   settings: CompiledSettings;
+  /** Delivered as an event this long after creation, whatever non-final state the saga is in. */
+  deadline?: CompiledTimeout;
 }
 
 export { businessKey } from './references.ts';
@@ -121,13 +129,16 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
     });
     const sideEffects = spec.sideEffects ?? [];
     const commands: CompiledCommand[] = [];
-    const command = (label: string, channel: string, kind: CompiledCommand['kind'], path: (string | number)[]): CompiledCommand => {
+    const command = (c: CommandSpec, kind: CompiledCommand['kind'], path: (string | number)[]): CompiledCommand => {
       const hookPath = formatPath(path);
       const run = hooks.commands.get(hookPath);
-      return run === undefined ? { label, channel, kind } : { label, channel, kind, hook: { path: hookPath, run } };
+      const compiled: CompiledCommand = { label: c.label, channel: c.channel, kind };
+      if (run !== undefined) compiled.hook = { path: hookPath, run };
+      if (c.retry !== undefined && c.retry.maxAttempts > 1) compiled.retry = compileRetry(c.retry);
+      return compiled;
     };
-    if (spec.outputCommand) commands.push(command(spec.outputCommand.label, spec.outputCommand.channel, 'main', ['machineDefinition', 'states', i, 'outputCommand', 'hook']));
-    sideEffects.forEach((effect, j) => commands.push(command(effect.label, effect.channel, 'sideEffect', ['machineDefinition', 'states', i, 'sideEffects', j, 'hook'])));
+    if (spec.outputCommand) commands.push(command(spec.outputCommand, 'main', ['machineDefinition', 'states', i, 'outputCommand', 'hook']));
+    sideEffects.forEach((effect, j) => commands.push(command(effect, 'sideEffect', ['machineDefinition', 'states', i, 'sideEffects', j, 'hook'])));
 
     const state: CompiledState = {
       id: spec.id,
@@ -138,6 +149,7 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
       transitions: new Map(outgoingTransitions.map((t) => [t.inputEvent, t])),
     };
     if (spec.description !== undefined) state.description = spec.description;
+    if (spec.timeout !== undefined && !spec.isFinal) state.timeout = compileTimeout(spec.timeout);
     if (spec.outputCommand !== undefined) state.outputCommand = spec.outputCommand;
     if (spec.businessStateId !== undefined) {
       state.businessStateId = spec.businessStateId;
@@ -167,5 +179,6 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
       duplicateWindow: settings.duplicateWindow ?? DEFAULT_DUPLICATE_WINDOW,
       ignoredEventsWindow: settings.ignoredEventsWindow ?? DEFAULT_IGNORED_EVENTS_WINDOW,
     },
+    ...(machine.deadline ? { deadline: compileTimeout(machine.deadline) } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { formatPath, quoteList } from './issues.ts';
 import type { IssueList, PathSegment } from './issues.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
 import { DELIVERY_FAILED_EVENT } from './types.ts';
+import { checkTimers } from './timers.ts';
 import type { BusinessEntry, BusinessId, CommandSpec, SagaConfig, StateSpec } from './types.ts';
 
 export const DEFAULT_CREATION_EVENT = '__created__';
@@ -36,6 +37,7 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
   if (creationEvent === DELIVERY_FAILED_EVENT) {
     issues.error([...md, 'creationEvent'], `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries of commands on rest channels; choose another creation event`);
   }
+  checkTimers(machine, creationEvent, issues);
   const channelsUsed = new Map<string, PathSegment[]>();
 
   states.forEach((state, i) => {

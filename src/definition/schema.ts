@@ -77,9 +77,16 @@ function acceptsSecretRef(schema: unknown): boolean {
   return then?.$ref === '#/definitions/secretRef';
 }
 
+/** One message for a bad duration, instead of one per branch of its oneOf. */
+function durationMessage(data: unknown): string {
+  const found = typeof data === 'string' && data.length <= 40 ? JSON.stringify(data) : jsonType(data);
+  return `must be a duration: a whole number of milliseconds (>= 0) or a string with a unit ms, s, m, h or d, e.g. "30s", "1.5h" (found ${found})`;
+}
+
 function formatSchemaError(error: ErrorObject, raw: unknown): FormattedError | undefined {
   const path = instanceSegments(error.instancePath, raw);
   const params = error.params as Record<string, unknown>;
+  if (error.schemaPath.startsWith('#/definitions/duration/')) return { path, message: durationMessage(error.data), warning: false };
   switch (error.keyword) {
     case 'if':
       // The failing `then` branch reports its own, more precise errors.

@@ -17,6 +17,12 @@ export interface KafkaLayout {
   channelPath: string;
   applicationId: string;
   eventsTopic: string;
+  /**
+   * Every other input topic of every kafka channel, with the path that names it. Each must
+   * have the events topic's partition count (checked at start, against the brokers): the task
+   * of partition p reads partition p of each and forwards its events to the events topic.
+   */
+  otherInputTopics: { topic: string; path: string }[];
   commandTopics: Map<string, string>;
   /** Rest channels that carry commands, by id: their commands are delivered through the outbox. */
   restChannels: Map<string, RestProtocol>;
@@ -100,6 +106,28 @@ export function checkTopology(config: SagaConfig, issues: IssueList, env: Engine
     }
   });
 
+  const eventsTopic = channel.configurations.inputTopics?.[0] as string;
+  const otherInputTopics: { topic: string; path: string }[] = [];
+  config.communicationProtocols.forEach((p, i) => {
+    if (p.type !== 'kafka') return;
+    (p.configurations.inputTopics ?? []).forEach((topic, j) => {
+      if (topic === eventsTopic || otherInputTopics.some((t) => t.topic === topic)) return;
+      if (!sameCluster(p, channel)) {
+        // Read with the events channel's client, in its transactions.
+        issues.error(
+          ['communicationProtocols', i, 'configurations', 'inputTopics', j],
+          `channel "${p.id}" reads events on other brokers, credentials or wire format than the events channel "${channel.id}"; sagaflow reads every input topic with one client: give it the same brokers, authenticationProperties, serialization and schemaRegistry`,
+          'SAGAFLOW_CHANNEL_UNSUPPORTED',
+        );
+        return;
+      }
+      otherInputTopics.push({ topic, path: `communicationProtocols[${i}].configurations.inputTopics[${j}]` });
+    });
+    (p.configurations.outputTopics ?? []).slice(1).forEach((topic, j) => {
+      issues.warn(['communicationProtocols', i, 'configurations', 'outputTopics', j + 1], `"${topic}" receives nothing: commands of channel "${p.id}" go to its first output topic only`);
+    });
+  });
+
   const commandTopics = new Map<string, string>();
   config.communicationProtocols.forEach((p, i) => {
     if (p.type !== 'kafka') return;
@@ -124,7 +152,8 @@ export function checkTopology(config: SagaConfig, issues: IssueList, env: Engine
     channel,
     channelPath: `communicationProtocols[${index}].configurations`,
     applicationId,
-    eventsTopic: channel.configurations.inputTopics?.[0] as string,
+    eventsTopic,
+    otherInputTopics,
     commandTopics,
     restChannels,
   };
@@ -157,6 +186,7 @@ function environmentTopology(env: EngineKafkaEnv, restChannels: Map<string, Rest
     channelPath: 'env.KAFKA_BROKERS',
     applicationId,
     eventsTopic,
+    otherInputTopics: [],
     commandTopics: new Map(),
     restChannels,
   };

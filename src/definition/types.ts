@@ -27,6 +27,28 @@ export interface CommandSpec {
   channel: string;
   /** Builds the command's payload: `({saga, messageLabel}) => ({payload})`. Without one the payload is the saga's metadata. */
   hook?: HookSpec;
+  /** sagaflow extension: send the command again while the saga stays in the state. */
+  retry?: RetrySpec;
+}
+
+/** A number of milliseconds, or a string with a unit: `ms`, `s`, `m`, `h`, `d`. */
+export type Duration = number | string;
+
+export interface RetrySpec {
+  /** Sends in all, the first included. */
+  maxAttempts: number;
+  /** Delay before the second send. */
+  initialDelay: Duration;
+  /** Each delay is the previous one times this (default 2). */
+  multiplier?: number;
+  /** Upper bound of a delay (default: none). */
+  maxDelay?: Duration;
+}
+
+export interface TimeoutSpec {
+  after: Duration;
+  /** Delivered to the saga as if a service had sent it. */
+  event: string;
 }
 
 export interface TransitionSpec {
@@ -45,6 +67,10 @@ export interface StateSpec {
   outputCommand?: CommandSpec;
   sideEffects?: CommandSpec[];
   outgoingTransitions?: TransitionSpec[];
+  /** sagaflow extension: an event delivered when the saga is still in the state this long after entering it. */
+  timeout?: TimeoutSpec;
+  /** Not valid on a state (it belongs on a command): kept so the check can say where it goes. */
+  retry?: unknown;
 }
 
 export interface BusinessEntry {
@@ -58,6 +84,8 @@ export interface MachineDefinition {
   states: StateSpec[];
   businessStates?: BusinessEntry[];
   businessEvents?: BusinessEntry[];
+  /** sagaflow extension: an event delivered to the saga this long after its creation, whatever non-final state it is in. */
+  deadline?: TimeoutSpec;
 }
 
 export interface SaslConfig {

@@ -71,7 +71,7 @@ class Tally {
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly tallies: Record<'events' | 'transactions' | 'commands' | 'deadLetters' | 'restored' | 'recoveries', Tally>;
+  private readonly tallies: Record<'events' | 'transactions' | 'commands' | 'deadLetters' | 'restored' | 'recoveries' | 'timersScheduled' | 'timersFired' | 'timersStale', Tally>;
   private readonly byKind: Counter<'kind'>;
   private readonly byCodeMirror = new Map<string, number>();
   private readonly sagaStates: Counter<'state' | 'incoming_message_label'>;
@@ -79,6 +79,7 @@ export class Metrics {
   private readonly commitSeconds: Histogram;
   private readonly batchInputs: Histogram;
   private readonly batchRecords: Histogram;
+  private readonly timerLagSeconds: Histogram;
 
   /** Whether /-/metrics also shows the process's (CPU, memory, event loop, GC), as lc39 services do. */
   private readonly processMetrics: boolean;
@@ -93,6 +94,9 @@ export class Metrics {
       deadLetters: counter('sagaflow_dead_lettered_total', 'Records written to the dead-letter topic in committed transactions'),
       restored: counter('sagaflow_restored_records_total', 'Changelog records read to restore partition stores'),
       recoveries: counter('sagaflow_task_recoveries_total', 'Partition tasks that dropped their work and re-ran the gain protocol'),
+      timersScheduled: counter('sagaflow_timers_scheduled_total', 'Timers saga documents gained: a state with a timeout entered, a command retry scheduled, a deadline set'),
+      timersFired: counter('sagaflow_timers_fired_total', 'Due timers applied to their saga (a timeout or deadline event delivered, a command sent again)'),
+      timersStale: counter('sagaflow_timers_stale_total', 'Due timers the saga no longer waited on (it had moved on), and stale entries of the due-time index'),
     };
     this.byKind = new Counter({ name: 'sagaflow_events_total', help: 'Processing results by kind: outcome:<outcome> or a dead-letter code', labelNames: ['kind'], registers });
     this.sagaStates = new Counter({
@@ -111,6 +115,12 @@ export class Metrics {
     this.commitSeconds = new Histogram({ name: 'sagaflow_commit_duration_seconds', help: 'Time from a transaction\'s begin to its committed acknowledgement', buckets: COMMIT_BUCKETS_S, registers });
     this.batchInputs = new Histogram({ name: 'sagaflow_commit_batch_inputs', help: 'Input records committed per transaction (the batch a commit amortizes)', buckets: BATCH_BUCKETS, registers });
     this.batchRecords = new Histogram({ name: 'sagaflow_commit_batch_records', help: 'Records written per transaction', buckets: BATCH_BUCKETS, registers });
+    this.timerLagSeconds = new Histogram({
+      name: 'sagaflow_timer_firing_lag_seconds',
+      help: 'From a timer\'s due time to its firing by the owning instance',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
     this.processMetrics = opts.processMetrics ?? true;
   }
 
@@ -149,6 +159,30 @@ export class Metrics {
   }
   set recoveries(n: number) {
     this.tallies.recoveries.set(n);
+  }
+
+  get timersScheduled(): number {
+    return this.tallies.timersScheduled.get();
+  }
+  set timersScheduled(n: number) {
+    this.tallies.timersScheduled.set(n);
+  }
+  get timersFired(): number {
+    return this.tallies.timersFired.get();
+  }
+  set timersFired(n: number) {
+    this.tallies.timersFired.set(n);
+  }
+  get timersStale(): number {
+    return this.tallies.timersStale.get();
+  }
+  set timersStale(n: number) {
+    this.tallies.timersStale.set(n);
+  }
+
+  /** A timer fired `lagMs` after it came due. */
+  observeTimerLag(lagMs: number): void {
+    this.timerLagSeconds.observe(Math.max(0, lagMs) / 1000);
   }
 
   /** Results by kind (`outcome:<outcome>` or a dead-letter code). */

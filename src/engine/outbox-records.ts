@@ -15,7 +15,7 @@ export const OUTBOX_HEADERS = {
   label: 'sagaflow-command-label',
   revision: 'sagaflow-revision',
   kind: 'sagaflow-command-kind',
-  /** Set on a command sent again (a retry of the saga's own); part of the Idempotency-Key. */
+  /** Which send of the command this is (1, 2, ... with a `retry`); from the second on, part of the Idempotency-Key. */
   attempt: 'sagaflow-attempt',
 } as const;
 
@@ -27,7 +27,8 @@ export const OUTBOX_HEADERS = {
  * changelog is), keyed by sagaId, so one dispatcher sees a saga's commands in the order the
  * saga sent them. The value is the Flow Manager envelope as JSON, whatever the channel's wire
  * format, since it is sent as a JSON body; `headers` are the command headers the task gives
- * every command (revision, kind, attempt when present), to which the channel and label are added.
+ * every command (the revision of its first send, kind, attempt), to which the channel and label
+ * are added.
  */
 export function outboxRecord(target: OutboxTarget, partition: number, command: Command, headers: Readonly<Record<string, string>>): OutputRecord {
   return {

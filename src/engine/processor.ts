@@ -17,6 +17,12 @@ import type { OutputTopic, TaskStore } from './task.ts';
 export interface ProcessorOptions {
   applicationId: string;
   eventsTopic: string;
+  /**
+   * The saga.json's other input topics, each with the events topic's partition count: the
+   * task of partition p reads partition p of each, and forwards their events to the events
+   * topic (see PartitionTask.forward).
+   */
+  coPartitioned?: readonly string[];
   changelogTopic: string;
   deadLetterTopic: OutputTopic;
   commandTopics: ReadonlyMap<string, OutputTopic>;
@@ -42,6 +48,8 @@ export interface ProcessorOptions {
   maxPendingBytes?: number;
   /** Largest record a task writes (see task.ts MAX_RECORD_BYTES). */
   maxRecordBytes?: number;
+  /** How often due timers are looked for (they are also looked for after every batch). */
+  timerIntervalMs?: number;
   clock?: Clock;
   /** Fault injection for tests: runs inside each open transaction, right before commit. */
   beforeCommit?: (partitions: number[]) => Promise<void> | void;
@@ -55,6 +63,7 @@ export type SagaLocation =
   | { kind: 'no-owner'; partition: number };
 
 export const DEFAULT_COMMIT_INTERVAL_MS = 100;
+export const DEFAULT_TIMER_INTERVAL_MS = 100;
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -85,6 +94,7 @@ export class Processor {
   private owners: { at: number; byPartition: Map<number, { memberId: string; url: string }> } | undefined;
   private ownersRefresh: Promise<void> | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private timerTicker: NodeJS.Timeout | undefined;
   private stopping = false;
   fatal: ((err: Error) => void) | undefined;
 
@@ -115,6 +125,7 @@ export class Processor {
     const member = opts.client.groupMember({
       groupId: opts.applicationId,
       topics: [opts.eventsTopic],
+      ...(opts.coPartitioned?.length ? { coPartitioned: opts.coPartitioned } : {}),
       advertisedUrl: opts.advertisedUrl(),
       fromBeginning: true,
       holdAssigned: true,
@@ -133,6 +144,31 @@ export class Processor {
       onFatal: (err: BrokerError) => this.fatal?.(err),
     });
     if (this.commitIntervalMs > 0) this.scheduleTick();
+    this.scheduleTimers();
+  }
+
+  /** Looks for due timers every timerIntervalMs (Kafka Streams' wall-clock punctuation). */
+  private scheduleTimers(): void {
+    if (this.stopping) return;
+    this.timerTicker = setTimeout(() => {
+      void this.fireDueTimers().finally(() => this.scheduleTimers());
+    }, this.opts.timerIntervalMs ?? DEFAULT_TIMER_INTERVAL_MS);
+    this.timerTicker.unref?.();
+  }
+
+  /** Fires the timers due now in every task; the work they add is committed as records' work is. */
+  async fireDueTimers(): Promise<void> {
+    const now = this.clock.now();
+    const groups = new Set<CommitGroup>();
+    await Promise.all(
+      [...this.tasks.values()].map(async (task) => {
+        if (await task.tick(now)) {
+          const group = this.groupOf(task.partition);
+          if (group) groups.add(group);
+        }
+      }),
+    );
+    if (this.commitIntervalMs === 0) await Promise.all([...groups].map((g) => g.commit()));
   }
 
   private commitGroup(member: GroupMember, writer: () => TxWriter | undefined, tasks: () => Iterable<PartitionTask>): CommitGroup {
@@ -184,6 +220,8 @@ export class Processor {
     return new PartitionTask({
       partition,
       eventsTopic: opts.eventsTopic,
+      partitions: opts.partitions,
+      ...(opts.coPartitioned?.length ? { coPartitioned: opts.coPartitioned } : {}),
       changelogTopic: opts.changelogTopic,
       deadLetterTopic: opts.deadLetterTopic,
       commandTopics: opts.commandTopics,
@@ -232,8 +270,9 @@ export class Processor {
 
   private async onRecords(records: readonly InputRecord[]): Promise<void> {
     const byPartition = new Map<number, InputRecord[]>();
+    const inputs = new Set([this.opts.eventsTopic, ...(this.opts.coPartitioned ?? [])]);
     for (const r of records) {
-      if (r.topic !== this.opts.eventsTopic) continue;
+      if (!inputs.has(r.topic)) continue;
       let list = byPartition.get(r.partition);
       if (!list) byPartition.set(r.partition, (list = []));
       list.push(r);
@@ -244,6 +283,8 @@ export class Processor {
         const task = this.tasks.get(p);
         if (!task) return;
         await task.deliver(list);
+        // Timers are due checked after every batch too, not only on the interval.
+        await task.tick(this.clock.now());
         const group = this.groupOf(p);
         if (group) touched.add(group);
       }),
@@ -320,6 +361,7 @@ export class Processor {
     if (this.stopping) return;
     this.stopping = true;
     if (this.ticker) clearTimeout(this.ticker);
+    if (this.timerTicker) clearTimeout(this.timerTicker);
     // Leaving revokes every partition through onRevoked, which commits first.
     await this.member?.stop().catch((err: unknown) => this.log.warn({ err }, 'leaving the group failed'));
     for (const [p, task] of this.tasks) {

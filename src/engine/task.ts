@@ -8,7 +8,7 @@ import type { InputRecord, OutputRecord } from '../broker/records.ts';
 import { recordBytes } from '../broker/records.ts';
 import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 import { transition } from '../saga/transition.ts';
-import type { Command, SagaDocument, TransitionResult } from '../saga/types.ts';
+import type { Command, PendingTimer, SagaDocument, TransitionResult } from '../saga/types.ts';
 import type { Clock } from './clock.ts';
 import { deadLetterCodeOf, toSagaInput } from './ingress.ts';
 import type { DeadLetterVerdict } from './ingress.ts';
@@ -25,8 +25,12 @@ export interface TaskStore {
   getSaga(sagaId: string): Promise<SagaDocument | undefined>;
   getSagas(sagaIds: readonly string[]): Promise<Map<string, SagaDocument>>;
   readChangelogMarker(): Promise<bigint | undefined>;
-  applyCommitted(sagas: SagaDocument[], changelogOffset: bigint): Promise<void>;
+  applyCommitted(sagas: SagaDocument[], changelogOffset: bigint, firedHints?: readonly string[]): Promise<void>;
   applyRestored(records: { key: string; value: SagaDocument | null }[], lastOffset: bigint): Promise<void>;
+  /** The timer index (see src/store/partition-store.ts). */
+  dueTimers(beforeMs: number, limit: number): Promise<{ key: string; dueMs: number; sagaId: string }[]>;
+  nextTimerDueMs(): Promise<number | undefined>;
+  dropTimerHints(keys: readonly string[]): Promise<void>;
   wipe(): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,7 +45,12 @@ export interface OutputTopic {
 
 export interface TaskDeps {
   partition: number;
+  /** The saga's events topic: its partition p is this task's, and sagas live on their key's partition of it. */
   eventsTopic: string;
+  /** Its partition count: an event's home partition is murmur2(sagaId) over it. */
+  partitions: number;
+  /** Other input topics, co-partitioned with the events topic: partition p of each is read by this task too. */
+  coPartitioned?: readonly string[];
   changelogTopic: string;
   deadLetterTopic: OutputTopic;
   /** Topic per command channel id. */
@@ -87,6 +96,12 @@ export const DLQ_HEADERS = {
   truncated: 'sagaflow-value-truncated-from',
 } as const;
 
+/** Header of a forwarded event: where it was read first (`topic/partition/offset`). */
+export const FORWARDED_HEADER = 'sagaflow-forwarded-from';
+
+/** Timer-index hints read per tick: a burst of due timers is worked through over several ticks. */
+const TIMERS_PER_TICK = 1_000;
+
 /** Delay before a task re-runs its gain protocol after a failure; doubles up to the cap. */
 const RECOVERY_DELAY_MS = { first: 500, max: 10_000 };
 
@@ -114,6 +129,8 @@ export class PartitionTask {
   private epoch = 0;
   private startRun: Promise<void> | undefined;
   private failures = 0;
+  /** Due time of the soonest timer the store's index knows (or a unit added): ticks before it do nothing. */
+  private nextDueMs: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
 
@@ -182,8 +199,8 @@ export class PartitionTask {
   }
 
   private async runStart(): Promise<void> {
-    const { partition, eventsTopic, member } = this.deps;
-    const tp = [{ topic: eventsTopic, partition }];
+    const { partition, member } = this.deps;
+    const tp = this.inputPartitions();
     member.pause(tp);
     this.state = this.state === 'ready' || this.state === 'recovering' ? 'recovering' : 'starting';
     this.dropWork();
@@ -198,23 +215,31 @@ export class PartitionTask {
       this.ownWriter = await this.deps.fence();
       if (this.isClosed()) return this.closeWriter();
     }
-    const [stored] = await member.committed(tp);
+    const stored = await member.committed(tp);
     if (this.isClosed()) return;
-    const committed = stored ?? (await this.deps.admin.watermarks(eventsTopic)).get(partition)?.low ?? 0n;
+    const committed = new Map<string, bigint>();
+    for (const [i, { topic }] of tp.entries()) committed.set(topic, stored[i] ?? (await this.deps.admin.watermarks(topic)).get(partition)?.low ?? 0n);
+    if (this.isClosed()) return;
     this.store ??= await this.deps.openStore(partition);
     if (this.isClosed()) return;
     await this.restore(this.store);
     if (this.isClosed()) return;
+    this.nextDueMs = await this.store.nextTimerDueMs();
     this.next.clear();
     this.committedPositions.clear();
-    this.next.set(eventsTopic, committed);
-    this.committedPositions.set(eventsTopic, committed);
+    for (const [topic, offset] of committed) {
+      this.next.set(topic, offset);
+      this.committedPositions.set(topic, offset);
+    }
     this.current = new UnitOfWork(this.store);
-    await member.seek({ topic: eventsTopic, partition, offset: committed });
-    if (this.isClosed()) return;
+    for (const [topic, offset] of committed) {
+      await member.seek({ topic, partition, offset });
+      if (this.isClosed()) return;
+    }
     this.state = 'ready';
     member.resume(tp);
-    this.log.info({ offset: committed.toString(), tookMs: this.deps.clock.now() - began }, 'partition ready');
+    const offsets = Object.fromEntries([...committed].map(([topic, offset]) => [topic, offset.toString()]));
+    this.log.info({ offset: committed.get(this.deps.eventsTopic)?.toString(), ...(tp.length > 1 ? { offsets } : {}), tookMs: this.deps.clock.now() - began }, 'partition ready');
   }
 
   /**
@@ -279,7 +304,9 @@ export class PartitionTask {
     if (unit.lastChangelogIndex >= 0) {
       const marker = offsets[unit.lastChangelogIndex];
       if (marker === undefined) throw new Error(`no offset for changelog record ${unit.lastChangelogIndex} of ${offsets.length}`);
-      await this.store.applyCommitted(unit.overlay.entries(), marker);
+      await this.store.applyCommitted(unit.overlay.entries(), marker, unit.firedHints);
+    } else if (unit.firedHints.length > 0) {
+      await this.store.dropTimerHints(unit.firedHints);
     }
     this.sealed.shift();
     for (const [topic, offset] of unit.positions) this.committedPositions.set(topic, offset);
@@ -298,7 +325,7 @@ export class PartitionTask {
     if (this.isClosed() || this.state === 'recovering' || this.state === 'starting') return;
     this.state = 'recovering';
     this.dropWork();
-    this.deps.member.pause([{ topic: this.deps.eventsTopic, partition: this.deps.partition }]);
+    this.deps.member.pause(this.inputPartitions());
     this.deps.metrics.recoveries += 1;
     void (async () => {
       if (isBrokerError(err, 'fenced')) {
@@ -315,10 +342,135 @@ export class PartitionTask {
     })();
   }
 
+  /** Partition p of every input topic: the events topic first. */
+  private inputPartitions(): { topic: string; partition: number }[] {
+    const { eventsTopic, coPartitioned, partition } = this.deps;
+    return [eventsTopic, ...(coPartitioned ?? [])].map((topic) => ({ topic, partition }));
+  }
+
   private dropWork(): void {
     this.epoch += 1;
     this.sealed = [];
     this.current = undefined;
+  }
+
+  /**
+   * Fires the timers due by `nowMs` (a mailbox input like a record batch, Kafka Streams'
+   * punctuation): each becomes an input of the transition, in the current unit, so its
+   * firing, the changelog record without it and the commands it sends commit together. A
+   * timer fires once: until its unit commits, the saga in the overlay no longer holds it; if
+   * the unit is dropped, the committed document and its index hint still do, and it fires
+   * again. Resolves with whether the unit gained work.
+   */
+  tick(nowMs: number): Promise<boolean> {
+    if (this.state !== 'ready' || this.nextDueMs === undefined || this.nextDueMs > nowMs) return Promise.resolve(false);
+    const epoch = this.epoch;
+    return this.mailbox.post(() => this.fireDue(nowMs, epoch));
+  }
+
+  private async fireDue(nowMs: number, epoch: number): Promise<boolean> {
+    const unit = this.current;
+    const store = this.store;
+    if (epoch !== this.epoch || this.state !== 'ready' || !unit || !store) return false;
+    let worked = false;
+    try {
+      // Hints of timers fired in units not committed yet stay in the index until their commit:
+      // read past them, so a burst larger than one tick keeps moving.
+      const inFlight = new Set<string>();
+      for (const u of [...this.sealed, unit]) for (const k of u.firedHints) inFlight.add(k);
+      const hints = (await store.dueTimers(nowMs + 1, TIMERS_PER_TICK + inFlight.size)).filter((h) => !inFlight.has(h.key));
+      const bySaga = new Map<string, { key: string; dueMs: number }[]>();
+      for (const h of hints) {
+        let list = bySaga.get(h.sagaId);
+        if (!list) bySaga.set(h.sagaId, (list = []));
+        list.push(h);
+      }
+      await unit.overlay.prefetch(bySaga.keys());
+      const now = new Date(nowMs).toISOString();
+      const stale: string[] = [];
+      for (const [sagaId, sagaHints] of bySaga) {
+        if (epoch !== this.epoch) return worked;
+        let saga = await unit.overlay.getSaga(sagaId);
+        const due = (saga?.timers ?? []).filter((t) => Date.parse(t.dueAt) <= nowMs);
+        if (due.length === 0) {
+          // Nothing due in the saga as it is now. A hint goes only when the committed document
+          // does not wait on a timer due then either: if a unit not committed yet moved the saga
+          // on and is dropped, the committed timer must still fire.
+          const committed = await store.getSaga(sagaId);
+          for (const h of sagaHints) if (!(committed?.timers ?? []).some((t) => Date.parse(t.dueAt) === h.dueMs)) stale.push(h.key);
+          continue;
+        }
+        for (const timer of due) {
+          const outputs = await this.applyTimer(sagaId, saga, timer, now, nowMs);
+          if (epoch !== this.epoch) return worked;
+          unit.includeOutputs(outputs);
+          if (outputs.saga) saga = outputs.saga;
+        }
+        for (const h of sagaHints) unit.firedHints.push(h.key);
+        worked = true;
+      }
+      if (stale.length > 0) {
+        this.deps.metrics.timersStale += stale.length;
+        await store.dropTimerHints(stale);
+      }
+      await this.refreshNextDue(store);
+      return worked;
+    } catch (err) {
+      if (epoch === this.epoch) this.fail(err);
+      return false;
+    }
+  }
+
+  /**
+   * The soonest due time worth a tick: the index's soonest hint, or a timer of a saga changed in
+   * a unit not committed yet. Early is harmless (a tick finds nothing due); late would delay.
+   */
+  private async refreshNextDue(store: TaskStore): Promise<void> {
+    const indexed = await store.nextTimerDueMs();
+    let soonest = indexed;
+    for (const u of [...this.sealed, ...(this.current ? [this.current] : [])]) {
+      for (const saga of u.overlay.entries()) {
+        const first = saga.timers?.[0];
+        if (first) soonest = Math.min(soonest ?? Infinity, Date.parse(first.dueAt));
+      }
+    }
+    this.nextDueMs = soonest;
+  }
+
+  private noteTimers(saga: SagaDocument | undefined): void {
+    const first = saga?.timers?.[0];
+    if (!first) return;
+    const due = Date.parse(first.dueAt);
+    if (this.nextDueMs === undefined || due < this.nextDueMs) this.nextDueMs = due;
+  }
+
+  private async applyTimer(sagaId: string, saga: SagaDocument | undefined, timer: PendingTimer, now: string, nowMs: number): Promise<InputOutputs> {
+    const began = performance.now();
+    const result = transition(this.deps.definition, saga, { kind: 'timer', sagaId, timer, timestamp: now });
+    this.deps.metrics.count(`outcome:${result.outcome}`);
+    if (engineChannels.transition.hasSubscribers) {
+      const label = timer.kind === 'retry' ? timer.label : timer.event;
+      engineChannels.transition.publish({ scope: this.deps.metrics, partition: this.deps.partition, label, outcome: result.outcome, state: result.saga?.currentState, durationMs: performance.now() - began });
+    }
+    if (result.outcome === 'stale-timer') this.deps.metrics.timersStale += 1;
+    else {
+      this.deps.metrics.timersFired += 1;
+      this.deps.metrics.observeTimerLag(nowMs - Date.parse(timer.dueAt));
+    }
+    this.countScheduled(saga, result.saga);
+    const outputs: InputOutputs = { commands: [], deadLetters: [] };
+    if (result.changed && result.saga) {
+      outputs.saga = result.saga;
+      outputs.changelog = { topic: this.deps.changelogTopic, partition: this.deps.partition, key: sagaId, value: await this.deps.codec.encodeSaga(this.deps.changelogTopic, result.saga) };
+    }
+    for (const command of result.commands) outputs.commands.push(await this.encodeCommand(command));
+    return outputs;
+  }
+
+  /** Timers the saga gained with a transition, for the scheduled counter. */
+  private countScheduled(before: SagaDocument | undefined, after: SagaDocument | undefined): void {
+    const had = before?.timers ?? [];
+    for (const t of after?.timers ?? []) if (!had.some((h) => h.dueAt === t.dueAt && h.kind === t.kind)) this.deps.metrics.timersScheduled += 1;
   }
 
   private async process(records: readonly InputRecord[], epoch: number): Promise<void> {
@@ -334,6 +486,7 @@ export class PartitionTask {
         const outputs = await this.processOne(record, unit);
         if (epoch !== this.epoch) return;
         unit.include(outputs, record.topic, record.offset);
+        this.noteTimers(outputs.saga);
         this.next.set(record.topic, record.offset + 1n);
       }
     } catch (err) {
@@ -345,13 +498,17 @@ export class PartitionTask {
 
   /** Decodes and applies one record against the unit's overlay (which it does not change); returns what to write. */
   private async processOne(record: InputRecord, unit: UnitOfWork): Promise<InputOutputs> {
-    const { codec, eventsTopic, definition } = this.deps;
+    const { codec, definition } = this.deps;
     const began = performance.now();
     this.deps.metrics.eventsProcessed += 1;
     const key = record.key && record.key.length > 0 ? record.key.toString('utf8') : null;
+    if (key !== null) {
+      const home = partitionForKey(key, this.deps.partitions);
+      if (home !== this.deps.partition || record.topic !== this.deps.eventsTopic) return this.forward(record, home);
+    }
     let envelope: Envelope;
     try {
-      envelope = await codec.decodeEvent(eventsTopic, record.value);
+      envelope = await codec.decodeEvent(record.topic, record.value);
     } catch (err) {
       // A registry that is down is not the record's fault: fail the unit and retry it.
       if (isSagaflowError(err) && err.retryable) throw err;
@@ -370,6 +527,7 @@ export class PartitionTask {
     }
     this.deps.metrics.count(`outcome:${result.outcome}`);
     if (engineChannels.transition.hasSubscribers) engineChannels.transition.publish({ scope: this.deps.metrics, partition: this.deps.partition, label: envelope.messageLabel, outcome: result.outcome, state: result.saga?.currentState, durationMs: performance.now() - began });
+    this.countScheduled(current, result.saga);
     const code = deadLetterCodeOf(result);
     if (code) return this.deadLetter(record, { code, reason: result.reason ?? result.outcome });
     if (result.outcome !== 'applied' && result.outcome !== 'created') {
@@ -388,7 +546,7 @@ export class PartitionTask {
           value: await codec.encodeSaga(this.deps.changelogTopic, result.saga),
         };
       }
-      for (const command of result.commands) outputs.commands.push(await this.encodeCommand(command, result.saga));
+      for (const command of result.commands) outputs.commands.push(await this.encodeCommand(command));
     } catch (err) {
       // A document the event made unencodable (e.g. metadata nested thousands of levels deep
       // overflows JSON.stringify) fails the same way on every retry: retrying stalled the
@@ -408,6 +566,29 @@ export class PartitionTask {
       });
     }
     return outputs;
+  }
+
+  /**
+   * An event read away from its saga's home partition (a producer with another partitioner,
+   * or another input topic): copied, bytes, headers and timestamp intact, to the home
+   * partition of the events topic in this transaction, and processed there. Flow Manager
+   * accepts an event on any partition; sagaflow keeps a saga's events on one partition, in the
+   * order they reach it.
+   */
+  private forward(record: InputRecord, home: number): InputOutputs {
+    this.deps.metrics.count('forwarded');
+    return {
+      commands: [],
+      deadLetters: [],
+      forwarded: {
+        topic: this.deps.eventsTopic,
+        partition: home,
+        key: record.key,
+        value: record.value,
+        headers: { ...record.headers, [FORWARDED_HEADER]: `${record.topic}/${record.partition}/${record.offset}` },
+        timestamp: record.timestamp,
+      },
+    };
   }
 
   /**
@@ -440,8 +621,10 @@ export class PartitionTask {
     return { commands: [], deadLetters: [{ topic, partition, key: record.key, value, headers }] };
   }
 
-  private async encodeCommand(command: Command, saga: SagaDocument | undefined): Promise<OutputRecord> {
-    const headers = { 'sagaflow-revision': String(saga?.revision ?? 0), 'sagaflow-command-kind': command.kind };
+  private async encodeCommand(command: Command): Promise<OutputRecord> {
+    // The revision of the command's first send, the same on every retry, and which send this
+    // is: (sagaId, revision, label, attempt) names one send.
+    const headers = { 'sagaflow-revision': String(command.revision), 'sagaflow-command-kind': command.kind, 'sagaflow-attempt': String(command.attempt) };
     const outbox = this.deps.outbox;
     if (outbox?.channels.has(command.channel)) return outboxRecord(outbox, this.deps.partition, command, headers);
     const target = this.deps.commandTopics.get(command.channel);

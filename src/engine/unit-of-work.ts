@@ -10,6 +10,8 @@ export interface InputOutputs {
   changelog?: OutputRecord;
   commands: OutputRecord[];
   deadLetters: OutputRecord[];
+  /** The input copied to its saga's home partition instead of being applied here. */
+  forwarded?: OutputRecord;
 }
 
 /**
@@ -31,6 +33,9 @@ export class UnitOfWork {
   inputs = 0;
   commands = 0;
   deadLetters = 0;
+  forwarded = 0;
+  /** Keys of timer-index hints of the timers this unit fired: removed from the store with its commit. */
+  readonly firedHints: string[] = [];
 
   constructor(base: SagaReader) {
     this.overlay = new TransactionOverlay(base);
@@ -38,11 +43,18 @@ export class UnitOfWork {
 
   /** Nothing to write and no position moved: no transaction needed. */
   get empty(): boolean {
-    return this.records.length === 0 && this.positions.size === 0;
+    return this.records.length === 0 && this.positions.size === 0 && this.firedHints.length === 0;
   }
 
   /** Adds what one input record produced; its position moves past it. */
   include(outputs: InputOutputs, topic: string, offset: bigint): void {
+    this.includeOutputs(outputs);
+    this.positions.set(topic, offset + 1n);
+    this.inputs += 1;
+  }
+
+  /** Adds what a timer firing produced: no input position moves (a transaction no record caused). */
+  includeOutputs(outputs: InputOutputs): void {
     if (outputs.saga) this.overlay.set(outputs.saga);
     for (const r of outputs.commands) this.add(r);
     if (outputs.changelog) {
@@ -50,10 +62,12 @@ export class UnitOfWork {
       this.lastChangelogIndex = this.records.length - 1;
     }
     for (const r of outputs.deadLetters) this.add(r);
+    if (outputs.forwarded) {
+      this.add(outputs.forwarded);
+      this.forwarded += 1;
+    }
     this.commands += outputs.commands.length;
     this.deadLetters += outputs.deadLetters.length;
-    this.positions.set(topic, offset + 1n);
-    this.inputs += 1;
   }
 
   private add(record: OutputRecord): void {

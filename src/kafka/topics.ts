@@ -4,6 +4,8 @@ import { SagaflowError } from '../errors.ts';
 /** Names of the topics one application uses. */
 export interface TopicLayout {
   events: string;
+  /** The other input topics (with the saga.json path naming each): co-partitioned with `events`. */
+  otherInputs?: readonly { topic: string; path: string }[];
   commands: string[];
   changelog: string;
   deadLetter: string;
@@ -39,8 +41,9 @@ export async function ensureTopics(
   layout: TopicLayout,
   opts: { defaultPartitions: number; replicationFactor: number | undefined },
 ): Promise<{ partitions: number; counts: Map<string, number> }> {
+  const others = layout.otherInputs ?? [];
   const outbox = layout.outbox === undefined ? [] : [layout.outbox];
-  const all = [...new Set([layout.events, layout.changelog, layout.deadLetter, ...outbox, ...layout.commands])];
+  const all = [...new Set([layout.events, ...others.map((o) => o.topic), layout.changelog, layout.deadLetter, ...outbox, ...layout.commands])];
   let counts = await admin.partitionCounts(all);
   const toCreate: TopicSpec[] = [];
   const partitions = counts.get(layout.events) ?? opts.defaultPartitions;
@@ -60,7 +63,7 @@ export async function ensureTopics(
       }),
     );
   }
-  for (const topic of [...layout.commands, ...outbox, layout.deadLetter]) {
+  for (const topic of [...others.map((o) => o.topic), ...layout.commands, ...outbox, layout.deadLetter]) {
     if (!counts.has(topic) && !toCreate.some((t) => t.topic === topic)) toCreate.push(spec(topic));
   }
   if (toCreate.length > 0) {
@@ -82,6 +85,17 @@ export async function ensureTopics(
         `outbox topic "${layout.outbox}" has ${outboxCount ?? 0} partitions but events topic "${layout.events}" has ${partitions}; ` +
         'they must be co-partitioned: once the dispatcher has delivered everything in it (its consumer group shows no lag), delete the outbox topic and start again',
     });
+  }
+  for (const { topic, path } of others) {
+    const count = counts.get(topic);
+    if (count !== undefined && count !== partitions) {
+      throw new SagaflowError('SAGAFLOW_TOPIC_PARTITIONS_MISMATCH', {
+        message:
+          `${path}: input topic "${topic}" has ${count} partitions but the events topic "${layout.events}" has ${partitions}; ` +
+          'every input topic is read partition by partition with the events topic (partition p of each by the owner of its partition p): give it the same partition count',
+        path,
+      });
+    }
   }
   for (const topic of all) {
     if (!counts.has(topic)) {

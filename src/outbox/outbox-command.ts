@@ -2,7 +2,10 @@ import type { InputRecord } from '../broker/records.ts';
 import { OUTBOX_HEADERS } from '../engine/outbox-records.ts';
 import type { CommandIdentity } from './rest-request.ts';
 
-/** A command to deliver, as read back from its outbox record (src/engine/outbox-records.ts). */
+/**
+ * A command to deliver, as read back from its outbox record (src/engine/outbox-records.ts).
+ * `attempt` is set from the second send on (a command the saga sends again).
+ */
 export interface OutboxCommand extends CommandIdentity {
   channel: string;
   /** The `{messageLabel, messagePayload}` JSON text, as written. */
@@ -24,8 +27,10 @@ export function readOutboxRecord(record: InputRecord): { command: OutboxCommand 
   const attemptText = header(OUTBOX_HEADERS.attempt);
   if (!channel || !label) return { error: `the outbox record lacks the ${OUTBOX_HEADERS.channel} or ${OUTBOX_HEADERS.label} header` };
   if (!Number.isSafeInteger(revision) || revision < 0) return { error: `the outbox record's ${OUTBOX_HEADERS.revision} header is not a revision` };
-  const attempt = attemptText === undefined ? undefined : Number(attemptText);
-  if (attempt !== undefined && (!Number.isSafeInteger(attempt) || attempt < 1)) return { error: `the outbox record's ${OUTBOX_HEADERS.attempt} header is not an attempt number` };
+  const sent = attemptText === undefined ? 1 : Number(attemptText);
+  if (!Number.isSafeInteger(sent) || sent < 1) return { error: `the outbox record's ${OUTBOX_HEADERS.attempt} header is not an attempt number` };
+  // The first send has no attempt in its Idempotency-Key; a `retry` of the saga's own adds it.
+  const attempt = sent > 1 ? sent : undefined;
   const envelope = record.value?.toString('utf8') ?? '';
   let parsed: unknown;
   try {

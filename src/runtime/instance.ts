@@ -106,6 +106,7 @@ export async function startInstance(opts: {
     });
     const topics = {
       events: layout.eventsTopic,
+      otherInputs: layout.otherInputTopics,
       changelog: changelogTopicName(layout.applicationId),
       deadLetter: deadLetterTopicName(layout.applicationId),
       commands: [...new Set(layout.commandTopics.values())],
@@ -141,6 +142,7 @@ export async function startInstance(opts: {
     processor = new Processor({
       applicationId: layout.applicationId,
       eventsTopic: topics.events,
+      coPartitioned: layout.otherInputTopics.map((t) => t.topic),
       changelogTopic: topics.changelog,
       deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
       commandTopics: new Map([...layout.commandTopics].map(([channel, topic]) => [channel, { topic, partitions: countOf(topic) }])),

@@ -1,11 +1,13 @@
-import type { CompiledDefinition, CompiledState, CompiledTransition } from '../definition/compile.ts';
+import type { CompiledCommand, CompiledDefinition, CompiledState, CompiledTransition } from '../definition/compile.ts';
 import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE, CANCEL_EVENT, parseCancelPayload } from './cancel.ts';
 import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
+import { addMs, currentEntry, deadlineTimer, retryDelayMs, sameTimer, sortTimers, timersOnEntry } from './timers.ts';
 import type {
   Command,
   DeliveryFailureRecord,
   EventHistoryEntry,
   IgnoredEventRecord,
+  PendingTimer,
   SagaDocument,
   SagaInput,
   SentCommandRecord,
@@ -17,12 +19,15 @@ type CreateInput = Extract<SagaInput, { kind: 'create' }>;
 type EventInput = Extract<SagaInput, { kind: 'event' }>;
 type DeliveryFailedInput = Extract<SagaInput, { kind: 'delivery-failed' }>;
 type CancelInput = Extract<SagaInput, { kind: 'cancel' }>;
+type TimerInput = Extract<SagaInput, { kind: 'timer' }>;
 /** What an ignored event is recorded with, whatever kind of input it came as. */
 interface Received {
   sagaId: string;
   label: string;
   timestamp: string;
   eventId?: string;
+  /** The timer that delivered it, when no service did. */
+  timer?: { kind: 'timeout' | 'deadline'; dueAt: string };
 }
 
 /**
@@ -37,6 +42,7 @@ export function transition(def: CompiledDefinition, saga: SagaDocument | undefin
   if (input.kind === 'create') return create(def, saga, input);
   if (input.kind === 'cancel') return cancel(def, saga, input);
   if (input.kind === 'delivery-failed') return recordDeliveryFailure(def, saga, input);
+  if (input.kind === 'timer') return fireTimer(def, saga, input);
   // The wire form of a cancel is an event with a reserved label: the interpreter need not know it.
   if (input.label === CANCEL_EVENT) return cancelFromEvent(def, saga, input);
   return applyEvent(def, saga, input);
@@ -76,6 +82,8 @@ function create(def: CompiledDefinition, existing: SagaDocument | undefined, inp
     return { outcome: 'hook-failed', saga: undefined, changed: false, commands: [], reason: entered.reason };
   }
   saga.commands = entered.records;
+  const timers = state.isFinal ? undefined : timersOnEntry(state, saga, deadlineTimer(def, input.timestamp), input.timestamp);
+  if (timers) saga.timers = timers;
   return { outcome: 'created', saga, changed: true, commands: entered.commands };
 }
 
@@ -93,7 +101,7 @@ function admit(def: CompiledDefinition, saga: SagaDocument | undefined, input: R
   return { saga };
 }
 
-function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, input: EventInput): TransitionResult {
+function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, input: EventInput & Pick<Received, 'timer'>): TransitionResult {
   const admitted = admit(def, stored, input);
   if ('result' in admitted) return admitted.result;
   const { saga } = admitted;
@@ -182,6 +190,7 @@ function cancel(def: CompiledDefinition, stored: SagaDocument | undefined, input
 
 function historyEntry(input: Received, transitionTaken: CompiledTransition | undefined): EventHistoryEntry {
   const event: EventHistoryEntry = { event: input.label, timestamp: input.timestamp };
+  if (input.timer !== undefined) event.timer = input.timer;
   if (transitionTaken?.businessEventId !== undefined) event.businessEventId = transitionTaken.businessEventId;
   if (transitionTaken?.businessEventDescription !== undefined) event.businessEventDescription = transitionTaken.businessEventDescription;
   if (input.eventId !== undefined) event.eventId = input.eventId;
@@ -225,6 +234,8 @@ function moveTo(
   const entered = enter(target, next, event.timestamp);
   if (!entered.ok) return hookFailed(def, saga, input, entered.reason);
   next.commands = [...saga.commands, ...entered.records];
+  const timers = timersOnEntry(target, next, saga.timers ?? [], event.timestamp);
+  if (timers) next.timers = timers;
   return { outcome, saga: next, changed: true, commands: entered.commands };
 }
 
@@ -251,6 +262,56 @@ function recordDeliveryFailure(def: CompiledDefinition, saga: SagaDocument | und
   const status = failure.status === undefined ? '' : ` (HTTP ${failure.status})`;
   const reason = `"${failure.label}" (revision ${failure.revision}) could not be delivered on channel "${failure.channel}"${status}: ${failure.reason}`;
   return { outcome: 'delivery-failed', saga: next, changed: true, commands: [], reason };
+}
+
+/**
+ * A timer came due. The saga must still wait on it (the document holds it): a state's timers
+ * leave with the state entry that scheduled them, so one the saga no longer holds fired
+ * already or was made stale by the saga moving on, and does nothing. A timeout or the
+ * deadline is delivered as its event, as if a service had sent it; a retry sends the command
+ * again, with the revision of its first send, and schedules the next one.
+ */
+function fireTimer(def: CompiledDefinition, saga: SagaDocument | undefined, input: TimerInput): TransitionResult {
+  const pending = saga?.timers ?? [];
+  const index = pending.findIndex((t) => sameTimer(t, input.timer));
+  if (saga === undefined || index === -1) {
+    return { outcome: 'stale-timer', saga, changed: false, commands: [], reason: `saga "${input.sagaId}" does not wait on this ${input.timer.kind} timer (due ${input.timer.dueAt}) any more` };
+  }
+  const timer = pending[index] as PendingTimer;
+  const rest = pending.filter((_, i) => i !== index);
+  const without: SagaDocument = { ...saga };
+  if (rest.length > 0) without.timers = rest;
+  else delete without.timers;
+  const inEntry = timer.kind === 'deadline' || (saga.currentState === timer.state && currentEntry(saga) === timer.entry);
+  if (saga.isFinal || !inEntry) {
+    return { outcome: 'stale-timer', saga: { ...without, revision: saga.revision + 1, updatedAt: input.timestamp }, changed: true, commands: [], reason: `the saga left the state entry that scheduled this ${timer.kind}` };
+  }
+  if (timer.kind === 'retry') return retryCommand(def, without, timer, input.timestamp);
+  const after = timer.kind === 'timeout' ? (def.states.get(timer.state)?.timeout?.after ?? null) : (def.deadline?.after ?? null);
+  const payload = timer.kind === 'timeout' ? { timeout: { state: timer.state, after, dueAt: timer.dueAt } } : { deadline: { after, dueAt: timer.dueAt } };
+  return applyEvent(def, without, { kind: 'event', sagaId: saga.sagaId, label: timer.event, payload, timestamp: input.timestamp, timer: { kind: timer.kind, dueAt: timer.dueAt } });
+}
+
+function retryCommand(def: CompiledDefinition, saga: SagaDocument, timer: Extract<PendingTimer, { kind: 'retry' }>, timestamp: string): TransitionResult {
+  const command = def.states.get(timer.state)?.commands.find((c) => c.label === timer.label && c.channel === timer.channel);
+  const next: SagaDocument = { ...saga, revision: saga.revision + 1, updatedAt: timestamp };
+  if (command === undefined) {
+    return { outcome: 'stale-timer', saga: next, changed: true, commands: [], reason: `state "${timer.state}" sends no command "${timer.label}" on "${timer.channel}" any more` };
+  }
+  const sent = sendCommand(command, saga, timer.revision, timer.attempt, timestamp);
+  if (!sent.ok) {
+    // The retry's hook failed: this send is recorded as failed and the next one still comes.
+    next.ignoredEvents = lastN([...saga.ignoredEvents, { event: timer.label, timestamp, outcome: 'hook-failed', reason: sent.reason, state: saga.currentState }], def.settings.ignoredEventsWindow);
+  } else {
+    next.commands = [...saga.commands, { label: command.label, channel: command.channel, kind: command.kind, state: timer.state, timestamp, revision: timer.revision, attempt: timer.attempt }];
+  }
+  const timers = [...(saga.timers ?? [])];
+  if (command.retry && timer.attempt < command.retry.maxAttempts) {
+    timers.push({ ...timer, dueAt: addMs(timestamp, retryDelayMs(command.retry, timer.attempt)), attempt: timer.attempt + 1 });
+  }
+  if (timers.length > 0) next.timers = sortTimers(timers);
+  else delete next.timers;
+  return sent.ok ? { outcome: 'retried', saga: next, changed: true, commands: [sent.command] } : { outcome: 'hook-failed', saga: next, changed: true, commands: [], reason: sent.reason };
 }
 
 /** Unexpected, rejected and already-final events leave the state alone but are recorded. */
@@ -298,26 +359,38 @@ function enter(
 ): { ok: true; commands: Command[]; records: SentCommandRecord[] } | { ok: false; reason: string } {
   const commands: Command[] = [];
   const records: SentCommandRecord[] = [];
-  let view: Record<string, unknown> | undefined;
   for (const command of state.commands) {
-    let payload: unknown;
-    const out: Command = { sagaId: saga.sagaId, label: command.label, channel: command.channel, payload: undefined, kind: command.kind };
-    if (command.hook === undefined) {
-      // Each command gets its own copy: the interpreter may serialise or alter payloads
-      // without reaching into the stored document.
-      payload = cloneJson(saga.metadata);
-    } else {
-      view ??= hookView(saga);
-      const built = command.hook.run({ saga: view, messageLabel: command.label }, { timestamp, seed: `${saga.sagaId}\u0000${saga.revision}\u0000${command.label}` });
-      if (!built.ok) return built;
-      payload = built.value;
-      out.hook = command.hook.path;
-    }
-    out.payload = payload;
-    commands.push(out);
+    const sent = sendCommand(command, saga, saga.revision, 1, timestamp);
+    if (!sent.ok) return sent;
+    commands.push(sent.command);
     records.push({ label: command.label, channel: command.channel, kind: command.kind, state: state.id, timestamp, revision: saga.revision });
   }
   return { ok: true, commands, records };
+}
+
+/**
+ * One send of a command of the saga's current state. With a hook, the payload is what the hook
+ * builds from the saga (seeded by sagaId, the first send's revision and the label, so a retry
+ * builds the same payload); without, a copy of the metadata: the interpreter may serialise or
+ * alter payloads without reaching into the stored document.
+ */
+function sendCommand(
+  command: CompiledCommand,
+  saga: SagaDocument,
+  revision: number,
+  attempt: number,
+  timestamp: string,
+): { ok: true; command: Command } | { ok: false; reason: string } {
+  const out: Command = { sagaId: saga.sagaId, label: command.label, channel: command.channel, payload: undefined, kind: command.kind, attempt, revision };
+  if (command.hook === undefined) {
+    out.payload = cloneJson(saga.metadata);
+    return { ok: true, command: out };
+  }
+  const built = command.hook.run({ saga: hookView(saga), messageLabel: command.label }, { timestamp, seed: `${saga.sagaId}\u0000${revision}\u0000${command.label}` });
+  if (!built.ok) return built;
+  out.payload = built.value;
+  out.hook = command.hook.path;
+  return { ok: true, command: out };
 }
 
 /** The saga as a hook sees it: Flow Manager's fields plus revision and timestamps, not sagaflow's bookkeeping. */

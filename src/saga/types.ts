@@ -19,6 +19,8 @@ export interface EventHistoryEntry {
   by?: string;
   /** Why an operator input (a cancel) was sent. */
   reason?: string;
+  /** Set when a timer (state timeout or saga deadline) delivered the event, not a service. */
+  timer?: { kind: 'timeout' | 'deadline'; dueAt: string };
 }
 
 /** A command emitted on entering a state (main command or side effect). */
@@ -30,6 +32,10 @@ export interface Command {
   kind: 'main' | 'sideEffect';
   /** JSON path of the hook that built `payload`; absent when the payload is the saga's metadata. */
   hook?: string;
+  /** Which send this is, from 1; a retry resends with the revision of the first send. */
+  attempt: number;
+  /** The revision of the first send (the state's entry); with the label it names the command. */
+  revision: number;
 }
 
 export interface SentCommandRecord {
@@ -40,7 +46,19 @@ export interface SentCommandRecord {
   timestamp: string;
   /** Saga revision that emitted it: (sagaId, revision, label) identifies a command exactly once. */
   revision: number;
+  /** Which send of the command this was (absent: the first), see `retry` in saga.json. */
+  attempt?: number;
 }
+
+/**
+ * A timer a saga waits on, kept in its document so that the changelog carries it and a
+ * restored store knows it. `entry` is the index in `history.states` of the state entry that
+ * scheduled a state's timer: when the saga has left that entry the timer is stale.
+ */
+export type PendingTimer =
+  | { kind: 'timeout'; dueAt: string; event: string; state: string; entry: number }
+  | { kind: 'retry'; dueAt: string; label: string; channel: string; attempt: number; revision: number; state: string; entry: number }
+  | { kind: 'deadline'; dueAt: string; event: string };
 
 /** Outcomes that leave the saga where it was and record the event in `ignoredEvents`. */
 export const IGNORED_OUTCOMES = ['unexpected', 'rejected', 'already-final', 'hook-failed'] as const;
@@ -103,6 +121,8 @@ export interface SagaDocument {
    * ignoredEvents), oldest first, bounded by settings.duplicateWindow.
    */
   recentEventIds: string[];
+  /** Timers the saga waits on (state timeout, command retries, saga deadline), soonest first. Absent: none. */
+  timers?: PendingTimer[];
   /** Failed deliveries of commands on rest channels, oldest first; absent until the first one. */
   deliveryFailures?: DeliveryFailureRecord[];
 }
@@ -139,6 +159,13 @@ export type SagaInput =
       timestamp: string;
     }
   | {
+      /** A timer of the saga came due: `timer` as the document holds it; `timestamp` is when it fired. */
+      kind: 'timer';
+      sagaId: string;
+      timer: PendingTimer;
+      timestamp: string;
+    }
+  | {
       /** The outbox dispatcher reports a command it could not deliver (see delivery-failure.ts). */
       kind: 'delivery-failed';
       sagaId: string;
@@ -163,6 +190,10 @@ export type Outcome =
    */
   | 'hook-failed'
   | 'cancelled'
+  /** A command retry came due and the command was sent again. */
+  | 'retried'
+  /** A timer came due that the saga no longer waits on (it moved on, or it fired already). */
+  | 'stale-timer'
   /** A failed delivery recorded in `deliveryFailures` (changed = true); the state stays. */
   | 'delivery-failed';
 

@@ -16,11 +16,36 @@ export const STORE_FORMAT = 1;
 const SAGA_PREFIX = 's:';
 /** `m:` cannot collide with `s:<sagaId>` whatever the sagaId. */
 const MARKER_KEY = 'm:changelog-offset';
+/**
+ * `t:<due time, ms, 15 digits>:<sagaId>`: the timer index, ordered by due time, so the next due
+ * timers are found without scanning the documents. Entries are hints: written with every
+ * document that has timers, removed when the timer fires or when a hint is found whose
+ * document no longer waits on anything due then.
+ */
+const TIMER_PREFIX = 't:';
+const DUE_DIGITS = 15;
+
+function timerKey(dueMs: number, sagaId: string): string {
+  return `${TIMER_PREFIX}${String(Math.max(0, Math.floor(dueMs))).padStart(DUE_DIGITS, '0')}:${sagaId}`;
+}
+
+/** A hint of the timer index: a saga with a timer due at `dueMs`. */
+export interface TimerHint {
+  key: string;
+  dueMs: number;
+  sagaId: string;
+}
+
+function hintsOf(saga: SagaDocument): string[] {
+  return [...new Set((saga.timers ?? []).map((t) => timerKey(Date.parse(t.dueAt), saga.sagaId)))];
+}
 
 interface MarkerValue {
   format: number;
   offset: string;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function sagaKey(sagaId: string): string {
   return SAGA_PREFIX + sagaId;
@@ -72,7 +97,8 @@ export interface RestoredRecord {
  * atomic batch. The marker therefore always names the changelog position the data reflects,
  * like Kafka Streams' checkpoint file but without the window between data and checkpoint.
  *
- * Layout: `s:<sagaId>` = the saga document (JSON), `m:changelog-offset` = the marker.
+ * Layout: `s:<sagaId>` = the saga document (JSON), `m:changelog-offset` = the marker,
+ * `t:<due ms>:<sagaId>` = the timer index (empty values).
  */
 export class PartitionStore {
   readonly #kv: KeyValueStore;
@@ -111,11 +137,36 @@ export class PartitionStore {
    * changelog record that transaction wrote) in one atomic batch. Call only after
    * `transaction.commit()` resolved.
    */
-  async applyCommitted(sagas: Iterable<SagaDocument>, changelogOffset: bigint): Promise<void> {
-    const batch: WriteBatch = { puts: [], deletes: [] };
-    for (const saga of sagas) batch.puts.push([sagaKey(saga.sagaId), encodeSaga(saga)]);
+  async applyCommitted(sagas: Iterable<SagaDocument>, changelogOffset: bigint, firedHints: readonly string[] = []): Promise<void> {
+    const batch: WriteBatch = { puts: [], deletes: [...firedHints] };
+    for (const saga of sagas) {
+      batch.puts.push([sagaKey(saga.sagaId), encodeSaga(saga)]);
+      for (const hint of hintsOf(saga)) batch.puts.push([hint, EMPTY]);
+    }
     batch.puts.push([MARKER_KEY, encodeMarker(changelogOffset)]);
     await this.#kv.write(batch);
+  }
+
+  /** Hints of the timer index due before `beforeMs` (exclusive), soonest first, at most `limit`. */
+  async dueTimers(beforeMs: number, limit: number): Promise<TimerHint[]> {
+    const out: TimerHint[] = [];
+    for await (const [key] of this.#kv.iterate({ prefix: TIMER_PREFIX, lt: timerKey(beforeMs, '') })) {
+      const due = key.slice(TIMER_PREFIX.length, TIMER_PREFIX.length + DUE_DIGITS);
+      out.push({ key, dueMs: Number(due), sagaId: key.slice(TIMER_PREFIX.length + DUE_DIGITS + 1) });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Due time of the soonest hint of the timer index, undefined when it is empty. */
+  async nextTimerDueMs(): Promise<number | undefined> {
+    for await (const [key] of this.#kv.iterate({ prefix: TIMER_PREFIX })) return Number(key.slice(TIMER_PREFIX.length, TIMER_PREFIX.length + DUE_DIGITS));
+    return undefined;
+  }
+
+  /** Removes hints whose committed document waits on nothing due then (stale: derived data only). */
+  async dropTimerHints(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.#kv.write({ puts: [], deletes: [...keys] });
   }
 
   /**
@@ -132,7 +183,10 @@ export class PartitionStore {
     const batch: WriteBatch = { puts: [], deletes: [] };
     for (const [sagaId, saga] of latest) {
       if (saga === null) batch.deletes.push(sagaKey(sagaId));
-      else batch.puts.push([sagaKey(sagaId), encodeSaga(saga)]);
+      else {
+        batch.puts.push([sagaKey(sagaId), encodeSaga(saga)]);
+        for (const hint of hintsOf(saga)) batch.puts.push([hint, EMPTY]);
+      }
     }
     batch.puts.push([MARKER_KEY, encodeMarker(lastOffset)]);
     await this.#kv.write(batch);

@@ -58,6 +58,8 @@ export function reservationConfig(
   flow: FlowTopics,
   serialization: 'json' | 'avro' = 'json',
   persistencyManagement: Record<string, unknown> = {},
+  /** Changes to the raw saga.json before it is parsed (and validated), e.g. timers. */
+  edit: (raw: { machineDefinition: { states: Record<string, unknown>[] } }) => void = () => undefined,
 ): SagaConfig {
   const raw = JSON.parse(readFileSync(join(root, 'examples/reservation/saga.json'), 'utf8')) as {
     communicationProtocols: { id: string; configurations: Record<string, unknown> }[];
@@ -66,6 +68,7 @@ export function reservationConfig(
   if (!channel) throw new Error('examples/reservation/saga.json has no protocol');
   channel.configurations = testChannelConfigurations(flow, serialization);
   (raw as Record<string, unknown>).persistencyManagement = persistencyManagement;
+  edit(raw as unknown as { machineDefinition: { states: Record<string, unknown>[] } });
   const parsed = parseSagaConfig(raw, { env: {}, readFile: (p) => readFileSync(p, 'utf8') });
   if (!parsed.config) throw new Error(`invalid test config: ${JSON.stringify(parsed.errors)}`);
   return parsed.config;

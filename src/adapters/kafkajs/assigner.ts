@@ -76,14 +76,16 @@ export function assignSticky(
  * partitions in its metadata, and assigns stickily. `info()` is read at every join, so the
  * owned set is current.
  */
-export function stickyAdvertisingAssigner(info: () => MemberInfo): PartitionAssigner {
+export function stickyAdvertisingAssigner(info: () => MemberInfo, coPartitioned: { leader: string; followers: readonly string[] } | undefined = undefined): PartitionAssigner {
+  const followers = new Set(coPartitioned?.followers ?? []);
   return ({ cluster }) => ({
     name: ASSIGNER_NAME,
     version: 1,
     async assign({ members, topics }): Promise<GroupMemberAssignment[]> {
       const perMember = new Map<string, Record<string, number[]>>();
       for (const m of members) perMember.set(m.memberId, {});
-      for (const topic of topics) {
+      // Co-partitioned topics follow their leader: partition p of each goes where p of the leader goes.
+      for (const topic of topics.filter((t) => !followers.has(t))) {
         const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
         const plan = assignSticky(
           partitions,
@@ -94,7 +96,9 @@ export function stickyAdvertisingAssigner(info: () => MemberInfo): PartitionAssi
         );
         for (const [memberId, assigned] of plan) {
           const entry = perMember.get(memberId);
-          if (entry) entry[topic] = assigned;
+          if (!entry) continue;
+          entry[topic] = assigned;
+          if (topic === coPartitioned?.leader) for (const follower of followers) if (topics.includes(follower)) entry[follower] = [...assigned];
         }
       }
       return [...perMember].map(([memberId, assignment]) => ({

@@ -64,7 +64,7 @@ export class KafkajsGroupMember implements GroupMember {
           const owned: Record<string, number[]> = {};
           for (const tp of this.owned.values()) (owned[tp.topic] ??= []).push(tp.partition);
           return { url: opts.advertisedUrl, owned };
-        }),
+        }, opts.coPartitioned?.length ? { leader: opts.topics[0] ?? '', followers: opts.coPartitioned } : undefined),
       ],
       readUncommitted: false,
       allowAutoTopicCreation: false,
@@ -90,7 +90,7 @@ export class KafkajsGroupMember implements GroupMember {
     });
     await kafkajsCall(async () => {
       await consumer.connect();
-      await consumer.subscribe({ topics: [...this.opts.topics], fromBeginning: this.opts.fromBeginning });
+      await consumer.subscribe({ topics: [...this.opts.topics, ...(this.opts.coPartitioned ?? [])], fromBeginning: this.opts.fromBeginning });
     });
     await this.run();
   }
@@ -133,7 +133,7 @@ export class KafkajsGroupMember implements GroupMember {
   private onJoin(memberId: string, assignment: Record<string, number[] | undefined>): void {
     this.id = memberId;
     const now = new Map<string, TopicPartition>();
-    for (const topic of this.opts.topics) for (const partition of assignment[topic] ?? []) now.set(key({ topic, partition }), { topic, partition });
+    for (const topic of [...this.opts.topics, ...(this.opts.coPartitioned ?? [])]) for (const partition of assignment[topic] ?? []) now.set(key({ topic, partition }), { topic, partition });
     const removed = [...this.owned].filter(([k]) => !now.has(k)).map(([, tp]) => tp);
     const added = [...now].filter(([k]) => !this.owned.has(k)).map(([, tp]) => tp);
     this.owned = now;

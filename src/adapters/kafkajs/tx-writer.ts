@@ -10,6 +10,7 @@ import { kafkajsCall } from './errors.ts';
 export function toKafkajsMessage(r: OutputRecord): Message {
   const m: Message = { key: r.key, value: r.value, partition: r.partition };
   if (r.headers) m.headers = r.headers;
+  if (r.timestamp !== undefined) m.timestamp = String(r.timestamp);
   return m;
 }
 

@@ -77,7 +77,7 @@ export class DeliveryTracker {
       const key = r.key === null ? null : typeof r.key === 'string' ? Buffer.from(r.key) : r.key;
       for (;;) {
         try {
-          this.producer.produce(r.topic, r.partition, r.value, key, null, { batch, index: i } satisfies Tag, headersOf(r.headers));
+          this.producer.produce(r.topic, r.partition, r.value, key, r.timestamp ?? null, { batch, index: i } satisfies Tag, headersOf(r.headers));
           break;
         } catch (err) {
           // The local queue is bounded (queue.buffering.max.kbytes): wait for it to drain a little.

@@ -150,8 +150,25 @@ export class LibrdkafkaGroupMember implements GroupMember {
     }
   }
 
+  /**
+   * The partitions given or taken, with their co-partitioned followers. The followers are not
+   * subscribed to (no other member is given them), only assigned beside their leader, which
+   * the group's offsets allow: an offset commit is checked against the member and its
+   * generation, not against the partitions it was assigned.
+   */
+  private withFollowers(assignment: readonly TopicPartition[]): TopicPartition[] {
+    const all = new Map<string, TopicPartition>();
+    const leader = this.opts.topics[0];
+    for (const a of assignment) {
+      all.set(tpKey(a), { topic: a.topic, partition: a.partition });
+      if (a.topic !== leader) continue;
+      for (const topic of this.opts.coPartitioned ?? []) all.set(tpKey({ topic, partition: a.partition }), { topic, partition: a.partition });
+    }
+    return [...all.values()];
+  }
+
   private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
-    const partitions = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
+    const partitions = this.withFollowers(assignment);
     const consumer = this.consumer as unknown as CooperativeConsumer;
     const lost = consumer.assignmentLost();
     this.rebalancing = this.rebalancing

@@ -19,6 +19,9 @@ Reads JSON lines from --events, or from stdin when omitted:
   {"sagaId", "messageLabel", "messagePayload"?, "eventId"?}        deliver an event
   {"associatedEntityId", "messageLabel", ...}                      ... to that entity's latest saga
   {"key": "<sagaId>", "value": {"messageLabel", "messagePayload"}} the POST /event body
+  {"advance": "30s"}                                               move the virtual clock on
+Timers (state timeouts, command retries, the saga deadline) run in virtual time: before each
+line, every timer due by then fires, soonest first, with a result line of its own.
 Prints one JSON line per input line (line, sagaId, event, outcome, state, commands, reason),
 then one summary line per saga; a command built by a hook shows its payload. Hooks run in
 their sandbox, with the line's timestamp as their clock. Exits 1 when an input line cannot
@@ -57,10 +60,10 @@ export const command: CliCommand = {
     });
     let invalid = 0;
     text.split('\n').forEach((line, i) => {
-      const result = simulator.run(line, i + 1);
-      if (result === undefined) return;
-      if (result.outcome === 'invalid-input') invalid += 1;
-      io.stdout(JSON.stringify(result));
+      for (const result of simulator.run(line, i + 1)) {
+        if (result.outcome === 'invalid-input') invalid += 1;
+        io.stdout(JSON.stringify(result));
+      }
     });
     for (const summary of simulator.summaries()) io.stdout(JSON.stringify(summary));
     return invalid > 0 ? 1 : 0;

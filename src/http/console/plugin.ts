@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -57,12 +57,11 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /**
- * The console's static files, read once. Next to this module in the sources; a compiled copy
- * in dist/ has no assets of its own, so it falls back to the sources shipped beside it.
+ * The console's static files, read once, from the folder next to this module (`npm run build`
+ * copies it into dist/: scripts/copy-console-assets.ts).
  */
 function loadAssets(): Map<string, { body: Buffer; type: string }> {
-  const here = new URL('./assets/', import.meta.url);
-  const dir = existsSync(here) ? here : new URL('../../../src/http/console/assets/', import.meta.url);
+  const dir = new URL('./assets/', import.meta.url);
   const assets = new Map<string, { body: Buffer; type: string }>();
   for (const name of readdirSync(dir)) {
     const type = CONTENT_TYPES[extname(name)];

@@ -46,6 +46,7 @@ export const SAGA_FIELDS: Record<keyof SagaDocument, string> = {
   commands: 'commands',
   ignoredEvents: 'ignoredEvents',
   recentEventIds: 'recentEventIds',
+  timers: 'timersJson',
   deliveryFailures: 'deliveryFailures',
 };
 
@@ -75,6 +76,7 @@ export const EVENT_HISTORY_FIELDS: Record<keyof EventHistoryEntry, string> = {
   eventId: 'eventId',
   by: 'by',
   reason: 'reason',
+  timer: 'timerJson',
 };
 
 export const COMMAND_FIELDS: Record<keyof SentCommandRecord, string> = {
@@ -84,6 +86,7 @@ export const COMMAND_FIELDS: Record<keyof SentCommandRecord, string> = {
   state: 'state',
   timestamp: 'timestamp',
   revision: 'revision',
+  attempt: 'attempt',
 };
 
 export const IGNORED_EVENT_FIELDS: Record<keyof IgnoredEventRecord, string> = {
@@ -117,6 +120,17 @@ interface AvroEventHistoryEntry {
   eventId: string | null;
   by: string | null;
   reason: string | null;
+  timerJson: string | null;
+}
+
+interface AvroSentCommand {
+  label: string;
+  channel: string;
+  kind: SentCommandRecord['kind'];
+  state: string;
+  timestamp: string;
+  revision: number;
+  attempt: number | null;
 }
 
 interface AvroIgnoredEvent {
@@ -152,9 +166,10 @@ export interface AvroSagaDocument {
   revision: number;
   createdAt: string;
   updatedAt: string;
-  commands: SentCommandRecord[];
+  commands: AvroSentCommand[];
   ignoredEvents: AvroIgnoredEvent[];
   recentEventIds: string[];
+  timersJson: string | null;
   /** Absent in records written before the field existed (BACKWARD: the reader's default). */
   deliveryFailures?: AvroDeliveryFailure[] | null;
 }
@@ -228,6 +243,7 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
         eventId: e.eventId ?? null,
         by: e.by ?? null,
         reason: e.reason ?? null,
+        timerJson: e.timer === undefined ? null : JSON.stringify(e.timer),
       })),
     },
     revision: saga.revision,
@@ -240,6 +256,7 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
       state: c.state,
       timestamp: c.timestamp,
       revision: c.revision,
+      attempt: c.attempt ?? null,
     })),
     ignoredEvents: saga.ignoredEvents.map((i) => ({
       event: i.event,
@@ -250,6 +267,7 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
       state: i.state,
     })),
     recentEventIds: [...saga.recentEventIds],
+    timersJson: saga.timers === undefined ? null : jsonText(topic, saga.timers, `the timers of saga ${saga.sagaId}`),
     deliveryFailures:
       saga.deliveryFailures === undefined
         ? null
@@ -298,6 +316,7 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
           ...optional('eventId', e.eventId),
           ...optional('by', e.by),
           ...optional('reason', e.reason),
+          ...optional('timer', e.timerJson === null ? null : (parseJsonText(topic, e.timerJson, 'history.events[].timerJson') as EventHistoryEntry['timer'])),
         }),
       ),
     },
@@ -312,6 +331,7 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
         state: c.state,
         timestamp: c.timestamp,
         revision: c.revision,
+        ...optional('attempt', c.attempt),
       }),
     ),
     ignoredEvents: record.ignoredEvents.map((i): IgnoredEventRecord => {
@@ -326,6 +346,7 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
       };
     }),
     recentEventIds: [...record.recentEventIds],
+    ...optional('timers', record.timersJson === null ? null : (parseJsonText(topic, record.timersJson, 'timersJson') as SagaDocument['timers'])),
     ...(record.deliveryFailures === null || record.deliveryFailures === undefined
       ? {}
       : {

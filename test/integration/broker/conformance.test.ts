@@ -195,6 +195,52 @@ for (const name of ['librdkafka', 'kafkajs'] as const) {
       expect(owners.get(1)).toEqual({ memberId: member.memberId(), url: 'http://127.0.0.1:7777' });
     });
 
+    it('gives partition p of co-partitioned topics to the owner of partition p of the first, and commits their positions in a transaction', async () => {
+      const client = await clientFor(name);
+      const leader = await createTopic({ prefix: 'conf-lead', partitions: 4 });
+      const follower = await createTopic({ prefix: 'conf-follow', partitions: 4 });
+      const producer = await client.producer();
+      registerCleanup(() => producer.close());
+      const groupId = uniqueGroupId('conf-copart');
+      const join = async (label: string) => {
+        const owned = new Map<string, TopicPartition>();
+        const got: InputRecord[] = [];
+        const member = client.groupMember({ groupId, topics: [leader], coPartitioned: [follower], advertisedUrl: `http://${label}:1`, fromBeginning: true, maxWaitMs: 50 });
+        await member.start({
+          onAssigned: async (p) => void p.forEach((tp) => owned.set(`${tp.topic}/${tp.partition}`, tp)),
+          onRevoked: async (p) => void p.forEach((tp) => owned.delete(`${tp.topic}/${tp.partition}`)),
+          onRecords: async (r) => void got.push(...r),
+          onFatal: () => undefined,
+        });
+        registerCleanup(() => member.stop());
+        const numbers = (topic: string) => [...owned.values()].filter((tp) => tp.topic === topic).map((tp) => tp.partition).sort();
+        return { member, got, numbers };
+      };
+      const a = await join('a');
+      const b = await join('b');
+      await eventually(() => {
+        // Each member reads the same partition numbers of both topics, the two never share one.
+        expect(a.numbers(follower)).toEqual(a.numbers(leader));
+        expect(b.numbers(follower)).toEqual(b.numbers(leader));
+        expect([...a.numbers(leader), ...b.numbers(leader)].sort()).toEqual([0, 1, 2, 3]);
+        expect(a.numbers(leader).length).toBeGreaterThan(0);
+      }, 60_000);
+      // Records of both topics reach the owner of their partition number only.
+      a.got.length = 0;
+      b.got.length = 0;
+      await producer.send(Array.from({ length: 16 }, (_, i) => ({ topic: i % 2 === 0 ? leader : follower, partition: Math.floor(i / 2) % 4, key: `k${i}`, value: Buffer.from(`v${i}`) })));
+      await eventually(() => expect(a.got.length + b.got.length).toBeGreaterThanOrEqual(16), 30_000);
+      for (const side of [a, b]) for (const r of side.got) expect(side.numbers(leader)).toContain(r.partition);
+      // A follower's position commits with a transaction like the leader's.
+      const p = a.numbers(leader)[0] as number;
+      const writer = await writerFor(client, `${groupId}-${follower}-${p}`);
+      await writer.begin();
+      await writer.send([{ topic: leader, partition: p, key: 'x', value: Buffer.from('x') }]);
+      await writer.sendOffsets([{ topic: leader, partition: p, offset: 2n }, { topic: follower, partition: p, offset: 1n }], a.member);
+      await writer.commit();
+      expect(await a.member.committed([{ topic: leader, partition: p }, { topic: follower, partition: p }])).toEqual([2n, 1n]);
+    });
+
     it('hands partitions over during a rebalance losing and duplicating nothing (a transactional copy, as the engine does)', async () => {
       const client = await clientFor(name);
       const input = await createTopic({ prefix: 'conf-in', partitions: 4 });

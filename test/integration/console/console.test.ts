@@ -230,8 +230,11 @@ describe('the console in a real browser', () => {
     await page.fill('#event-payload', '{"rejectedBy": "operator"}');
     await page.click('#send-event-button');
     await page.waitForSelector('#action-result .notice.ok', { timeout: 30_000 });
-    const doc = await saga(sagaId);
-    expect(doc.currentState).toBe('reservationFailed');
+    // Accepted (202) means produced: the saga moves once its partition processed the event.
+    const doc = await waitFor(async () => {
+      const d = await saga(sagaId);
+      return d.currentState === 'reservationFailed' ? d : undefined;
+    }, { timeoutMs: 30_000, description: `${sagaId} moved by the sent event` });
     expect(doc.metadata).toMatchObject({ hold: true, rejectedBy: 'operator' });
     expect(problems.errors).toEqual([]);
     await page.close();

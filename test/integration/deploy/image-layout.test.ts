@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SagaDocument } from '../../../src/saga/types.ts';
+import { buildDist } from '../../support/build.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { mongoCollection } from '../../support/mongo.ts';
 import { testKafka, uniqueFlow } from '../../support/sagaflow.ts';
@@ -48,10 +49,8 @@ describe('the image layout running the compose demo', () => {
   const app = join(scratch, 'app');
 
   beforeAll(async () => {
-    // The build stage: `npm run build` is `tsc -p tsconfig.build.json`, here into the layout.
-    const build = start(join(root, 'node_modules/typescript/bin/tsc'), ['-p', join(root, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], root, {});
-    const code = await build.exited;
-    expect(code, build.output()).toBe(0);
+    // The build stage: `npm run build`, here into the layout.
+    await buildDist(join(app, 'dist'));
     // The runtime stage's COPY lines.
     for (const entry of ['bin', 'schemas', 'examples', 'package.json']) cpSync(join(root, entry), join(app, entry), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(app, 'node_modules'));

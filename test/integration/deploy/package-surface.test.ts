@@ -1,12 +1,13 @@
-// The package as npm installs it: `npm run build`'s dist/ beside bin/, schemas/, the web
-// console's static assets (served from src/http/console/assets/, the only part of src/ shipped)
-// and package.json, imported by name through package.json "exports".
+// The package as npm installs it: `npm run build`'s dist/ (the web console's static assets
+// included) beside bin/, schemas/ and package.json, imported by name through package.json
+// "exports".
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerCleanup } from '../../support/cleanup.ts';
+import { buildDist } from '../../support/build.ts';
 import { runNode } from '../../support/process.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -17,9 +18,8 @@ describe('package surface: exports sagaflow and sagaflow/worker, files bin, dist
   const pkg = join(scratch, 'sagaflow');
 
   beforeAll(async () => {
-    const build = await runNode([join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: root, timeoutMs: 300_000 }).done;
-    expect(build.code, build.stdout + build.stderr).toBe(0);
-    for (const entry of ['bin', 'schemas', 'package.json', 'src/http/console/assets']) cpSync(join(root, entry), join(pkg, entry), { recursive: true });
+    await buildDist(join(pkg, 'dist'));
+    for (const entry of ['bin', 'schemas', 'package.json']) cpSync(join(root, entry), join(pkg, entry), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'));
   }, 600_000);
 
@@ -30,9 +30,9 @@ describe('package surface: exports sagaflow and sagaflow/worker, files bin, dist
     const files = ((JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files ?? []).map((f) => f.path);
     for (const f of ['package.json', 'bin/sagaflow.js', 'dist/index.js', 'dist/index.d.ts', 'dist/worker/index.js', 'dist/worker/index.d.ts', 'dist/cli/main.js']) expect(files).toContain(f);
     expect(files.some((f) => f.startsWith('schemas/'))).toBe(true);
-    expect(files).toContain('src/http/console/assets/console.js');
+    expect(files).toContain('dist/http/console/assets/console.js');
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files.some((f) => f.startsWith('test/') || (f.startsWith('src/') && !f.startsWith('src/http/console/assets/')))).toBe(false);
+    expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
   });
 
   it('`sagaflow` and `sagaflow/worker` resolve to the compiled dist/ by name', async () => {

@@ -96,6 +96,28 @@ describe('sagaflow simulate on the examples', () => {
     expect(summaries.get('invoice-3')).toMatchObject({ state: 'invoicePaid', ignoredEvents: 1, metadata: { payment: { amount: 15 } } });
   });
 
+  it('payment: command retries with backoff, a state timeout, a timeout that re-enters its state, and the saga deadline, in virtual time', async () => {
+    const { lines, summaries } = await simulate('payment');
+    expect(lines).toEqual(expected('payment'));
+    const results = lines.map((l) => JSON.parse(l) as { line?: number; sagaId?: string; event?: string; outcome?: string; timer?: { kind: string; dueAt: string }; commands?: { label: string; attempt?: number }[] });
+    const fired = results.filter((r) => r.timer !== undefined);
+    // pay-2 never hears back: chargeCard sent three times (10 s, then 20 s later), then the 2 m timeout.
+    expect(fired.filter((r) => r.sagaId === 'pay-2').map((r) => [r.timer?.kind, r.timer?.dueAt, r.commands?.map((c) => c.attempt)])).toEqual([
+      ['retry', '2024-01-01T00:00:13.000Z', [2]],
+      ['retry', '2024-01-01T00:00:33.000Z', [3]],
+      ['timeout', '2024-01-01T00:02:03.000Z', []],
+    ]);
+    expect(summaries.get('pay-2')).toMatchObject({ state: 'paymentFailed', metadata: { timeout: { state: 'paymentRequested', after: '2m', dueAt: '2024-01-01T00:02:03.000Z' } } });
+    // pay-1 finished before any timer came due: none fires for it.
+    expect(fired.filter((r) => r.sagaId === 'pay-1')).toEqual([]);
+    // pay-3: charged after its third send; shipment late twice (each re-entry sends shipOrder
+    // again and arms a new timeout), then the deadline, a day after creation, refunds it.
+    expect(fired.filter((r) => r.sagaId === 'pay-3').map((r) => r.event)).toEqual(['chargeCard', 'chargeCard', 'notifyCustomer', 'shipmentLate', 'notifyCustomer', 'shipmentLate', 'notifyCustomer', 'orderExpired']);
+    expect(results.find((r) => r.event === 'orderExpired')).toMatchObject({ timer: { kind: 'deadline', dueAt: '2024-01-02T00:00:04.000Z' }, outcome: 'applied', commands: [{ label: 'refundPayment' }] });
+    expect(summaries.get('pay-3')?.path).toEqual(['paymentRequested', 'awaitingShipment', 'awaitingShipment', 'awaitingShipment', 'orderExpired']);
+    expect(results.at(-4)).toMatchObject({ line: 12, outcome: 'already-final' });
+  });
+
   it('is reproducible with --seed and takes random ids without it', async () => {
     const input = '{"create": {"associatedEntityId": "a"}}\n{"associatedEntityId": "a", "messageLabel": "validationKO"}\n';
     const first = await runCli(['simulate', 'examples/reservation/saga.json', '--seed', '3'], { stdin: input });

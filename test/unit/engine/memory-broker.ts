@@ -69,7 +69,7 @@ export class MemoryBroker {
       key: toBuffer(r.key),
       value: r.value,
       headers: headersOf(r.headers),
-      timestamp: this.now,
+      timestamp: r.timestamp ?? this.now,
       committed,
       aborted: false,
     };

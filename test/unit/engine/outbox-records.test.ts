@@ -43,7 +43,7 @@ describe('outbox records', () => {
     const record = outboxRecord(
       { topic: 'app-outbox', channels: new Set(['notifications']) },
       4,
-      { sagaId: 's-1', label: 'sendEmail', channel: 'notifications', payload: { to: 'a@b.c' }, kind: 'sideEffect' },
+      { sagaId: 's-1', label: 'sendEmail', channel: 'notifications', payload: { to: 'a@b.c' }, kind: 'sideEffect', attempt: 2, revision: 3 },
       { 'sagaflow-revision': '3', 'sagaflow-command-kind': 'sideEffect', [OUTBOX_HEADERS.attempt]: '2' },
     );
     expect(record).toEqual({
@@ -107,6 +107,7 @@ describe('outbox records', () => {
     expect(Object.fromEntries(Object.entries(outbox[0]?.headers ?? {}).map(([k, v]) => [k, String(v)]))).toEqual({
       'sagaflow-revision': '1',
       'sagaflow-command-kind': 'main',
+      'sagaflow-attempt': '1',
       'sagaflow-channel': 'validation',
       'sagaflow-command-label': 'validateReservation',
     });

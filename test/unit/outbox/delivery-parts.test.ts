@@ -43,7 +43,7 @@ describe('the REST request of a command', () => {
 });
 
 describe('reading an outbox record', () => {
-  const written = outboxRecord({ topic: 'o', channels: new Set(['mail']) }, 0, { sagaId: 's', label: 'sendEmail', channel: 'mail', payload: { x: 1 }, kind: 'sideEffect' }, { 'sagaflow-revision': '2', 'sagaflow-command-kind': 'sideEffect' });
+  const written = outboxRecord({ topic: 'o', channels: new Set(['mail']) }, 0, { sagaId: 's', label: 'sendEmail', channel: 'mail', payload: { x: 1 }, kind: 'sideEffect', attempt: 1, revision: 2 }, { 'sagaflow-revision': '2', 'sagaflow-command-kind': 'sideEffect', 'sagaflow-attempt': '1' });
   const asRead = (edit: Partial<InputRecord> = {}): InputRecord => ({
     topic: 'o',
     partition: 0,
@@ -55,10 +55,13 @@ describe('reading an outbox record', () => {
     ...edit,
   });
 
-  it('gives back what the task wrote, the attempt when a header carries it', () => {
+  it('gives back what the task wrote, the attempt from the second send on', () => {
     expect(readOutboxRecord(asRead())).toEqual({ command: { sagaId: 's', channel: 'mail', label: 'sendEmail', revision: 2, envelope: '{"messageLabel":"sendEmail","messagePayload":{"x":1}}' } });
     const retried = readOutboxRecord(asRead({ headers: { ...asRead().headers, 'sagaflow-attempt': Buffer.from('3') } }));
     expect('command' in retried && retried.command.attempt).toBe(3);
+    expect('command' in retried && idempotencyKey(retried.command)).toBe('s:2:sendEmail:3');
+    const { 'sagaflow-attempt': _attempt, ...older } = asRead().headers;
+    expect(readOutboxRecord(asRead({ headers: older }))).toEqual(readOutboxRecord(asRead()));
   });
 
   it.each([

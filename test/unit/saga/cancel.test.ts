@@ -154,7 +154,7 @@ describe('cancel into a declared state', () => {
     expect(result.saga?.currentState).toBe('working');
     expect(result.saga?.isFinal).toBe(false);
     expect(result.saga?.businessStateId).toBe(0);
-    expect(result.commands).toEqual([{ sagaId: 'saga-1', label: 'work', channel: 'bus', payload: { order: 1 }, kind: 'main' }]);
+    expect(result.commands).toEqual([{ sagaId: 'saga-1', label: 'work', channel: 'bus', payload: { order: 1 }, kind: 'main', attempt: 1, revision: 2 }]);
     expect(result.saga?.commands.at(-1)).toEqual({ label: 'work', channel: 'bus', kind: 'main', state: 'working', timestamp: ts(9), revision: 2 });
     expect(result.saga?.history.events.at(-1)).toEqual({ event: CANCEL_EVENT, timestamp: ts(9), by: 'alice', reason: 'customer called' });
   });

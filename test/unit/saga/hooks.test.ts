@@ -28,9 +28,9 @@ describe('command hooks in transitions', () => {
     const result = transition(def, undefined, create('saga-1', { order: 7 }));
     expect(result.outcome).toBe('created');
     expect(result.commands).toEqual([
-      { sagaId: 'saga-1', label: 'begin', channel: 'bus', kind: 'main', payload: { order: 7, label: 'begin', state: 'start' }, hook: BEGIN },
-      { sagaId: 'saga-1', label: 'log', channel: 'bus', kind: 'sideEffect', payload: { line: 'saga-1 r1' }, hook: LOG },
-      { sagaId: 'saga-1', label: 'notify', channel: 'http', kind: 'sideEffect', payload: { order: 7 } },
+      { sagaId: 'saga-1', label: 'begin', channel: 'bus', kind: 'main', payload: { order: 7, label: 'begin', state: 'start' }, hook: BEGIN, attempt: 1, revision: 1 },
+      { sagaId: 'saga-1', label: 'log', channel: 'bus', kind: 'sideEffect', payload: { line: 'saga-1 r1' }, hook: LOG, attempt: 1, revision: 1 },
+      { sagaId: 'saga-1', label: 'notify', channel: 'http', kind: 'sideEffect', payload: { order: 7 }, attempt: 1, revision: 1 },
     ]);
     // The saga records commands the same way, whoever built the payload.
     expect(result.saga?.commands.map((c) => c.label)).toEqual(['begin', 'log', 'notify']);

@@ -36,9 +36,9 @@ describe('create', () => {
       recentEventIds: [],
     } satisfies SagaDocument);
     expect(result.commands).toEqual([
-      { sagaId: 'saga-1', label: 'begin', channel: 'bus', payload: { order: 1 }, kind: 'main' },
-      { sagaId: 'saga-1', label: 'log', channel: 'bus', payload: { order: 1 }, kind: 'sideEffect' },
-      { sagaId: 'saga-1', label: 'notify', channel: 'http', payload: { order: 1 }, kind: 'sideEffect' },
+      { sagaId: 'saga-1', label: 'begin', channel: 'bus', payload: { order: 1 }, kind: 'main', attempt: 1, revision: 1 },
+      { sagaId: 'saga-1', label: 'log', channel: 'bus', payload: { order: 1 }, kind: 'sideEffect', attempt: 1, revision: 1 },
+      { sagaId: 'saga-1', label: 'notify', channel: 'http', payload: { order: 1 }, kind: 'sideEffect', attempt: 1, revision: 1 },
     ]);
   });
 
@@ -91,7 +91,7 @@ describe('events', () => {
       eventId: 'e-1',
     });
     expect(saga.recentEventIds).toEqual(['e-1']);
-    expect(result.commands).toEqual([{ sagaId: 'saga-1', label: 'work', channel: 'bus', payload: { order: 1, n: 5 }, kind: 'main' }]);
+    expect(result.commands).toEqual([{ sagaId: 'saga-1', label: 'work', channel: 'bus', payload: { order: 1, n: 5 }, kind: 'main', attempt: 1, revision: 2 }]);
     expect(saga.commands.at(-1)).toEqual({ label: 'work', channel: 'bus', kind: 'main', state: 'working', timestamp: ts(1), revision: 2 });
   });
 
