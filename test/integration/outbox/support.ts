@@ -97,8 +97,10 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-type Raw = {
-  machineDefinition: { states: { id: string; outputCommand?: { label: string; channel: string }; sideEffects?: unknown[] }[] };
+export type Raw = {
+  machineDefinition: {
+    states: { id: string; outputCommand?: { label: string; channel: string; retry?: unknown }; sideEffects?: unknown[]; timeout?: unknown; outgoingTransitions?: unknown[] }[];
+  };
   communicationProtocols: Record<string, unknown>[];
   persistencyManagement: unknown;
 };
@@ -113,6 +115,7 @@ export function reservationOverRest(
   channels: { validateReservation: Record<string, unknown> | 'kafka'; checkReservation: Record<string, unknown> | 'kafka' },
   env: Record<string, string> = {},
   serialization: 'json' | 'avro' = 'json',
+  edit: (raw: Raw) => void = () => undefined,
 ): SagaConfig {
   const raw = JSON.parse(readFileSync(`${root}examples/reservation/saga.json`, 'utf8')) as Raw;
   const protocols: Record<string, unknown>[] = [];
@@ -135,6 +138,7 @@ export function reservationOverRest(
   }
   raw.communicationProtocols = protocols;
   raw.persistencyManagement = {};
+  edit(raw);
   const parsed = parseSagaConfig(raw, { env, readFile: (p) => readFileSync(p, 'utf8') });
   if (!parsed.config) throw new Error(`invalid test config: ${JSON.stringify(parsed.errors)}`);
   return parsed.config;

@@ -132,4 +132,33 @@ describe('the tutorial flow with commands on rest channels', () => {
     expect(restored).toEqual(recorded);
     expect(service.requests).toHaveLength(1);
   });
+
+  it('sends a retry of the saga through the outbox with its attempt in the Idempotency-Key; the state timeout ends a saga whose service never answers', async () => {
+    const flow = uniqueFlow('outbox-retry');
+    // Accepts every command and never answers with an event.
+    const service = await restService(() => ({ status: 202 }));
+    const target = { endpoint: '127.0.0.1', port: service.port };
+    const config = reservationOverRest(flow, { validateReservation: target, checkReservation: target }, {}, 'json', (raw) => {
+      const [created] = raw.machineDefinition.states;
+      if (!created?.outputCommand) throw new Error('the tutorial changed');
+      created.outputCommand.retry = { maxAttempts: 2, initialDelay: '1s' };
+      created.timeout = { after: '3s', event: 'validationTimedOut' };
+      created.outgoingTransitions?.push({ inputEvent: 'validationTimedOut', targetState: 'reservationFailed' });
+    });
+    const instance = await startTestInstance(config, { env: { KAFKA_BROKERS: services().kafkaBrokers.join(','), SAGAFLOW_APPLICATION_ID: flow.applicationId } });
+    await waitFor(async () => (await fetch(`${instance.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
+    const sagaId = await createSaga(instance.url, 'entity-silent', { seats: 1 });
+    const saga = await finalSaga(instance.url, sagaId);
+    expect(saga.currentState).toBe('reservationFailed');
+    expect(saga.history.events.map((e) => e.event)).toEqual(['__created__', 'validationTimedOut']);
+    // The first send and the saga's retry: one command, two sends, told apart by the key.
+    expect(service.requests.map((r) => r.key)).toEqual([`${sagaId}:1:validateReservation`, `${sagaId}:1:validateReservation:2`]);
+    expect(service.requests[1]?.body).toEqual(service.requests[0]?.body);
+    // The retry is due a second after the state was entered (not after the first delivery).
+    expect(service.requests[1]?.at ?? 0).toBeGreaterThanOrEqual(Date.parse(saga.createdAt) + 1_000);
+    expect(saga.commands.map((c) => [c.label, c.revision, c.attempt])).toEqual([
+      ['validateReservation', 1, undefined],
+      ['validateReservation', 1, 2],
+    ]);
+  });
 });
