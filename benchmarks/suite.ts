@@ -18,6 +18,8 @@
  *    (`--mongodb`, default MONGODB_URL), and its lag at half sagaflow's rate (projection.ts);
  * 7. timers: one sagaflow instance with 100,000 pending state timeouts (`--timer-sagas`), due
  *    together then spread over 60 s: RSS, firing lag, firings/s, each fired once (timers.ts).
+ * 8. outbox: commands delivered per second by the outbox dispatcher to a local HTTP server
+ *    (outbox.ts).
  *
  * Appends the session to benchmarks/results/<date>.json, writes <date>-suite.md (tables,
  * ratios) and SVG charts next to it, and prints the tables.
@@ -34,6 +36,7 @@ import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kaf
 import { discardRun, projectionChart, projectionMarkdown, runProjectionStep, type ProjectionResult } from './projection.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
 import { runTimers, timersCharts, timersMarkdown, PHASES, type TimersResult } from './timers.ts';
+import { outboxMarkdown, runOutboxBenchmark, type OutboxResult } from './outbox.ts';
 import { repoRoot } from './perf-tools.ts';
 import {
   fmt,
@@ -60,6 +63,7 @@ export interface SuiteFigures {
   memory?: SystemResult;
   projection?: ProjectionResult;
   timers?: TimersResult;
+  outbox?: OutboxResult;
 }
 
 const MEMORY_MILESTONES = [10_000, 100_000, 1_000_000];
@@ -168,6 +172,7 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
       '',
     );
   }
+  if (f.outbox) lines.push(...outboxMarkdown(f.outbox));
   return lines.join('\n');
 }
 
@@ -345,6 +350,16 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
+  if (!skip.has('outbox')) {
+    const records = quick ? 2_000 : 20_000;
+    steps.push({
+      name: `outbox dispatcher on ${DEFAULT_KAFKA_CLIENT}: ${fmt(records)} commands over REST to a local HTTP server`,
+      run: async () => {
+        figures.outbox = await runOutboxBenchmark({ bench, client: DEFAULT_KAFKA_CLIENT, records, commandsPerSaga: 2, partitions: workload.partitions, concurrency: 32, serverDelayMs: 0, timeoutMs: opts.timeoutMs });
+      },
+    });
+  }
+
   const began = Date.now();
   console.log(
     `suite: ${values.flow}, ${fmt(sizes.sagas)} sagas (${fmt(sizes.events)} events, ${fmt(sizes.commands)} commands), ` +
@@ -376,6 +391,7 @@ async function main(argv: string[]): Promise<number> {
     ...(figures.memory ? { memory: figures.memory } : {}),
     ...(figures.projection ? { projection: figures.projection } : {}),
     ...(figures.timers ? { timers: figures.timers } : {}),
+    ...(figures.outbox ? { outbox: figures.outbox } : {}),
   }, dir);
   const stem = basename(file, '.json');
   const charts = suiteCharts(figures, what, live);
@@ -416,11 +432,13 @@ async function main(argv: string[]): Promise<number> {
   );
   console.log(`\n${markdown}`);
   console.log(`\nrecorded in ${relative(repoRoot, file)}; report ${relative(repoRoot, mdFile)}; charts ${Object.values(chartFiles).join(', ')} (${fmt((Date.now() - began) / 60_000, 1)} min)`);
+  const outboxFailed = figures.outbox !== undefined && (figures.outbox.error !== undefined || !figures.outbox.committed || figures.outbox.delivered !== figures.outbox.records);
   const failed =
     systems.some((r) => r.error !== undefined || !r.output.ok) ||
     figures.latency.some((l) => l.missing > 0 || l.unexpected > 0) ||
     (figures.projection !== undefined && (figures.projection.error !== undefined || !figures.projection.complete)) ||
-    (figures.timers !== undefined && !figures.timers.ok);
+    (figures.timers !== undefined && !figures.timers.ok) ||
+    outboxFailed;
   return failed ? 1 : 0;
 }
 

@@ -15,13 +15,14 @@ import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import { produceError } from '../kafka/produce-errors.ts';
-import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
+import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
 import { runCheckUp } from '../http/check-up.ts';
 import { dependencyChecks } from './dependency-checks.ts';
 import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
+import { Dispatcher } from '../outbox/dispatcher.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
@@ -37,8 +38,10 @@ export interface Instance {
   readonly processor: Processor;
   /** The projection into persistencyManagement, when saga.json configures one. */
   readonly projection: ProjectionHandle | undefined;
+  /** The outbox dispatcher, when states send commands on rest channels and SAGAFLOW_REST_DISPATCHER is not false. */
+  readonly dispatcher: Dispatcher | undefined;
   readonly applicationId: string;
-  readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[] };
+  readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[]; outbox?: string };
   /** Which Kafka client the instance runs on. */
   readonly client: BrokerClient['name'];
   stop(): Promise<void>;
@@ -73,7 +76,7 @@ export async function startInstance(opts: {
 }): Promise<Instance> {
   const { env, config, logger } = opts;
   const definition = await compileDefinition(config);
-  const layout = kafkaLayout(config);
+  const layout = kafkaLayout(config, env.engineKafka);
   const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}`, logger);
   let client: BrokerClient | undefined;
   let admin: TopicAdmin | undefined;
@@ -81,9 +84,10 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
+  let dispatcher: Dispatcher | undefined;
   let deadLetters: KafkajsDeadLetterStore | undefined;
   let closeConsoleAdmin: () => Promise<void> = async () => undefined;
-  const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
+  const channelPath = layout.channelPath;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
   // Checked before connecting anywhere: a state directory that cannot be written fails now.
@@ -106,6 +110,7 @@ export async function startInstance(opts: {
       changelog: changelogTopicName(layout.applicationId),
       deadLetter: deadLetterTopicName(layout.applicationId),
       commands: [...new Set(layout.commandTopics.values())],
+      ...(layout.restChannels.size > 0 ? { outbox: outboxTopicName(layout.applicationId) } : {}),
     };
     const { partitions, counts } = await ensureTopics(admin, topics, {
       defaultPartitions: env.defaultPartitions,
@@ -141,6 +146,7 @@ export async function startInstance(opts: {
       changelogTopic: topics.changelog,
       deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
       commandTopics: new Map([...layout.commandTopics].map(([channel, topic]) => [channel, { topic, partitions: countOf(topic) }])),
+      ...(topics.outbox ? { outbox: { topic: topics.outbox, channels: new Set(layout.restChannels.keys()) } } : {}),
       partitions,
       definition,
       codec,
@@ -169,6 +175,23 @@ export async function startInstance(opts: {
         logger: logger.child({ component: 'projection' }),
       });
     }
+    if (topics.outbox && env.rest.dispatcher) {
+      dispatcher = new Dispatcher({
+        client: kafka,
+        applicationId: layout.applicationId,
+        outboxTopic: topics.outbox,
+        eventsTopic: topics.events,
+        deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
+        channels: layout.restChannels,
+        codec,
+        producer: ingress,
+        logger,
+        concurrency: env.rest.concurrency,
+        timeoutMs: env.rest.timeoutMs,
+        retryForMs: env.rest.retryForMs,
+      });
+    }
+    const outbox = dispatcher;
     app = await buildHttpApp({
       definition,
       machineDefinition: config.machineDefinition,
@@ -186,8 +209,8 @@ export async function startInstance(opts: {
         },
       },
       queries: proc,
-      metrics: () =>
-        proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }),
+      metrics: async () =>
+        (await proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) })) + (outbox ? await outbox.prometheus() : ''),
       checkUp: () => runCheckUp(dependencyChecks({ admin: kafkaAdmin, eventsTopic: topics.events, channel: layout.channel, persistency: config.persistencyManagement, projection })),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
@@ -225,6 +248,13 @@ export async function startInstance(opts: {
     await processor.start().catch((err: unknown) => {
       throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
+    if (outbox) {
+      // A consumer of the outbox that stops for good stops the instance, as the processor's does.
+      outbox.onFatal = (err) => proc.fatal?.(err);
+      await outbox.start().catch((err: unknown) => {
+        throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
+      });
+    }
     logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events, client: kafka.name }, 'sagaflow started');
     const httpApp = app;
     const projectionHandle = projection;
@@ -235,12 +265,14 @@ export async function startInstance(opts: {
       app: httpApp,
       processor: proc,
       projection: projectionHandle,
+      dispatcher: outbox,
       applicationId: layout.applicationId,
       topics,
       client: kafka.name,
       async stop() {
         await httpApp.close().catch(() => undefined);
-        await proc.stop();
+        // The dispatcher waits for its requests in flight meanwhile; it writes failure reports with the ingress producer.
+        await Promise.all([proc.stop(), outbox?.stop()]);
         await projectionHandle?.stop().catch(() => undefined);
         await deadLetterStore.close();
         await ingress.close().catch(() => undefined);
@@ -252,6 +284,7 @@ export async function startInstance(opts: {
   } catch (err) {
     await app?.close().catch(() => undefined);
     await processor?.stop().catch(() => undefined);
+    await dispatcher?.stop().catch(() => undefined);
     await projection?.stop().catch(() => undefined);
     await deadLetters?.close();
     await producer?.close().catch(() => undefined);
