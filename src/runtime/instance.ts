@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createBrokerClient } from '../adapters/select.ts';
 import { partitionForKey } from '../broker/murmur2.ts';
-import type { BrokerClient, RecordProducer, TopicAdmin } from '../broker/ports.ts';
+import type { BrokerClient, GroupMember, RecordProducer, TopicAdmin } from '../broker/ports.ts';
 import { compileDefinition } from '../definition/compile.ts';
 import type { SagaConfig } from '../definition/types.ts';
 import { kafkaLayout } from '../definition/topology.ts';
@@ -14,7 +14,10 @@ import { isSagaflowError } from '../errors.ts';
 import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
+import { KafkaDeadLetterStore } from '../kafka/dead-letter-store.ts';
+import { KafkaGroupView } from '../kafka/group-view.ts';
 import { produceError } from '../kafka/produce-errors.ts';
+import { KafkaSagaEventLog } from '../kafka/saga-event-log.ts';
 import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
@@ -25,11 +28,6 @@ import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
-import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
-import { classifyKafkajsError } from '../adapters/kafkajs/errors.ts';
-import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
-import { KafkajsGroupView } from '../adapters/kafkajs/group-view.ts';
-import { KafkajsSagaEventLog } from '../adapters/kafkajs/saga-events.ts';
 
 export interface Instance {
   readonly url: string;
@@ -60,6 +58,29 @@ async function instanceId(stateDir: string): Promise<string> {
 }
 
 /**
+ * The client as the processor sees it, telling `onMember` of the group member the processor
+ * joins with: the console's group view asks that member who owns what, as the processor's
+ * interactive queries do, instead of joining the group a second time or describing it
+ * (which librdkafka cannot do safely, see src/adapters/librdkafka/directory.ts).
+ */
+function tapGroupMember(client: BrokerClient, onMember: (member: GroupMember) => void): BrokerClient {
+  return {
+    name: client.name,
+    exactlyOnce: client.exactlyOnce,
+    admin: () => client.admin(),
+    groupMember: (opts) => {
+      const member = client.groupMember(opts);
+      onMember(member);
+      return member;
+    },
+    txWriter: (id, opts) => client.txWriter(id, opts),
+    changelogReader: () => client.changelogReader(),
+    producer: () => client.producer(),
+    close: () => client.close(),
+  };
+}
+
+/**
  * Starts one sagaflow instance: topics, processor, ingress producer and HTTP API.
  * Used by `sagaflow start`, the demo and the integration tests.
  */
@@ -81,8 +102,7 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
-  let deadLetters: KafkajsDeadLetterStore | undefined;
-  let closeConsoleAdmin: () => Promise<void> = async () => undefined;
+  let deadLetters: KafkaDeadLetterStore | undefined;
   const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
@@ -116,23 +136,17 @@ export async function startInstance(opts: {
     const codec = await createProcessorCodec(layout.channel, topics);
     const kafkaAdmin = admin;
     const countOf = (topic: string) => counts.get(topic) ?? partitions;
-    // The console's dead-letter store, group view and event log read Kafka through kafkajs for
-    // now, whatever client the engine runs on.
-    const consoleKafka = kafkajsClient(brokerConfig);
-    const consoleAdmin = consoleKafka.admin();
-    closeConsoleAdmin = () => consoleAdmin.disconnect();
-    await consoleAdmin.connect().catch((err: unknown) => {
-      throw kafkaStartError(classifyKafkajsError(err), channelPath, secrets);
-    });
-    deadLetters = new KafkajsDeadLetterStore({
-      kafka: consoleKafka,
-      admin: consoleAdmin,
+    // The console reads Kafka through the client the engine runs on.
+    deadLetters = new KafkaDeadLetterStore({
+      client: kafka,
+      admin,
       applicationId: layout.applicationId,
       deadLetterTopic: topics.deadLetter,
       eventsTopic: topics.events,
       logger,
-      replicationFactor: env.replicationFactor ?? -1,
+      ...(env.replicationFactor === undefined ? {} : { replicationFactor: env.replicationFactor }),
     });
+    let member: GroupMember | undefined;
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
@@ -144,7 +158,9 @@ export async function startInstance(opts: {
       partitions,
       definition,
       codec,
-      client: kafka,
+      client: tapGroupMember(kafka, (m) => {
+        member = m;
+      }),
       admin,
       advertisedUrl: () => advertised,
       instanceId: id,
@@ -196,13 +212,12 @@ export async function startInstance(opts: {
       console: {
         applicationId: layout.applicationId,
         selfUrl: () => advertised,
-        group: new KafkajsGroupView({ admin: consoleAdmin, groupId: layout.applicationId, topic: topics.events }),
-        events: new KafkajsSagaEventLog({
-          kafka: consoleKafka,
-          admin: consoleAdmin,
+        group: new KafkaGroupView({ admin, member: () => member, groupId: layout.applicationId, topic: topics.events }),
+        events: new KafkaSagaEventLog({
+          admin,
+          reader: kafka.changelogReader(),
           topic: topics.events,
           partitions,
-          groupPrefix: layout.applicationId,
           decode: (value) => codec.decodeEvent(topics.events, value),
         }),
         counters: () => ({
@@ -245,7 +260,6 @@ export async function startInstance(opts: {
         await deadLetterStore.close();
         await ingress.close().catch(() => undefined);
         await topicAdmin.close().catch(() => undefined);
-        await closeConsoleAdmin().catch(() => undefined);
         await kafka.close().catch(() => undefined);
       },
     };
@@ -256,7 +270,6 @@ export async function startInstance(opts: {
     await deadLetters?.close();
     await producer?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
-    await closeConsoleAdmin().catch(() => undefined);
     await client?.close().catch(() => undefined);
     throw err;
   }
