@@ -362,7 +362,7 @@ export async function runProjectionStep(opts: ProjectionStepOptions): Promise<Pr
 
 /** Deletes what a throughput run kept for this step (runSystem with `keep`): its topics, group and folder. */
 export async function discardRun(bench: BenchKafka, runId: string): Promise<void> {
-  await deleteTopics(bench.admin, [`${runId}-events`, `${runId}-commands`, `${runId}-sagas-changelog`, `${runId}-dead-letter`]);
+  await deleteTopics(bench.admin, [`${runId}-events`, `${runId}-commands`, `${runId}-sagas-changelog`, `${runId}-dead-letter`, `${runId}-instances`]);
   await deleteGroups(bench.admin, [runId]);
   rmSync(join(repoRoot, '.sagaflow', 'bench', runId), { recursive: true, force: true });
 }

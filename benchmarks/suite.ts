@@ -3,7 +3,7 @@
  * one run:
  *
  *   npm run stack -- up
- *   npm run bench:suite                      # 100k sagas, 1M live sagas: about 20 minutes
+ *   npm run bench:suite                      # 100k sagas, 1M live sagas: about 25 minutes
  *   npm run bench:suite -- --quick           # small sizes, a few minutes, results in .sagaflow/bench/results
  *
  * 1. the broker's limit: Kafka's perf tools and the kafkajs transactional pass-through;
@@ -15,7 +15,11 @@
  * 5. memory: RSS and state on disk of one sagaflow instance as 10k, 100k and 1M sagas stay
  *    live (creation events only);
  * 6. projection: step 2's sagaflow changelog projected into the MongoDB-compatible server
- *    (`--mongodb`, default MONGODB_URL), and its lag at half sagaflow's rate (projection.ts).
+ *    (`--mongodb`, default MONGODB_URL), and its lag at half sagaflow's rate (projection.ts);
+ * 7. timers: one sagaflow instance with 100,000 pending state timeouts (`--timer-sagas`), due
+ *    together then spread over 60 s: RSS, firing lag, firings/s, each fired once (timers.ts).
+ * 8. outbox: commands delivered per second by the outbox dispatcher to a local HTTP server
+ *    (outbox.ts).
  *
  * Appends the session to benchmarks/results/<date>.json, writes <date>-suite.md (tables,
  * ratios) and SVG charts next to it, and prints the tables.
@@ -31,6 +35,8 @@ import { barChart, groupedBarChart, lineChart } from './charts.ts';
 import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
 import { discardRun, projectionChart, projectionMarkdown, runProjectionStep, type ProjectionResult } from './projection.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
+import { runTimers, timersCharts, timersMarkdown, PHASES, type TimersResult } from './timers.ts';
+import { outboxMarkdown, runOutboxBenchmark, type OutboxResult } from './outbox.ts';
 import { repoRoot } from './perf-tools.ts';
 import {
   fmt,
@@ -56,6 +62,8 @@ export interface SuiteFigures {
   latency: Latency[];
   memory?: SystemResult;
   projection?: ProjectionResult;
+  timers?: TimersResult;
+  outbox?: OutboxResult;
 }
 
 const MEMORY_MILESTONES = [10_000, 100_000, 1_000_000];
@@ -164,6 +172,7 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
       '',
     );
   }
+  if (f.outbox) lines.push(...outboxMarkdown(f.outbox));
   return lines.join('\n');
 }
 
@@ -223,6 +232,7 @@ async function main(argv: string[]): Promise<number> {
       live: { type: 'string' },
       'latency-sagas': { type: 'string' },
       'latency-rate': { type: 'string' },
+      'timer-sagas': { type: 'string' },
       instances: { type: 'string' },
       seed: { type: 'string', default: String(DEFAULT_WORKLOAD.seed) },
       brokers: { type: 'string', default: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092' },
@@ -330,6 +340,25 @@ async function main(argv: string[]): Promise<number> {
       },
     });
   }
+  if (!skip.has('timers')) {
+    const timerSagas = Number(values['timer-sagas'] ?? (quick ? 10_000 : 100_000));
+    steps.push({
+      name: `sagaflow: ${fmt(timerSagas)} pending timeouts, due together, then spread`,
+      run: async () => {
+        figures.timers = await runTimers({ bench, brokers: values.brokers, sagas: timerSagas, spreadMs: quick ? 10_000 : 60_000, phases: PHASES, stamp, timeoutMs: opts.timeoutMs });
+      },
+    });
+  }
+
+  if (!skip.has('outbox')) {
+    const records = quick ? 2_000 : 20_000;
+    steps.push({
+      name: `outbox dispatcher on ${DEFAULT_KAFKA_CLIENT}: ${fmt(records)} commands over REST to a local HTTP server`,
+      run: async () => {
+        figures.outbox = await runOutboxBenchmark({ bench, client: DEFAULT_KAFKA_CLIENT, records, commandsPerSaga: 2, partitions: workload.partitions, concurrency: 32, serverDelayMs: 0, timeoutMs: opts.timeoutMs });
+      },
+    });
+  }
 
   const began = Date.now();
   console.log(
@@ -361,6 +390,8 @@ async function main(argv: string[]): Promise<number> {
     latencyWorkload: { sagas: latencySagas, sagasPerSecond: latencyRate, warmupSeconds: 5 },
     ...(figures.memory ? { memory: figures.memory } : {}),
     ...(figures.projection ? { projection: figures.projection } : {}),
+    ...(figures.timers ? { timers: figures.timers } : {}),
+    ...(figures.outbox ? { outbox: figures.outbox } : {}),
   }, dir);
   const stem = basename(file, '.json');
   const charts = suiteCharts(figures, what, live);
@@ -386,13 +417,28 @@ async function main(argv: string[]): Promise<number> {
     chartFiles.projection = `${stem}-suite-projection.svg`;
     writeFileSync(join(dir, chartFiles.projection), projectionChart(projection));
   }
-  writeFileSync(mdFile, [markdown, ...(projection ? projectionMarkdown(projection, chartFiles.projection ?? '') : [])].join('\n') + '\n');
+  const timers = figures.timers;
+  const timerCharts = { lag: `${stem}-suite-timers-lag.svg`, firings: `${stem}-suite-timers-firings.svg` };
+  if (timers) {
+    const svgs = timersCharts(timers);
+    writeFileSync(join(dir, timerCharts.lag), svgs.lag);
+    writeFileSync(join(dir, timerCharts.firings), svgs.firings);
+    chartFiles['timers-lag'] = timerCharts.lag;
+    chartFiles['timers-firings'] = timerCharts.firings;
+  }
+  writeFileSync(
+    mdFile,
+    [markdown, ...(projection ? projectionMarkdown(projection, chartFiles.projection ?? '') : []), ...(timers ? timersMarkdown(timers, timerCharts) : [])].join('\n') + '\n',
+  );
   console.log(`\n${markdown}`);
   console.log(`\nrecorded in ${relative(repoRoot, file)}; report ${relative(repoRoot, mdFile)}; charts ${Object.values(chartFiles).join(', ')} (${fmt((Date.now() - began) / 60_000, 1)} min)`);
+  const outboxFailed = figures.outbox !== undefined && (figures.outbox.error !== undefined || !figures.outbox.committed || figures.outbox.delivered !== figures.outbox.records);
   const failed =
     systems.some((r) => r.error !== undefined || !r.output.ok) ||
     figures.latency.some((l) => l.missing > 0 || l.unexpected > 0) ||
-    (figures.projection !== undefined && (figures.projection.error !== undefined || !figures.projection.complete));
+    (figures.projection !== undefined && (figures.projection.error !== undefined || !figures.projection.complete)) ||
+    (figures.timers !== undefined && !figures.timers.ok) ||
+    outboxFailed;
   return failed ? 1 : 0;
 }
 

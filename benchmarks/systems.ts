@@ -198,7 +198,8 @@ export async function startSystem(name: SystemName, ctx: SystemContext, options:
         groupId: applicationId,
         outputTopic: ctx.commandsTopic,
         expectedOutput: commands,
-        ownTopics: [`${applicationId}-sagas-changelog`, `${applicationId}-dead-letter`],
+        // The librdkafka client's instance directory (src/adapters/librdkafka/directory.ts) too.
+        ownTopics: [`${applicationId}-sagas-changelog`, `${applicationId}-dead-letter`, `${applicationId}-instances`],
         logFile,
         lastCounts: () => counts,
       };

@@ -52,6 +52,8 @@ export interface WorkloadMessage {
   key: string;
   value: string;
   partition: number;
+  /** The record's timestamp (ms since the epoch, as kafkajs takes it); default: when it is sent. */
+  timestamp?: string;
 }
 
 /** What the processors must end up doing, computed while the messages are generated. */

@@ -59,7 +59,15 @@ export const ERROR_CATALOG = {
     retryable: false,
   },
   SAGAFLOW_CHANNEL_UNSUPPORTED: {
-    message: 'A state sends commands on a channel sagaflow start cannot send on (only kafka channels carry commands for now)',
+    message: 'A state sends commands on a channel sagaflow start cannot send on (a kafka channel on other brokers, credentials or wire format than the events channel)',
+    retryable: false,
+  },
+  SAGAFLOW_DELIVERY_FAILED: {
+    message: 'A command on a rest channel could not be delivered (a 4xx answer, a redirect, or retries exhausted): it is in the dead-letter topic with the reason and the HTTP status, and the saga records it in deliveryFailures',
+    retryable: false,
+  },
+  SAGAFLOW_DELIVERY_REPORT_INVALID: {
+    message: 'A __delivery_failed__ event does not carry the dispatcher\'s report {channel, label, revision, reason, status?, attempt?} (dead-lettered)',
     retryable: false,
   },
   SAGAFLOW_DECODE_FAILED: {

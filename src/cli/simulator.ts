@@ -1,6 +1,7 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import { transition } from '../saga/transition.ts';
 import { CANCEL_EVENT } from '../saga/cancel.ts';
+import { DELIVERY_FAILED_EVENT, parseDeliveryFailure } from '../saga/delivery-failure.ts';
 import { durationMs } from '../definition/timers.ts';
 import type { Outcome, PendingTimer, SagaDocument, SagaInput } from '../saga/types.ts';
 
@@ -190,7 +191,14 @@ export class Simulator {
     if (typeof sagaId !== 'string' || sagaId === '') return { error: 'missing "sagaId" (or "associatedEntityId")' };
     const eventId = message.eventId;
     if (eventId !== undefined && typeof eventId !== 'string') return { error: '"eventId" must be a string' };
-    const input: SagaInput = { kind: 'event', sagaId, label, payload: message.messagePayload, timestamp };
+    let input: SagaInput;
+    if (label === DELIVERY_FAILED_EVENT) {
+      const parsed = parseDeliveryFailure(message.messagePayload);
+      if ('error' in parsed) return { error: parsed.error };
+      input = { kind: 'delivery-failed', sagaId, failure: parsed.failure, timestamp };
+    } else {
+      input = { kind: 'event', sagaId, label, payload: message.messagePayload, timestamp };
+    }
     if (eventId !== undefined) input.eventId = eventId;
     return { input };
   }
@@ -213,6 +221,8 @@ function eventOf(def: CompiledDefinition, input: SagaInput): string {
       return CANCEL_EVENT;
     case 'timer':
       return input.timer.kind === 'retry' ? input.timer.label : input.timer.event;
+    case 'delivery-failed':
+      return DELIVERY_FAILED_EVENT;
     default:
       return input.label;
   }

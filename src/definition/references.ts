@@ -1,6 +1,7 @@
 import { formatPath, quoteList } from './issues.ts';
 import type { IssueList, PathSegment } from './issues.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
+import { DELIVERY_FAILED_EVENT } from './types.ts';
 import { checkTimers } from './timers.ts';
 import type { BusinessEntry, BusinessId, CommandSpec, SagaConfig, StateSpec } from './types.ts';
 
@@ -33,6 +34,9 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
     issues,
   );
   const creationEvent = machine.creationEvent ?? DEFAULT_CREATION_EVENT;
+  if (creationEvent === DELIVERY_FAILED_EVENT) {
+    issues.error([...md, 'creationEvent'], `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries of commands on rest channels; choose another creation event`);
+  }
   checkTimers(machine, creationEvent, issues);
   const channelsUsed = new Map<string, PathSegment[]>();
 
@@ -113,6 +117,12 @@ function checkTransitions(
       );
     } else {
       seenEvents.set(transition.inputEvent, k);
+    }
+    if (transition.inputEvent === DELIVERY_FAILED_EVENT) {
+      issues.error(
+        [...tp, 'inputEvent'],
+        `"${DELIVERY_FAILED_EVENT}" is reserved: sagaflow sends it when a command on a rest channel could not be delivered, and records it in the saga's deliveryFailures without a transition; rename the event`,
+      );
     }
     if (transition.inputEvent === creationEvent) {
       issues.error(

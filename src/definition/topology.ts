@@ -2,15 +2,19 @@ import { SagaflowError } from '../errors.ts';
 import { IssueList } from './issues.ts';
 import type { PathSegment } from './issues.ts';
 import { isSecretPlaceholder } from './secrets.ts';
-import type { CommandSpec, KafkaProtocol, SagaConfig } from './types.ts';
+import type { CommandSpec, KafkaProtocol, RestProtocol, SagaConfig } from './types.ts';
 
 // The topology `sagaflow start` derives from a saga.json: which kafka channel carries the
-// events, the application id, and the topic of each command channel. Pure (no broker access):
-// `sagaflow validate` runs the same checks, so its verdict is the one start reaches before it
-// connects anywhere.
+// events, the application id, the topic of each kafka command channel and the rest channels
+// whose commands go through the outbox. Pure (no broker access, no process environment: the
+// caller passes the variables it read): `sagaflow validate` runs the same checks, so its
+// verdict is the one start reaches before it connects anywhere.
 
 export interface KafkaLayout {
+  /** The events channel: a kafka channel of the saga.json, or one made from the environment. */
   channel: KafkaProtocol;
+  /** Where the events channel is configured, for error messages. */
+  channelPath: string;
   applicationId: string;
   eventsTopic: string;
   /**
@@ -20,7 +24,31 @@ export interface KafkaLayout {
    */
   otherInputTopics: { topic: string; path: string }[];
   commandTopics: Map<string, string>;
+  /** Rest channels that carry commands, by id: their commands are delivered through the outbox. */
+  restChannels: Map<string, RestProtocol>;
 }
+
+/**
+ * The variables a saga.json without any kafka channel needs (Flow Manager allows a file with
+ * rest channels only): the engine's own topics live on `KAFKA_BROKERS` (comma-separated
+ * host:port), under the application id `SAGAFLOW_APPLICATION_ID`.
+ */
+export interface EngineKafkaEnv {
+  brokers?: string;
+  applicationId?: string;
+}
+
+/** Id of the events channel made from the environment (it carries no commands). */
+export const ENVIRONMENT_CHANNEL_ID = '(environment)';
+
+/** The events topic of an application whose saga.json names none (rest channels only). */
+export function environmentEventsTopic(applicationId: string): string {
+  return `${applicationId}-events`;
+}
+
+const HOST_PORT = /^[^\s:/]+:\d{1,5}$/;
+/** Kafka's legal topic characters: the application id prefixes every topic and group. */
+const APPLICATION_ID = /^[a-zA-Z0-9._-]{1,200}$/;
 
 /** Whether two kafka channels reach the same cluster the same way: brokers, credentials, wire format. */
 function sameCluster(a: KafkaProtocol, b: KafkaProtocol): boolean {
@@ -46,11 +74,17 @@ function commandsOf(config: SagaConfig): { command: CommandSpec; path: PathSegme
  * Checks the Kafka side of a saga.json as `sagaflow start` needs it and records every problem
  * in `issues` (codes SAGAFLOW_CONFIG_INVALID and SAGAFLOW_CHANNEL_UNSUPPORTED). Returns the
  * layout when there is none. Brokers left as `<secret ...>` placeholders (secrets not
- * resolved) are not checked.
+ * resolved) are not checked. `env` is read only when the saga.json has no kafka channel.
  */
-export function checkTopology(config: SagaConfig, issues: IssueList): KafkaLayout | undefined {
+export function checkTopology(config: SagaConfig, issues: IssueList, env: EngineKafkaEnv = {}): KafkaLayout | undefined {
   const before = issues.errors.length;
   const kafkaChannels = config.communicationProtocols.filter((p): p is KafkaProtocol => p.type === 'kafka');
+  const restChannels = new Map<string, RestProtocol>();
+  const commands = commandsOf(config);
+  for (const p of config.communicationProtocols) {
+    if (p.type === 'rest' && commands.some(({ command }) => command.channel === p.id)) restChannels.set(p.id, p);
+  }
+  if (kafkaChannels.length === 0) return environmentTopology(env, restChannels, issues);
   const channel = kafkaChannels.find((p) => (p.configurations.inputTopics?.length ?? 0) > 0);
   if (!channel) {
     issues.error(['communicationProtocols'], "no kafka channel has inputTopics; add the events topic to a kafka channel's configurations.inputTopics", 'SAGAFLOW_CONFIG_INVALID');
@@ -67,7 +101,7 @@ export function checkTopology(config: SagaConfig, issues: IssueList): KafkaLayou
   }
   channel.configurations.brokers.forEach((broker, i) => {
     // Brokers may be secrets: name the path, never the value.
-    if (!isSecretPlaceholder(broker) && !/^[^\s:/]+:\d{1,5}$/.test(broker)) {
+    if (!isSecretPlaceholder(broker) && !HOST_PORT.test(broker)) {
       issues.error(['communicationProtocols', index, 'configurations', 'brokers', i], 'is not a host:port address; set it to e.g. "kafka-0:9092"', 'SAGAFLOW_CONFIG_INVALID');
     }
   });
@@ -94,7 +128,6 @@ export function checkTopology(config: SagaConfig, issues: IssueList): KafkaLayou
     });
   });
 
-  const commands = commandsOf(config);
   const commandTopics = new Map<string, string>();
   config.communicationProtocols.forEach((p, i) => {
     if (p.type !== 'kafka') return;
@@ -114,27 +147,58 @@ export function checkTopology(config: SagaConfig, issues: IssueList): KafkaLayou
       issues.error(['communicationProtocols', i, 'configurations', 'outputTopics'], `channel "${p.id}" carries commands but names no output topic; add one`, 'SAGAFLOW_CONFIG_INVALID');
     }
   });
-  for (const { command, path } of commands) {
-    const target = config.communicationProtocols.find((p) => p.id === command.channel);
-    if (target !== undefined && target.type !== 'kafka') {
-      issues.error(
-        path,
-        `"${command.label}" is sent on channel "${command.channel}", which is not a kafka channel; sagaflow start sends commands on kafka channels only for now`,
-        'SAGAFLOW_CHANNEL_UNSUPPORTED',
-      );
-    }
-  }
   if (issues.errors.length > before || !applicationId) return undefined;
-  return { channel, applicationId, eventsTopic, otherInputTopics, commandTopics };
+  return {
+    channel,
+    channelPath: `communicationProtocols[${index}].configurations`,
+    applicationId,
+    eventsTopic,
+    otherInputTopics,
+    commandTopics,
+    restChannels,
+  };
+}
+
+/**
+ * A saga.json without kafka channels: events arrive over HTTP (POST /event) and commands go
+ * to rest channels; the engine's topics (events, changelog, outbox, dead letters) live on the
+ * brokers the environment names.
+ */
+function environmentTopology(env: EngineKafkaEnv, restChannels: Map<string, RestProtocol>, issues: IssueList): KafkaLayout | undefined {
+  const brokers = (env.brokers ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const applicationId = env.applicationId?.trim() ?? '';
+  const why = 'the saga.json has no kafka channel, so sagaflow keeps its own topics on the brokers of KAFKA_BROKERS under the application id SAGAFLOW_APPLICATION_ID';
+  if (brokers.length === 0) {
+    issues.error(['env', 'KAFKA_BROKERS'], `is not set: ${why}; set it to e.g. "kafka-0:9092,kafka-1:9092" (or add a kafka channel with inputTopics)`, 'SAGAFLOW_CONFIG_INVALID');
+  }
+  brokers.forEach((broker, i) => {
+    if (!HOST_PORT.test(broker)) issues.error(['env', 'KAFKA_BROKERS'], `entry ${i + 1} is not a host:port address; set e.g. "kafka-0:9092,kafka-1:9092"`, 'SAGAFLOW_CONFIG_INVALID');
+  });
+  if (applicationId === '') {
+    issues.error(['env', 'SAGAFLOW_APPLICATION_ID'], `is not set: ${why}; set a name unique on that cluster, e.g. "order-saga"`, 'SAGAFLOW_CONFIG_INVALID');
+  } else if (!APPLICATION_ID.test(applicationId)) {
+    issues.error(['env', 'SAGAFLOW_APPLICATION_ID'], 'may hold only letters, digits, ".", "_" and "-" (it prefixes topic names), at most 200 characters', 'SAGAFLOW_CONFIG_INVALID');
+  }
+  if (brokers.length === 0 || !brokers.every((b) => HOST_PORT.test(b)) || !APPLICATION_ID.test(applicationId)) return undefined;
+  const eventsTopic = environmentEventsTopic(applicationId);
+  return {
+    channel: { id: ENVIRONMENT_CHANNEL_ID, type: 'kafka', configurations: { brokers, inputTopics: [eventsTopic], consumerGroup: applicationId } },
+    channelPath: 'env.KAFKA_BROKERS',
+    applicationId,
+    eventsTopic,
+    otherInputTopics: [],
+    commandTopics: new Map(),
+    restChannels,
+  };
 }
 
 /**
  * The Kafka side of a saga.json: the events channel and a topic per command channel.
  * @throws SagaflowError with the code, path and message of the first problem checkTopology finds.
  */
-export function kafkaLayout(config: SagaConfig): KafkaLayout {
+export function kafkaLayout(config: SagaConfig, env: EngineKafkaEnv = {}): KafkaLayout {
   const issues = new IssueList();
-  const layout = checkTopology(config, issues);
+  const layout = checkTopology(config, issues, env);
   const first = issues.errors[0];
   if (first !== undefined || layout === undefined) {
     throw new SagaflowError(first?.code ?? 'SAGAFLOW_CONFIG_INVALID', {

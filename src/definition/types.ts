@@ -5,6 +5,12 @@
 export type BusinessId = string | number;
 
 /**
+ * Label sagaflow reserves for the event the outbox dispatcher sends when a command on a rest
+ * channel could not be delivered (see src/saga/delivery-failure.ts): no transition may use it.
+ */
+export const DELIVERY_FAILED_EVENT = '__delivery_failed__';
+
+/**
  * Flow Manager's hook: JavaScript taken from the configuration, an ES module whose default
  * export is a function. sagaflow runs it in a WebAssembly sandbox (src/definition/sandbox.ts).
  */

@@ -1,6 +1,7 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import type { KnownErrorCode } from '../errors.ts';
 import type { Envelope } from '../kafka/codec.ts';
+import { DELIVERY_FAILED_EVENT, parseDeliveryFailure } from '../saga/delivery-failure.ts';
 import type { SagaInput, TransitionResult } from '../saga/types.ts';
 
 /** A record the engine does not apply: it goes to the dead-letter topic with this code and reason. */
@@ -40,6 +41,13 @@ export function toSagaInput(definition: CompiledDefinition, key: string | null, 
       };
     }
     return { input: { kind: 'create', sagaId: key, associatedEntityId: payload.associatedEntityId, metadata: payload.metadata as Record<string, unknown>, timestamp } };
+  }
+  if (envelope.messageLabel === DELIVERY_FAILED_EVENT) {
+    const parsed = parseDeliveryFailure(envelope.messagePayload);
+    if ('error' in parsed) return { deadLetter: { code: 'SAGAFLOW_DELIVERY_REPORT_INVALID', reason: parsed.error } };
+    const input: SagaInput = { kind: 'delivery-failed', sagaId: key, failure: parsed.failure, timestamp };
+    if (envelope.eventId !== undefined) input.eventId = envelope.eventId;
+    return { input };
   }
   const input: SagaInput = { kind: 'event', sagaId: key, label: envelope.messageLabel, payload: envelope.messagePayload, timestamp };
   if (envelope.eventId !== undefined) input.eventId = envelope.eventId;

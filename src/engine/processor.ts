@@ -10,6 +10,7 @@ import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { CommitGroup } from './committer.ts';
 import { Metrics } from './metrics.ts';
+import type { OutboxTarget } from './outbox-records.ts';
 import { PartitionTask } from './task.ts';
 import type { OutputTopic, TaskStore } from './task.ts';
 
@@ -25,6 +26,8 @@ export interface ProcessorOptions {
   changelogTopic: string;
   deadLetterTopic: OutputTopic;
   commandTopics: ReadonlyMap<string, OutputTopic>;
+  /** Where commands of rest channels go, for the outbox dispatcher (absent: none are sent). */
+  outbox?: OutboxTarget;
   partitions: number;
   definition: CompiledDefinition;
   codec: ProcessorCodec;
@@ -222,6 +225,7 @@ export class Processor {
       changelogTopic: opts.changelogTopic,
       deadLetterTopic: opts.deadLetterTopic,
       commandTopics: opts.commandTopics,
+      ...(opts.outbox ? { outbox: opts.outbox } : {}),
       definition: opts.definition,
       codec: opts.codec,
       member,
@@ -329,6 +333,15 @@ export class Processor {
     }
     if (!owner || owner.memberId === self) return { kind: 'no-owner', partition };
     return { kind: 'remote', url: owner.url, partition };
+  }
+
+  /**
+   * Who owns each partition of the events topic, as the group publishes it (the owner map the
+   * interactive queries use, at most a second old); empty before the processor has joined.
+   */
+  async partitionOwners(): Promise<Map<number, { memberId: string; url: string }>> {
+    if (!this.member) return new Map();
+    return this.ownerMap(true);
   }
 
   private async stillOwned(partition: number): Promise<boolean> {

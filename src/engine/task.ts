@@ -15,6 +15,8 @@ import type { DeadLetterVerdict } from './ingress.ts';
 import { Mailbox } from './mailbox.ts';
 import { engineChannels } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
+import { outboxRecord } from './outbox-records.ts';
+import type { OutboxTarget } from './outbox-records.ts';
 import { UnitOfWork } from './unit-of-work.ts';
 import type { InputOutputs } from './unit-of-work.ts';
 
@@ -53,6 +55,8 @@ export interface TaskDeps {
   deadLetterTopic: OutputTopic;
   /** Topic per command channel id. */
   commandTopics: ReadonlyMap<string, OutputTopic>;
+  /** Where commands of rest channels go (absent when no state sends on one). */
+  outbox?: OutboxTarget;
   definition: CompiledDefinition;
   codec: ProcessorCodec;
   member: GroupMember;
@@ -618,6 +622,11 @@ export class PartitionTask {
   }
 
   private async encodeCommand(command: Command): Promise<OutputRecord> {
+    // The revision of the command's first send, the same on every retry, and which send this
+    // is: (sagaId, revision, label, attempt) names one send.
+    const headers = { 'sagaflow-revision': String(command.revision), 'sagaflow-command-kind': command.kind, 'sagaflow-attempt': String(command.attempt) };
+    const outbox = this.deps.outbox;
+    if (outbox?.channels.has(command.channel)) return outboxRecord(outbox, this.deps.partition, command, headers);
     const target = this.deps.commandTopics.get(command.channel);
     if (!target) throw new SagaflowError('SAGAFLOW_CHANNEL_UNSUPPORTED', { message: `no Kafka topic for channel "${command.channel}"` });
     const value = await this.deps.codec.encodeCommand(target.topic, { messageLabel: command.label, messagePayload: command.payload });
@@ -626,9 +635,7 @@ export class PartitionTask {
       partition: partitionForKey(command.sagaId, target.partitions),
       key: command.sagaId,
       value,
-      // The revision of the command's first send, the same on every retry, and which send this
-      // is: (sagaId, revision, label, attempt) names one send.
-      headers: { 'sagaflow-revision': String(command.revision), 'sagaflow-command-kind': command.kind, 'sagaflow-attempt': String(command.attempt) },
+      headers,
     };
   }
 

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import type { CompiledDefinition } from '../definition/compile.ts';
+import { DELIVERY_FAILED_EVENT } from '../definition/types.ts';
 import type { MachineDefinition } from '../definition/types.ts';
 import type { SagaDocument } from '../saga/types.ts';
 import type { Envelope } from '../kafka/codec.ts';
@@ -224,6 +225,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     { schema: schemas.postEvent },
     async (req, reply) => {
       const { key, value } = req.body;
+      if (value.messageLabel === DELIVERY_FAILED_EVENT) {
+        // Only the outbox dispatcher reports failed deliveries, on the events topic.
+        return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries that sagaflow reports itself; it cannot be sent over HTTP`);
+      }
       if (value.messageLabel === CANCEL_EVENT) {
         // A cancel is an operator action: it goes through the admin token, not the open ingress.
         return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `"${CANCEL_EVENT}" is reserved for cancels; use POST /saga/${encodeURIComponent(key)}/cancel with the admin token`);

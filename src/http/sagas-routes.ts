@@ -85,6 +85,11 @@ export const sagaDocumentSchema = {
     updatedAt: { type: 'string', format: 'date-time' },
     commands: { type: 'array', items: { type: 'object', additionalProperties: true } },
     ignoredEvents: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    deliveryFailures: {
+      type: 'array',
+      description: 'commands on rest channels that could not be delivered (4xx, or retries exhausted); absent until the first',
+      items: { type: 'object', additionalProperties: true },
+    },
   },
 } as const;
 

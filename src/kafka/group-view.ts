@@ -1,10 +1,13 @@
-import type { GroupMember as BrokerGroupMember, TopicAdmin } from '../broker/ports.ts';
+import type { TopicAdmin } from '../broker/ports.ts';
 import type { GroupMember, GroupView, PartitionOffsets } from '../http/console/ports.ts';
 
 export interface KafkaGroupViewOptions {
   admin: TopicAdmin;
-  /** The processor's own member of the group, once it has one. */
-  member: () => BrokerGroupMember | undefined;
+  /**
+   * partition -> owner of the events topic, as the processor's member of the group knows it
+   * (empty before it joined): the console asks it instead of joining the group a second time.
+   */
+  owners: () => Promise<Map<number, { memberId: string; url: string }>>;
   groupId: string;
   topic: string;
 }
@@ -27,11 +30,8 @@ export class KafkaGroupView implements GroupView {
   }
 
   async members(): Promise<GroupMember[]> {
-    const member = this.opts.member();
-    // Not joined yet (the API listens before the processor starts): no owner is known.
-    if (!member) return [];
     const byMember = new Map<string, GroupMember>();
-    for (const [partition, owner] of await member.owners(this.opts.topic)) {
+    for (const [partition, owner] of await this.opts.owners()) {
       let entry = byMember.get(owner.memberId);
       if (!entry) byMember.set(owner.memberId, (entry = { memberId: owner.memberId, url: owner.url, partitions: [] }));
       entry.partitions.push(partition);

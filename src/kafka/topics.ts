@@ -9,6 +9,8 @@ export interface TopicLayout {
   commands: string[];
   changelog: string;
   deadLetter: string;
+  /** The outbox of commands on rest channels; absent when no state sends on one. */
+  outbox?: string;
 }
 
 export function changelogTopicName(applicationId: string): string {
@@ -21,13 +23,18 @@ export function deadLetterTopicName(applicationId: string): string {
   return `${applicationId}-dead-letter`;
 }
 
+export function outboxTopicName(applicationId: string): string {
+  return `${applicationId}-outbox`;
+}
+
 /**
- * Makes sure the events, commands, changelog and dead-letter topics exist and are
+ * Makes sure the events, commands, changelog, outbox and dead-letter topics exist and are
  * co-partitioned. Missing topics are created (events with `defaultPartitions`, the others
  * with the events topic's count; the changelog compacted). An existing changelog with a
  * different partition count is refused: sagaId -> partition would no longer match between
- * input and state, and restore would read the wrong sagas. Returns every topic's count
- * (records are routed with murmur2 over it).
+ * input and state, and restore would read the wrong sagas. So is such an outbox: a
+ * dispatcher reports a failed delivery on the outbox record's partition, which must be the
+ * saga's. Returns every topic's count (records are routed with murmur2 over it).
  */
 export async function ensureTopics(
   admin: TopicAdmin,
@@ -35,7 +42,8 @@ export async function ensureTopics(
   opts: { defaultPartitions: number; replicationFactor: number | undefined },
 ): Promise<{ partitions: number; counts: Map<string, number> }> {
   const others = layout.otherInputs ?? [];
-  const all = [...new Set([layout.events, ...others.map((o) => o.topic), layout.changelog, layout.deadLetter, ...layout.commands])];
+  const outbox = layout.outbox === undefined ? [] : [layout.outbox];
+  const all = [...new Set([layout.events, ...others.map((o) => o.topic), layout.changelog, layout.deadLetter, ...outbox, ...layout.commands])];
   let counts = await admin.partitionCounts(all);
   const toCreate: TopicSpec[] = [];
   const partitions = counts.get(layout.events) ?? opts.defaultPartitions;
@@ -55,7 +63,7 @@ export async function ensureTopics(
       }),
     );
   }
-  for (const topic of [...others.map((o) => o.topic), ...layout.commands, layout.deadLetter]) {
+  for (const topic of [...others.map((o) => o.topic), ...layout.commands, ...outbox, layout.deadLetter]) {
     if (!counts.has(topic) && !toCreate.some((t) => t.topic === topic)) toCreate.push(spec(topic));
   }
   if (toCreate.length > 0) {
@@ -68,6 +76,14 @@ export async function ensureTopics(
       message:
         `changelog topic "${layout.changelog}" has ${changelogCount ?? 0} partitions but events topic "${layout.events}" has ${partitions}; ` +
         'they must be co-partitioned: delete the changelog topic (it is rebuilt from nothing only if you also accept losing saga state) or recreate the events topic with the same count',
+    });
+  }
+  const outboxCount = layout.outbox === undefined ? partitions : counts.get(layout.outbox);
+  if (outboxCount !== partitions) {
+    throw new SagaflowError('SAGAFLOW_TOPIC_PARTITIONS_MISMATCH', {
+      message:
+        `outbox topic "${layout.outbox}" has ${outboxCount ?? 0} partitions but events topic "${layout.events}" has ${partitions}; ` +
+        'they must be co-partitioned: once the dispatcher has delivered everything in it (its consumer group shows no lag), delete the outbox topic and start again',
     });
   }
   for (const { topic, path } of others) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CLIENT_NAMES } from '../adapters/select.ts';
 import type { ClientName } from '../broker/ports.ts';
+import type { EngineKafkaEnv } from '../definition/topology.ts';
 import { SagaflowError } from '../errors.ts';
 
 /** Everything sagaflow reads from the environment, read and validated in this one place. */
@@ -28,6 +29,21 @@ export interface RuntimeEnv {
    * `protectReads` puts the console's data and the read API behind it too. Never logged.
    */
   admin: { token: string; protectReads: boolean } | undefined;
+  /** Brokers and application id of a saga.json without kafka channels (see EngineKafkaEnv). */
+  engineKafka: EngineKafkaEnv;
+  /** Delivery of commands on rest channels (the outbox dispatcher). */
+  rest: RestDeliveryEnv;
+}
+
+export interface RestDeliveryEnv {
+  /** Whether this instance runs an outbox dispatcher (instances share the work by partition). */
+  dispatcher: boolean;
+  /** Requests in flight at once, across sagas (one saga's commands go one after the other). */
+  concurrency: number;
+  /** Longest wait for one answer before the request counts as timed out. */
+  timeoutMs: number;
+  /** How long a command is retried (5xx, 429, timeouts, connection errors) before it is dead-lettered. */
+  retryForMs: number;
 }
 
 /** sagaflow's own environment variables (names, not error codes). */
@@ -43,6 +59,11 @@ export const SAGAFLOW_ENV_VARS = [
   'SAGAFLOW_ADMIN_TOKEN',
   'SAGAFLOW_ADMIN_TOKEN_FILE',
   'SAGAFLOW_PROTECT_READS',
+  'SAGAFLOW_APPLICATION_ID',
+  'SAGAFLOW_REST_DISPATCHER',
+  'SAGAFLOW_REST_CONCURRENCY',
+  'SAGAFLOW_REST_TIMEOUT_MS',
+  'SAGAFLOW_REST_RETRY_FOR_MS',
 ] as const;
 
 /** The client used when SAGAFLOW_KAFKA_CLIENT is not set. */
@@ -101,6 +122,17 @@ function adminAccess(env: Record<string, string | undefined>, cwd: string): Runt
   return Object.freeze({ token, protectReads });
 }
 
+/**
+ * KAFKA_BROKERS and SAGAFLOW_APPLICATION_ID as given: `checkTopology` validates them, and only
+ * for a saga.json without kafka channels, so `sagaflow validate` and start judge them alike.
+ */
+export function engineKafkaEnv(env: Record<string, string | undefined>): EngineKafkaEnv {
+  const out: EngineKafkaEnv = {};
+  if (env.KAFKA_BROKERS !== undefined) out.brokers = env.KAFKA_BROKERS;
+  if (env.SAGAFLOW_APPLICATION_ID !== undefined) out.applicationId = env.SAGAFLOW_APPLICATION_ID;
+  return out;
+}
+
 export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: string): RuntimeEnv {
   const configurationsFilePath = env.CONFIGURATIONS_FILE_PATH;
   if (!configurationsFilePath) {
@@ -140,5 +172,12 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     commitIntervalMs: interval === undefined || interval === '' ? undefined : integer(env, 'SAGAFLOW_COMMIT_INTERVAL_MS', 100, 0, 60_000),
     shutdownGraceMs: integer(env, 'SAGAFLOW_SHUTDOWN_GRACE_MS', 30_000, 1_000, 3_600_000),
     admin: adminAccess(env, cwd),
+    engineKafka: Object.freeze(engineKafkaEnv(env)),
+    rest: Object.freeze({
+      dispatcher: flag(env, 'SAGAFLOW_REST_DISPATCHER', true),
+      concurrency: integer(env, 'SAGAFLOW_REST_CONCURRENCY', 32, 1, 10_000),
+      timeoutMs: integer(env, 'SAGAFLOW_REST_TIMEOUT_MS', 10_000, 100, 600_000),
+      retryForMs: integer(env, 'SAGAFLOW_REST_RETRY_FOR_MS', 600_000, 0, 7 * 24 * 3_600_000),
+    }),
   });
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createBrokerClient } from '../adapters/select.ts';
 import { partitionForKey } from '../broker/murmur2.ts';
-import type { BrokerClient, GroupMember, RecordProducer, TopicAdmin } from '../broker/ports.ts';
+import type { BrokerClient, RecordProducer, TopicAdmin } from '../broker/ports.ts';
 import { compileDefinition } from '../definition/compile.ts';
 import type { SagaConfig } from '../definition/types.ts';
 import { kafkaLayout } from '../definition/topology.ts';
@@ -18,13 +18,14 @@ import { KafkaDeadLetterStore } from '../kafka/dead-letter-store.ts';
 import { KafkaGroupView } from '../kafka/group-view.ts';
 import { produceError } from '../kafka/produce-errors.ts';
 import { KafkaSagaEventLog } from '../kafka/saga-event-log.ts';
-import { changelogTopicName, deadLetterTopicName, ensureTopics } from '../kafka/topics.ts';
+import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
 import { runCheckUp } from '../http/check-up.ts';
 import { dependencyChecks } from './dependency-checks.ts';
 import { kafkaStartError, listenError, stateDirError } from './start-errors.ts';
+import { Dispatcher } from '../outbox/dispatcher.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
@@ -35,8 +36,10 @@ export interface Instance {
   readonly processor: Processor;
   /** The projection into persistencyManagement, when saga.json configures one. */
   readonly projection: ProjectionHandle | undefined;
+  /** The outbox dispatcher, when states send commands on rest channels and SAGAFLOW_REST_DISPATCHER is not false. */
+  readonly dispatcher: Dispatcher | undefined;
   readonly applicationId: string;
-  readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[] };
+  readonly topics: { events: string; changelog: string; deadLetter: string; commands: string[]; outbox?: string };
   /** Which Kafka client the instance runs on. */
   readonly client: BrokerClient['name'];
   stop(): Promise<void>;
@@ -58,29 +61,6 @@ async function instanceId(stateDir: string): Promise<string> {
 }
 
 /**
- * The client as the processor sees it, telling `onMember` of the group member the processor
- * joins with: the console's group view asks that member who owns what, as the processor's
- * interactive queries do, instead of joining the group a second time or describing it
- * (which librdkafka cannot do safely, see src/adapters/librdkafka/directory.ts).
- */
-function tapGroupMember(client: BrokerClient, onMember: (member: GroupMember) => void): BrokerClient {
-  return {
-    name: client.name,
-    exactlyOnce: client.exactlyOnce,
-    admin: () => client.admin(),
-    groupMember: (opts) => {
-      const member = client.groupMember(opts);
-      onMember(member);
-      return member;
-    },
-    txWriter: (id, opts) => client.txWriter(id, opts),
-    changelogReader: () => client.changelogReader(),
-    producer: () => client.producer(),
-    close: () => client.close(),
-  };
-}
-
-/**
  * Starts one sagaflow instance: topics, processor, ingress producer and HTTP API.
  * Used by `sagaflow start`, the demo and the integration tests.
  */
@@ -94,7 +74,7 @@ export async function startInstance(opts: {
 }): Promise<Instance> {
   const { env, config, logger } = opts;
   const definition = await compileDefinition(config);
-  const layout = kafkaLayout(config);
+  const layout = kafkaLayout(config, env.engineKafka);
   const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}`, logger);
   let client: BrokerClient | undefined;
   let admin: TopicAdmin | undefined;
@@ -102,8 +82,9 @@ export async function startInstance(opts: {
   let processor: Processor | undefined;
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
+  let dispatcher: Dispatcher | undefined;
   let deadLetters: KafkaDeadLetterStore | undefined;
-  const channelPath = `communicationProtocols[${config.communicationProtocols.indexOf(layout.channel)}].configurations`;
+  const channelPath = layout.channelPath;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
   // Checked before connecting anywhere: a state directory that cannot be written fails now.
@@ -126,6 +107,7 @@ export async function startInstance(opts: {
       changelog: changelogTopicName(layout.applicationId),
       deadLetter: deadLetterTopicName(layout.applicationId),
       commands: [...new Set(layout.commandTopics.values())],
+      ...(layout.restChannels.size > 0 ? { outbox: outboxTopicName(layout.applicationId) } : {}),
     };
     const { partitions, counts } = await ensureTopics(admin, topics, {
       defaultPartitions: env.defaultPartitions,
@@ -146,7 +128,6 @@ export async function startInstance(opts: {
       logger,
       ...(env.replicationFactor === undefined ? {} : { replicationFactor: env.replicationFactor }),
     });
-    let member: GroupMember | undefined;
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
@@ -155,12 +136,11 @@ export async function startInstance(opts: {
       changelogTopic: topics.changelog,
       deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
       commandTopics: new Map([...layout.commandTopics].map(([channel, topic]) => [channel, { topic, partitions: countOf(topic) }])),
+      ...(topics.outbox ? { outbox: { topic: topics.outbox, channels: new Set(layout.restChannels.keys()) } } : {}),
       partitions,
       definition,
       codec,
-      client: tapGroupMember(kafka, (m) => {
-        member = m;
-      }),
+      client: kafka,
       admin,
       advertisedUrl: () => advertised,
       instanceId: id,
@@ -185,6 +165,23 @@ export async function startInstance(opts: {
         logger: logger.child({ component: 'projection' }),
       });
     }
+    if (topics.outbox && env.rest.dispatcher) {
+      dispatcher = new Dispatcher({
+        client: kafka,
+        applicationId: layout.applicationId,
+        outboxTopic: topics.outbox,
+        eventsTopic: topics.events,
+        deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
+        channels: layout.restChannels,
+        codec,
+        producer: ingress,
+        logger,
+        concurrency: env.rest.concurrency,
+        timeoutMs: env.rest.timeoutMs,
+        retryForMs: env.rest.retryForMs,
+      });
+    }
+    const outbox = dispatcher;
     app = await buildHttpApp({
       definition,
       machineDefinition: config.machineDefinition,
@@ -202,8 +199,8 @@ export async function startInstance(opts: {
         },
       },
       queries: proc,
-      metrics: () =>
-        proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) }),
+      metrics: async () =>
+        (await proc.metrics.toPrometheus({ sagaflow_ready: proc.isReady() ? 1 : 0, ...(projection ? projection.projector.metrics() : {}) })) + (outbox ? await outbox.prometheus() : ''),
       checkUp: () => runCheckUp(dependencyChecks({ admin: kafkaAdmin, eventsTopic: topics.events, channel: layout.channel, persistency: config.persistencyManagement, projection })),
       logger,
       ...(projection?.repository ? { repository: projection.repository } : {}),
@@ -212,7 +209,7 @@ export async function startInstance(opts: {
       console: {
         applicationId: layout.applicationId,
         selfUrl: () => advertised,
-        group: new KafkaGroupView({ admin, member: () => member, groupId: layout.applicationId, topic: topics.events }),
+        group: new KafkaGroupView({ admin, owners: () => proc.partitionOwners(), groupId: layout.applicationId, topic: topics.events }),
         events: new KafkaSagaEventLog({
           admin,
           reader: kafka.changelogReader(),
@@ -240,6 +237,13 @@ export async function startInstance(opts: {
     await processor.start().catch((err: unknown) => {
       throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
     });
+    if (outbox) {
+      // A consumer of the outbox that stops for good stops the instance, as the processor's does.
+      outbox.onFatal = (err) => proc.fatal?.(err);
+      await outbox.start().catch((err: unknown) => {
+        throw isSagaflowError(err) ? err : kafkaStartError(err, channelPath, secrets);
+      });
+    }
     logger.info({ url, applicationId: layout.applicationId, partitions, events: topics.events, client: kafka.name }, 'sagaflow started');
     const httpApp = app;
     const projectionHandle = projection;
@@ -250,12 +254,14 @@ export async function startInstance(opts: {
       app: httpApp,
       processor: proc,
       projection: projectionHandle,
+      dispatcher: outbox,
       applicationId: layout.applicationId,
       topics,
       client: kafka.name,
       async stop() {
         await httpApp.close().catch(() => undefined);
-        await proc.stop();
+        // The dispatcher waits for its requests in flight meanwhile; it writes failure reports with the ingress producer.
+        await Promise.all([proc.stop(), outbox?.stop()]);
         await projectionHandle?.stop().catch(() => undefined);
         await deadLetterStore.close();
         await ingress.close().catch(() => undefined);
@@ -266,6 +272,7 @@ export async function startInstance(opts: {
   } catch (err) {
     await app?.close().catch(() => undefined);
     await processor?.stop().catch(() => undefined);
+    await dispatcher?.stop().catch(() => undefined);
     await projection?.stop().catch(() => undefined);
     await deadLetters?.close();
     await producer?.close().catch(() => undefined);

@@ -73,9 +73,11 @@ export function kafkaStartError(err: unknown, channelPath: string, secrets: read
       cause: err,
     });
   }
+  // A saga.json without kafka channels takes its brokers from the environment (env.KAFKA_BROKERS).
+  const brokers = channelPath.startsWith('env.') ? channelPath : `${channelPath}.brokers`;
   return new SagaflowError('SAGAFLOW_KAFKA_UNREACHABLE', {
-    message: `${channelPath}.brokers: Kafka cannot be used (${reason}); check the addresses, the network, ssl and sasl, and that the brokers run`,
-    path: `${channelPath}.brokers`,
+    message: `${brokers}: Kafka cannot be used (${reason}); check the addresses, the network, ssl and sasl, and that the brokers run`,
+    path: brokers,
     cause: err,
   });
 }

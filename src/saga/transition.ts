@@ -4,6 +4,7 @@ import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
 import { addMs, currentEntry, deadlineTimer, retryDelayMs, sameTimer, sortTimers, timersOnEntry } from './timers.ts';
 import type {
   Command,
+  DeliveryFailureRecord,
   EventHistoryEntry,
   IgnoredEventRecord,
   PendingTimer,
@@ -16,6 +17,7 @@ import type {
 
 type CreateInput = Extract<SagaInput, { kind: 'create' }>;
 type EventInput = Extract<SagaInput, { kind: 'event' }>;
+type DeliveryFailedInput = Extract<SagaInput, { kind: 'delivery-failed' }>;
 type CancelInput = Extract<SagaInput, { kind: 'cancel' }>;
 type TimerInput = Extract<SagaInput, { kind: 'timer' }>;
 /** What an ignored event is recorded with, whatever kind of input it came as. */
@@ -39,6 +41,7 @@ interface Received {
 export function transition(def: CompiledDefinition, saga: SagaDocument | undefined, input: SagaInput): TransitionResult {
   if (input.kind === 'create') return create(def, saga, input);
   if (input.kind === 'cancel') return cancel(def, saga, input);
+  if (input.kind === 'delivery-failed') return recordDeliveryFailure(def, saga, input);
   if (input.kind === 'timer') return fireTimer(def, saga, input);
   // The wire form of a cancel is an event with a reserved label: the interpreter need not know it.
   if (input.label === CANCEL_EVENT) return cancelFromEvent(def, saga, input);
@@ -234,6 +237,31 @@ function moveTo(
   const timers = timersOnEntry(target, next, saga.timers ?? [], event.timestamp);
   if (timers) next.timers = timers;
   return { outcome, saga: next, changed: true, commands: entered.commands };
+}
+
+/**
+ * A command the outbox dispatcher could not deliver: recorded in `deliveryFailures`, in any
+ * state (a final state's side effect can fail too); the state, metadata and history stay.
+ */
+function recordDeliveryFailure(def: CompiledDefinition, saga: SagaDocument | undefined, input: DeliveryFailedInput): TransitionResult {
+  if (saga === undefined) {
+    return { outcome: 'unknown-saga', saga: undefined, changed: false, commands: [], reason: `saga "${input.sagaId}" does not exist` };
+  }
+  const { failure } = input;
+  if (input.eventId !== undefined && saga.recentEventIds.includes(input.eventId)) {
+    return unchanged('duplicate', saga, `the failed delivery of "${failure.label}" (revision ${failure.revision}) with eventId "${input.eventId}" is already recorded`);
+  }
+  const record: DeliveryFailureRecord = { ...failure, state: saga.currentState, timestamp: input.timestamp };
+  const next: SagaDocument = {
+    ...saga,
+    revision: saga.revision + 1,
+    updatedAt: input.timestamp,
+    recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
+    deliveryFailures: [...(saga.deliveryFailures ?? []), record],
+  };
+  const status = failure.status === undefined ? '' : ` (HTTP ${failure.status})`;
+  const reason = `"${failure.label}" (revision ${failure.revision}) could not be delivered on channel "${failure.channel}"${status}: ${failure.reason}`;
+  return { outcome: 'delivery-failed', saga: next, changed: true, commands: [], reason };
 }
 
 /**

@@ -73,6 +73,28 @@ export interface IgnoredEventRecord {
 }
 
 /**
+ * A command on a rest channel that the outbox dispatcher could not deliver (a 4xx answer, or
+ * retries exhausted), as the saga records it. The saga's state does not change.
+ */
+export interface DeliveryFailureRecord {
+  channel: string;
+  label: string;
+  /** Revision of the saga that sent the command: with the label, it names the command. */
+  revision: number;
+  /** The command's attempt, for a command sent again. */
+  attempt?: number;
+  /** HTTP status of the last answer; absent when none came (timeout, connection refused). */
+  status?: number;
+  reason: string;
+  /** State of the saga when the failure was recorded. */
+  state: string;
+  timestamp: string;
+}
+
+/** What the dispatcher reports; the saga adds its state and the timestamp when recording it. */
+export type DeliveryFailure = Omit<DeliveryFailureRecord, 'state' | 'timestamp'>;
+
+/**
  * The saga document: Flow Manager's fields and history shape, plus sagaflow's
  * `revision`, `createdAt`, `updatedAt`, `commands`, `ignoredEvents` and duplicate window.
  * It is plain JSON and round-trips through JSON.stringify / JSON.parse.
@@ -101,6 +123,8 @@ export interface SagaDocument {
   recentEventIds: string[];
   /** Timers the saga waits on (state timeout, command retries, saga deadline), soonest first. Absent: none. */
   timers?: PendingTimer[];
+  /** Failed deliveries of commands on rest channels, oldest first; absent until the first one. */
+  deliveryFailures?: DeliveryFailureRecord[];
 }
 
 export type SagaInput =
@@ -140,6 +164,14 @@ export type SagaInput =
       sagaId: string;
       timer: PendingTimer;
       timestamp: string;
+    }
+  | {
+      /** The outbox dispatcher reports a command it could not deliver (see delivery-failure.ts). */
+      kind: 'delivery-failed';
+      sagaId: string;
+      failure: DeliveryFailure;
+      eventId?: string;
+      timestamp: string;
     };
 
 export type Outcome =
@@ -161,7 +193,9 @@ export type Outcome =
   /** A command retry came due and the command was sent again. */
   | 'retried'
   /** A timer came due that the saga no longer waits on (it moved on, or it fired already). */
-  | 'stale-timer';
+  | 'stale-timer'
+  /** A failed delivery recorded in `deliveryFailures` (changed = true); the state stays. */
+  | 'delivery-failed';
 
 export interface TransitionResult {
   outcome: Outcome;

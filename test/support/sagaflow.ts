@@ -33,12 +33,24 @@ export function uniqueFlow(prefix = 'flow'): FlowTopics {
     try {
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${base}-`));
       if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
-      await admin.deleteGroups([`${base}-app`, `${base}-app-projection`]).catch(() => undefined);
+      await admin.deleteGroups([`${base}-app`, `${base}-app-projection`, `${base}-app-outbox`]).catch(() => undefined);
     } finally {
       await admin.disconnect();
     }
   });
   return { applicationId: `${base}-app`, events: `${base}-events`, commands: `${base}-commands` };
+}
+
+/** A kafka channel's configurations on the test broker, for the flow's topics and group. */
+export function testChannelConfigurations(flow: FlowTopics, serialization: 'json' | 'avro' = 'json'): Record<string, unknown> {
+  return {
+    brokers: services().kafkaBrokers,
+    inputTopics: [flow.events],
+    outputTopics: [flow.commands],
+    consumerGroup: flow.applicationId,
+    serialization,
+    ...(serialization === 'avro' ? { schemaRegistry: { url: services().schemaRegistryUrl } } : {}),
+  };
 }
 
 /** The tutorial's reservation saga.json, pointed at the test broker and the given topics. */
@@ -54,15 +66,7 @@ export function reservationConfig(
   };
   const channel = raw.communicationProtocols[0];
   if (!channel) throw new Error('examples/reservation/saga.json has no protocol');
-  const configurations: Record<string, unknown> = {
-    brokers: services().kafkaBrokers,
-    inputTopics: [flow.events],
-    outputTopics: [flow.commands],
-    consumerGroup: flow.applicationId,
-    serialization,
-  };
-  if (serialization === 'avro') configurations.schemaRegistry = { url: services().schemaRegistryUrl };
-  channel.configurations = configurations;
+  channel.configurations = testChannelConfigurations(flow, serialization);
   (raw as Record<string, unknown>).persistencyManagement = persistencyManagement;
   edit(raw as unknown as { machineDefinition: { states: Record<string, unknown>[] } });
   const parsed = parseSagaConfig(raw, { env: {}, readFile: (p) => readFileSync(p, 'utf8') });
@@ -86,7 +90,7 @@ export async function startTestInstance(
     partitions?: number;
     beforeCommit?: (partitions: number[]) => Promise<void> | void;
     client?: string;
-    /** More environment variables, e.g. SAGAFLOW_ADMIN_TOKEN. */
+    /** More environment variables for the instance, e.g. SAGAFLOW_ADMIN_TOKEN, SAGAFLOW_REST_*, KAFKA_BROKERS. */
     env?: Record<string, string>;
   } = {},
 ): Promise<Instance> {
@@ -115,6 +119,7 @@ export async function startTestInstance(
     app: instance.app,
     processor: instance.processor,
     projection: instance.projection,
+    dispatcher: instance.dispatcher,
     applicationId: instance.applicationId,
     topics: instance.topics,
     client: instance.client,

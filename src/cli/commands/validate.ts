@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { DefinitionIssue } from '../../definition/issues.ts';
 import { readSagaConfigFile } from '../../definition/load.ts';
 import { startIssues } from '../../definition/startable.ts';
+import { engineKafkaEnv } from '../../runtime/env.ts';
 import type { SagaConfig } from '../../definition/types.ts';
 import { parseCommandArgs, usageError } from '../args.ts';
 import type { CliCommand } from '../io.ts';
@@ -12,7 +13,8 @@ Checks a saga.json (Flow Manager format) as \`sagaflow start\` does before it co
 Kafka: the JSON Schema, references between ids (initialState, targetState, channel,
 businessStateId, businessEventId), the graph, the payload schemas, secret references
 (resolved from the environment and files), every hook (compiled in its sandbox) and the
-Kafka topology (events channel, consumerGroup, host:port brokers, command channels).
+Kafka topology (events channel, consumerGroup, host:port brokers, command channels; for a
+saga.json without kafka channels, KAFKA_BROKERS and SAGAFLOW_APPLICATION_ID).
 Prints OK and a summary, or every error with its JSON path; exits 1 when invalid.
 
 Options:
@@ -73,7 +75,7 @@ export const command: CliCommand = {
 
     const result = readSagaConfigFile(resolve(io.cwd, file), io.env, { resolveSecrets: values['skip-secrets'] !== true });
     // The same checks, in the same order, as start: a file start refuses is not OK here.
-    const errors = result.config ? [...result.errors, ...(await startIssues(result.config))] : result.errors;
+    const errors = result.config ? [...result.errors, ...(await startIssues(result.config, engineKafkaEnv(io.env)))] : result.errors;
     const summary = result.config && errors.length === 0 ? summarise(result.config) : undefined;
     if (values.json === true) {
       io.stdout(JSON.stringify({ file, ok: summary !== undefined, errors, warnings: result.warnings, summary }));

@@ -1,5 +1,6 @@
 import type { BusinessId } from '../../definition/types.ts';
 import type {
+  DeliveryFailureRecord,
   EventHistoryEntry,
   IgnoredEventRecord,
   SagaDocument,
@@ -46,6 +47,18 @@ export const SAGA_FIELDS: Record<keyof SagaDocument, string> = {
   ignoredEvents: 'ignoredEvents',
   recentEventIds: 'recentEventIds',
   timers: 'timersJson',
+  deliveryFailures: 'deliveryFailures',
+};
+
+export const DELIVERY_FAILURE_FIELDS: Record<keyof DeliveryFailureRecord, string> = {
+  channel: 'channel',
+  label: 'label',
+  revision: 'revision',
+  attempt: 'attempt',
+  status: 'status',
+  reason: 'reason',
+  state: 'state',
+  timestamp: 'timestamp',
 };
 
 export const STATE_HISTORY_FIELDS: Record<keyof StateHistoryEntry, string> = {
@@ -129,6 +142,17 @@ interface AvroIgnoredEvent {
   state: string;
 }
 
+interface AvroDeliveryFailure {
+  channel: string;
+  label: string;
+  revision: number;
+  attempt: number | null;
+  status: number | null;
+  reason: string;
+  state: string;
+  timestamp: string;
+}
+
 export interface AvroSagaDocument {
   sagaId: string;
   associatedEntityId: string;
@@ -146,6 +170,8 @@ export interface AvroSagaDocument {
   ignoredEvents: AvroIgnoredEvent[];
   recentEventIds: string[];
   timersJson: string | null;
+  /** Absent in records written before the field existed (BACKWARD: the reader's default). */
+  deliveryFailures?: AvroDeliveryFailure[] | null;
 }
 
 function jsonText(topic: string, value: unknown, what: string): string {
@@ -242,6 +268,19 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
     })),
     recentEventIds: [...saga.recentEventIds],
     timersJson: saga.timers === undefined ? null : jsonText(topic, saga.timers, `the timers of saga ${saga.sagaId}`),
+    deliveryFailures:
+      saga.deliveryFailures === undefined
+        ? null
+        : saga.deliveryFailures.map((f) => ({
+            channel: f.channel,
+            label: f.label,
+            revision: f.revision,
+            attempt: f.attempt ?? null,
+            status: f.status ?? null,
+            reason: f.reason,
+            state: f.state,
+            timestamp: f.timestamp,
+          })),
   };
 }
 
@@ -308,5 +347,21 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
     }),
     recentEventIds: [...record.recentEventIds],
     ...optional('timers', record.timersJson === null ? null : (parseJsonText(topic, record.timersJson, 'timersJson') as SagaDocument['timers'])),
+    ...(record.deliveryFailures === null || record.deliveryFailures === undefined
+      ? {}
+      : {
+          deliveryFailures: record.deliveryFailures.map(
+            (f): DeliveryFailureRecord => ({
+              channel: f.channel,
+              label: f.label,
+              revision: f.revision,
+              ...optional('attempt', f.attempt),
+              ...optional('status', f.status),
+              reason: f.reason,
+              state: f.state,
+              timestamp: f.timestamp,
+            }),
+          ),
+        }),
   };
 }

@@ -11,9 +11,13 @@ describe('exactly-once under a forced abort', () => {
     const instance = await startTestInstance(config, {
       partitions: 1,
       // The first two transactions fail after their records were sent, right before commit.
-      beforeCommit: () => {
+      beforeCommit: async () => {
         if (failuresLeft > 0) {
           failuresLeft -= 1;
+          // librdkafka queues the records and sends them after its linger; an abort purges
+          // what is still queued. Give them time to reach the broker, so the aborted
+          // transaction really has records a read_committed consumer must not see.
+          await new Promise((resolve) => setTimeout(resolve, 500));
           throw new Error('injected failure before commit');
         }
       },

@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseSagaConfig } from '../../../src/definition/parse.ts';
 import type { SagaConfig } from '../../../src/definition/types.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
-import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
-import { codecFor, readTopic, startTestInstance, testKafka, uniqueFlow } from '../../support/sagaflow.ts';
+import { codecFor, readTopic, startTestInstance, testChannelConfigurations, testKafka, uniqueFlow } from '../../support/sagaflow.ts';
 import type { FlowTopics } from '../../support/sagaflow.ts';
 
 // The invoice example (hooks in plain and base64 on commands and side effects, a lodash
@@ -15,14 +14,7 @@ import type { FlowTopics } from '../../support/sagaflow.ts';
 function invoiceConfig(flow: FlowTopics, serialization: 'json' | 'avro'): SagaConfig {
   const raw = JSON.parse(readFileSync(new URL('../../../examples/invoice/saga.json', import.meta.url), 'utf8')) as { communicationProtocols: { configurations: Record<string, unknown> }[] };
   const channel = raw.communicationProtocols[0] as { configurations: Record<string, unknown> };
-  channel.configurations = {
-    brokers: services().kafkaBrokers,
-    inputTopics: [flow.events],
-    outputTopics: [flow.commands],
-    consumerGroup: flow.applicationId,
-    serialization,
-    ...(serialization === 'avro' ? { schemaRegistry: { url: services().schemaRegistryUrl } } : {}),
-  };
+  channel.configurations = testChannelConfigurations(flow, serialization);
   const parsed = parseSagaConfig(raw, { env: {}, readFile: (p) => readFileSync(p, 'utf8') });
   if (!parsed.config) throw new Error(`invalid test config: ${JSON.stringify(parsed.errors)}`);
   return parsed.config;

@@ -64,7 +64,8 @@ const fileCases: Omit<Case, 'config'>[] = [
   { name: 'secret-file-missing', code: 'SAGAFLOW_SECRET_UNRESOLVED', path: 'authenticationProperties.sasl.password', fix: /mount the file or fix the path/ },
   { name: 'mongo-uri-secret-unset', code: 'SAGAFLOW_SECRET_UNRESOLVED', path: 'persistencyManagement.configurations.connectionUri', fix: /set it, or write the value here/ },
   { name: 'command-channel-other-cluster', code: 'SAGAFLOW_CHANNEL_UNSUPPORTED', path: 'communicationProtocols[1].configurations.brokers', fix: /give it the same brokers/ },
-  { name: 'rest-channel-for-commands', code: 'SAGAFLOW_CHANNEL_UNSUPPORTED', path: 'machineDefinition.states[0]', fix: /commands on kafka channels only/ },
+  // Rest channels only: sagaflow's own topics need brokers from the environment.
+  { name: 'rest-only-without-brokers', code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.KAFKA_BROKERS', fix: /set it to e.g. "kafka-0:9092,kafka-1:9092"/ },
   // Nothing listens on port 1: kafkajs retries for some 20 s, then the start gives up.
   { name: 'brokers-unreachable', code: 'SAGAFLOW_KAFKA_UNREACHABLE', path: 'communicationProtocols[0].configurations.brokers', fix: /check the addresses/, secrets: ['127.0.0.1:1'] },
 ];
@@ -131,6 +132,16 @@ describe('bad configuration', () => {
       { name: 'partitions fractional', config: valid, env: { SAGAFLOW_DEFAULT_PARTITIONS: '1.5' }, code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_DEFAULT_PARTITIONS', fix: /whole number/ },
       { name: 'replication factor not a number', config: valid, env: { SAGAFLOW_REPLICATION_FACTOR: 'three' }, code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_REPLICATION_FACTOR', fix: /whole number between 1 and 100/ },
       { name: 'projection not a boolean', config: valid, env: { SAGAFLOW_PROJECTION: 'maybe' }, code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_PROJECTION', fix: /set true or false/ },
+      { name: 'REST concurrency zero', config: valid, env: { SAGAFLOW_REST_CONCURRENCY: '0' }, code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_REST_CONCURRENCY', fix: /between 1 and 10000/ },
+      { name: 'REST timeout not a number', config: valid, env: { SAGAFLOW_REST_TIMEOUT_MS: '10s' }, code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_REST_TIMEOUT_MS', fix: /whole number between 100 and 600000/ },
+      {
+        name: 'rest-only application id invalid',
+        config: join(corpus, 'rest-only-without-brokers.json'),
+        env: { KAFKA_BROKERS: services().kafkaBrokers.join(','), SAGAFLOW_APPLICATION_ID: 'orders saga', SAGAFLOW_STATE_DIR: state },
+        code: 'SAGAFLOW_CONFIG_INVALID',
+        path: 'env.SAGAFLOW_APPLICATION_ID',
+        fix: /may hold only letters, digits/,
+      },
       // Under a file, so it fails for root too (Node's recursive mkdir spins forever under /proc).
       { name: 'state dir not creatable', config: valid, env: { SAGAFLOW_STATE_DIR: join(valid, 'state') }, code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_STATE_DIR', fix: /point it at a writable directory/ },
       // These two reach Kafka first: the topics exist when the HTTP API fails to listen.

@@ -54,6 +54,20 @@ describe('Simulator', () => {
     ]);
   });
 
+  it('records a reported failed delivery as the engine does, and explains a bad report', () => {
+    const sim = simulator();
+    sim.run('{"create": {"sagaId": "s", "associatedEntityId": "a"}}', 1);
+    const report = { channel: 'kafkaChannel', label: 'validateReservation', revision: 1, status: 400, reason: 'answered 400' };
+    expect(sim.run(JSON.stringify({ sagaId: 's', messageLabel: '__delivery_failed__', messagePayload: report, eventId: 'k' }), 2).at(-1)).toMatchObject({
+      event: '__delivery_failed__',
+      outcome: 'delivery-failed',
+      state: 'reservationCreated',
+      commands: [],
+    });
+    expect(sim.run(JSON.stringify({ sagaId: 's', messageLabel: '__delivery_failed__', messagePayload: report, eventId: 'k' }), 3).at(-1)).toMatchObject({ outcome: 'duplicate' });
+    expect(sim.run('{"sagaId": "s", "messageLabel": "__delivery_failed__", "messagePayload": {}}', 4).at(-1)?.reason).toBe('__delivery_failed__: channel must be a non-empty string');
+  });
+
   it('answers unknown-saga for an entity without a saga', () => {
     expect(simulator().run('{"associatedEntityId": "nobody", "messageLabel": "checkOK"}', 1).at(-1)).toEqual({
       line: 1,

@@ -79,7 +79,7 @@ describe('validate and start agree', () => {
   it('covers both verdicts and the refusals start makes after loading (hooks, topology)', async () => {
     const results = await Promise.all(files.map((file) => verdicts(file)));
     const accepted = results.filter((r) => r.validate.ok).map((r) => r.file.slice(ROOT.length));
-    expect(accepted).toEqual(['examples/invoice/saga.json', 'examples/payment/saga.json', 'test/fixtures/bad-configs/brokers-unreachable.json']);
+    expect(accepted).toEqual(['examples/car-dealer/saga.json', 'examples/invoice/saga.json', 'examples/payment/saga.json', 'test/fixtures/bad-configs/brokers-unreachable.json']);
     const codes = new Set(results.flatMap((r) => r.validate.errors.map((e) => e.code ?? 'SAGAFLOW_DEFINITION_INVALID')));
     expect([...codes].sort()).toEqual(['SAGAFLOW_CHANNEL_UNSUPPORTED', 'SAGAFLOW_CONFIG_INVALID', 'SAGAFLOW_DEFINITION_INVALID', 'SAGAFLOW_HOOK_INVALID', 'SAGAFLOW_SECRET_UNRESOLVED']);
   });

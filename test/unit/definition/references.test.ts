@@ -134,6 +134,18 @@ const REFERENCE_ERRORS: [string, Edit, string, string, string?][] = [
     '"__created__" is the creation event (machineDefinition.creationEvent, default "__created__"): messages with this label create sagas and never reach a transition; rename the event',
   ],
   [
+    'an inputEvent cannot be the label of failed deliveries',
+    (r) => set(r, `${T0}.inputEvent`, '__delivery_failed__'),
+    `${T0}.inputEvent`,
+    '"__delivery_failed__" is reserved: sagaflow sends it when a command on a rest channel could not be delivered, and records it in the saga\'s deliveryFailures without a transition; rename the event',
+  ],
+  [
+    'the creation event cannot be the label of failed deliveries',
+    (r) => set(r, 'machineDefinition.creationEvent', '__delivery_failed__'),
+    'machineDefinition.creationEvent',
+    '"__delivery_failed__" is reserved for failed deliveries of commands on rest channels; choose another creation event',
+  ],
+  [
     'a kafka channel that carries commands has an output topic',
     (r) => remove(r, 'communicationProtocols[0].configurations.outputTopics'),
     'communicationProtocols[0].configurations.outputTopics',

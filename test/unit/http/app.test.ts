@@ -144,6 +144,14 @@ describe('POST /event', () => {
     expect(produced).toHaveLength(1);
   });
 
+  it('refuses the label of failed deliveries, which only sagaflow reports', async () => {
+    const { app, produced } = await build({});
+    const res = await app.inject({ method: 'POST', url: '/event', payload: { key: 's1', value: { messageLabel: '__delivery_failed__', messagePayload: { channel: 'c' } } } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'SAGAFLOW_BAD_REQUEST', message: expect.stringContaining('"__delivery_failed__" is reserved') });
+    expect(produced).toEqual([]);
+  });
+
   it('rejects a body without value.messageLabel', async () => {
     const { app } = await build({});
     const res = await app.inject({ method: 'POST', url: '/event', payload: { key: 's1', value: {} } });

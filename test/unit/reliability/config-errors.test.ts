@@ -91,6 +91,8 @@ describe('configuration errors at start', () => {
     const unreachable = kafkaStartError(classifyKafkajsError(Object.assign(new Error('Connection error: connect ECONNREFUSED kafka-secret.internal:9093'), { name: 'KafkaJSConnectionError' })), 'communicationProtocols[0].configurations', ['kafka-secret.internal:9093']);
     expect(unreachable).toMatchObject({ code: 'SAGAFLOW_KAFKA_UNREACHABLE', path: 'communicationProtocols[0].configurations.brokers' });
     expect(unreachable.message).not.toContain('kafka-secret.internal');
+    // A saga.json without kafka channels: the brokers are the environment's.
+    expect(kafkaStartError(new Error('connect ECONNREFUSED'), 'env.KAFKA_BROKERS', [])).toMatchObject({ code: 'SAGAFLOW_KAFKA_UNREACHABLE', path: 'env.KAFKA_BROKERS' });
     const sasl = kafkaStartError(classifyKafkajsError(Object.assign(new Error('SASL PLAIN authentication failed for user svc-sagas: bad password hunter2'), { name: 'KafkaJSSASLAuthenticationError' })), 'communicationProtocols[0].configurations', ['b:9092', 'svc-sagas', 'hunter2']);
     expect(sasl).toMatchObject({ code: 'SAGAFLOW_KAFKA_AUTHENTICATION_FAILED', path: 'communicationProtocols[0].configurations.authenticationProperties.sasl' });
     expect(sasl.message).not.toMatch(/svc-sagas|hunter2/);

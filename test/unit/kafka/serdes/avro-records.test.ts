@@ -4,6 +4,7 @@ import { IGNORED_OUTCOMES } from '../../../../src/saga/types.ts';
 import { AVRO_SCHEMA_FILES } from '../../../../src/kafka/serdes/avro.ts';
 import {
   COMMAND_FIELDS,
+  DELIVERY_FAILURE_FIELDS,
   ENVELOPE_FIELDS,
   EVENT_HISTORY_FIELDS,
   IGNORED_EVENT_FIELDS,
@@ -80,6 +81,7 @@ describe('Avro schema files', () => {
     expect(fieldNames(saga.get('EventHistoryEntry'))).toEqual(Object.values(EVENT_HISTORY_FIELDS).sort());
     expect(fieldNames(saga.get('SentCommandRecord'))).toEqual(Object.values(COMMAND_FIELDS).sort());
     expect(fieldNames(saga.get('IgnoredEventRecord'))).toEqual(Object.values(IGNORED_EVENT_FIELDS).sort());
+    expect(fieldNames(saga.get('DeliveryFailureRecord'))).toEqual(Object.values(DELIVERY_FAILURE_FIELDS).sort());
   });
 });
 
@@ -105,6 +107,16 @@ describe('Avro record mapping', () => {
     }
     const minimal = sagaFromAvro('c', sagaToAvro('c', minimalSaga()));
     expect(Object.keys(minimal)).not.toContain('businessStateId');
+  });
+
+  it('reads a document written before deliveryFailures existed, and writes none for a saga without failures', () => {
+    const { deliveryFailures: _failures, ...older } = sagaToAvro('c', fullSaga());
+    expect(Object.keys(sagaFromAvro('c', older))).not.toContain('deliveryFailures');
+    expect(sagaToAvro('c', minimalSaga()).deliveryFailures).toBeNull();
+    expect(sagaFromAvro('c', sagaToAvro('c', fullSaga())).deliveryFailures?.map((f) => [f.status, f.attempt])).toEqual([
+      [400, undefined],
+      [undefined, 2],
+    ]);
   });
 
   it('fails with SAGAFLOW_DECODE_FAILED on JSON text that is not JSON', () => {

@@ -41,6 +41,10 @@ export function fullSaga(): SagaDocument {
       { event: 'BAD', timestamp: '2025-01-01T00:00:00.600Z', outcome: 'already-final', reason: 'final', state: 'CREATED' },
     ],
     recentEventIds: ['evt-1'],
+    deliveryFailures: [
+      { channel: 'crm', label: 'AUDIT', revision: 1, status: 400, reason: 'answered 400 Bad Request', state: 'CREATED', timestamp: '2025-01-01T00:00:00.700Z' },
+      { channel: 'crm', label: 'VALIDATE', revision: 1, attempt: 2, reason: 'retries exhausted: timed out', state: 'PAYMENT_PENDING', timestamp: '2025-01-01T00:00:01.200Z' },
+    ],
   };
 }
 
