@@ -51,6 +51,11 @@ function expectedCounts(s: SagaStats, drawn: Record<string, number>): Record<str
   return Object.fromEntries(Object.keys(drawn).map((state) => [state, byState.get(state) ?? 0]));
 }
 
+/** Entering the token reloads the page: the payloads' read is let finish first, not cut. */
+async function payloadsRead(page: Page): Promise<void> {
+  await page.waitForSelector('#payload-status[data-found]', { timeout: 20_000 });
+}
+
 async function enterToken(page: Page): Promise<void> {
   await page.fill('#token-input', TOKEN);
   await page.click('#use-token');
@@ -200,6 +205,7 @@ describe('the console in a real browser', () => {
     await page.goto(`${instance.url}/console/sagas/${sagaId}`);
     await page.waitForSelector('#saga-graph svg');
     expect(await page.textContent('main')).toContain('Enter the admin token');
+    await payloadsRead(page);
     await enterToken(page);
     await page.waitForSelector('#cancel-saga');
     await page.fill('#cancel-by', 'alice@example.com');
@@ -224,6 +230,7 @@ describe('the console in a real browser', () => {
     await page.goto(`${instance.url}/console/sagas/${sagaId}`);
     // The token is kept per tab (sessionStorage): a new tab asks for it again.
     await page.waitForSelector('#token-input');
+    await payloadsRead(page);
     await enterToken(page);
     await page.waitForSelector('#send-event');
     await page.selectOption('#event-label', 'validationKO');
