@@ -66,7 +66,13 @@ beforeAll(async () => {
   context = await launchBrowser();
   const flow = uniqueFlow('console');
   const { persistency } = await mongoPersistency('console');
-  const config = reservationConfig(flow, 'json', persistency);
+  // Timers a held saga waits on for the whole test: a retry of its command in 5 min, a timeout in 10 min (on a transition it has).
+  const config = reservationConfig(flow, 'json', persistency, (raw) => {
+    const first = raw.machineDefinition.states.find((st) => st.id === 'reservationCreated');
+    if (!first) throw new Error('examples/reservation has no reservationCreated');
+    first.timeout = { after: '10m', event: 'validationKO' };
+    first.outputCommand = { ...(first.outputCommand as Record<string, unknown>), retry: { maxAttempts: 2, initialDelay: '5m' } };
+  });
   instance = await startTestInstance(config, { partitions: 2, env: { SAGAFLOW_ADMIN_TOKEN: TOKEN } });
   await waitFor(async () => (await fetch(`${instance.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
   // Workers that answer like the tutorial's services, except for sagas with {hold: true}, which
@@ -195,6 +201,31 @@ describe('the console in a real browser', () => {
     expect(payloads).toEqual([{ associatedEntityId: expect.any(String), metadata: { seats: 1 } }, { validatedBy: 'test' }, { checkedBy: 'test' }]);
     expect(JSON.parse((await page.textContent('#metadata')) ?? 'null')).toEqual(doc.metadata);
     expect(await page.getAttribute('#raw-link', 'href')).toBe(`/saga/${sagaId}`);
+    expect(problems.errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows the timers a saga waits on after its history: kind, due time, countdown, event or command, attempt', async () => {
+    const sagaId = created.held[0] as string;
+    const doc = await saga(sagaId);
+    expect(doc.timers?.map((t) => t.kind)).toEqual(['retry', 'timeout']);
+    const { page, problems } = await watchedPage(context);
+    await page.goto(`${instance.url}/console/sagas/${sagaId}`);
+    await page.waitForSelector('#timeline tr[data-kind="timer"]');
+    const rows = await page.$$eval('#timeline tr', (trs) => trs.map((tr) => ({ kind: tr.getAttribute('data-kind'), timer: tr.getAttribute('data-timer'), due: tr.querySelector('[data-due]')?.getAttribute('data-due') ?? null, text: tr.textContent ?? '' })));
+    // Pending ones come last, soonest first, with the due times of the document.
+    const pending = rows.filter((r) => r.kind === 'timer');
+    expect(rows.slice(-2)).toEqual(pending);
+    expect(pending.map((r) => [r.timer, r.due])).toEqual(doc.timers?.map((t) => [t.kind, t.dueAt]));
+    expect(pending[0]?.text).toContain('retry pending');
+    expect(pending[0]?.text).toContain('validateReservation');
+    expect(pending[0]?.text).toContain('attempt 2');
+    expect(pending[0]?.text).toMatch(/due in [1-5] min/);
+    expect(pending[1]?.text).toContain('timeout pending');
+    expect(pending[1]?.text).toContain('validationKO');
+    expect(pending[1]?.text).toMatch(/due in ([6-9]|10) min/);
+    expect(pending[1]?.text).toContain('delivered if the saga is still in reservationCreated');
+    expect(await page.textContent('#timers-pending')).toMatch(/^2 timers pending · next due in [1-5] min$/);
     expect(problems.errors).toEqual([]);
     await page.close();
   });
