@@ -243,7 +243,8 @@ describe.skipIf(skip)('deployment files, checked by their tools', () => {
 
     it("publishes the local stack's ports and uses its variable names", async () => {
       const { services } = await project();
-      const ports = loadStackConfig({}).ports;
+      // Compose interpolates SAGAFLOW_*_PORT from the environment as the local stack reads them.
+      const ports = loadStackConfig(process.env).ports;
       const published = (name: string) => services[name]?.ports?.map((p) => [p.host_ip, p.published, p.target]);
       expect(published('kafka')).toEqual([['127.0.0.1', String(ports.kafka), 9092]]);
       expect(published('registry')).toEqual([['127.0.0.1', String(ports.registry), 8080]]);
