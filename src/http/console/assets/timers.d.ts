@@ -1,5 +1,6 @@
-// Types of timers.js for the unit tests (the browser loads the .js; this file is not served).
-import type { TimelineEntry } from '../saga-timeline.ts';
+// Types of timers.js for the unit tests (the browser loads the .js; the console serves no .ts).
+// '../saga-timeline.js': the source in a checkout, its declaration in dist/.
+import type { TimelineEntry } from '../saga-timeline.js';
 
 type PendingEntry = Extract<TimelineEntry, { kind: 'timer' }>;
 
