@@ -130,12 +130,17 @@ export interface ChangelogReader {
    * `after`: the offset of the last record already applied, undefined to read from the start.
    * The end is a position: a transactional log ends with commit markers, which a
    * read_committed reader never receives as records.
+   *
+   * `signal` ends the read early (a bounded scan: the console's reads of a saga's events):
+   * once it aborts, `onRecords` is not called again and the read resolves with what it
+   * delivered until then (`lastOffset` says how far), the end as taken when it began.
    */
   readPartition(
     topic: string,
     partition: number,
     after: bigint | undefined,
     onRecords: (records: readonly InputRecord[]) => Promise<void>,
+    opts?: { signal?: AbortSignal },
   ): Promise<RestoreResult>;
 }
 
@@ -155,6 +160,12 @@ export interface TopicAdmin {
   deleteTopics(topics: readonly string[]): Promise<void>;
   /** First offset and read_committed end (last stable offset) of each partition. */
   watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>>;
+  /**
+   * Per partition, the first offset whose record's timestamp is at or after `timestampMs`
+   * (ListOffsets by timestamp, KIP-79), or the read_committed end where no record is that
+   * late. Answered by the partition leaders, not the group coordinator.
+   */
+  offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>>;
   /** A group's committed positions on a topic (partitions without one are absent). */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
   deleteGroups(groupIds: readonly string[]): Promise<void>;

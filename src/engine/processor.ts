@@ -335,6 +335,15 @@ export class Processor {
     return { kind: 'remote', url: owner.url, partition };
   }
 
+  /**
+   * Who owns each partition of the events topic, as the group publishes it (the owner map the
+   * interactive queries use, at most a second old); empty before the processor has joined.
+   */
+  async partitionOwners(): Promise<Map<number, { memberId: string; url: string }>> {
+    if (!this.member) return new Map();
+    return this.ownerMap(true);
+  }
+
   private async stillOwned(partition: number): Promise<boolean> {
     const owner = (await this.ownerMap(true)).get(partition);
     return owner !== undefined && owner.memberId === this.member?.memberId();

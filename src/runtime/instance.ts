@@ -14,7 +14,10 @@ import { isSagaflowError } from '../errors.ts';
 import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
+import { KafkaDeadLetterStore } from '../kafka/dead-letter-store.ts';
+import { KafkaGroupView } from '../kafka/group-view.ts';
 import { produceError } from '../kafka/produce-errors.ts';
+import { KafkaSagaEventLog } from '../kafka/saga-event-log.ts';
 import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
@@ -26,11 +29,6 @@ import { Dispatcher } from '../outbox/dispatcher.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
-import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
-import { classifyKafkajsError } from '../adapters/kafkajs/errors.ts';
-import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
-import { KafkajsGroupView } from '../adapters/kafkajs/group-view.ts';
-import { KafkajsSagaEventLog } from '../adapters/kafkajs/saga-events.ts';
 
 export interface Instance {
   readonly url: string;
@@ -85,8 +83,7 @@ export async function startInstance(opts: {
   let app: FastifyInstance | undefined;
   let projection: ProjectionHandle | undefined;
   let dispatcher: Dispatcher | undefined;
-  let deadLetters: KafkajsDeadLetterStore | undefined;
-  let closeConsoleAdmin: () => Promise<void> = async () => undefined;
+  let deadLetters: KafkaDeadLetterStore | undefined;
   const channelPath = layout.channelPath;
   const sasl = layout.channel.configurations.authenticationProperties?.sasl;
   const secrets = [...layout.channel.configurations.brokers, ...(sasl ? [sasl.username, sasl.password] : [])];
@@ -121,22 +118,15 @@ export async function startInstance(opts: {
     const codec = await createProcessorCodec(layout.channel, topics);
     const kafkaAdmin = admin;
     const countOf = (topic: string) => counts.get(topic) ?? partitions;
-    // The console's dead-letter store, group view and event log read Kafka through kafkajs for
-    // now, whatever client the engine runs on.
-    const consoleKafka = kafkajsClient(brokerConfig);
-    const consoleAdmin = consoleKafka.admin();
-    closeConsoleAdmin = () => consoleAdmin.disconnect();
-    await consoleAdmin.connect().catch((err: unknown) => {
-      throw kafkaStartError(classifyKafkajsError(err), channelPath, secrets);
-    });
-    deadLetters = new KafkajsDeadLetterStore({
-      kafka: consoleKafka,
-      admin: consoleAdmin,
+    // The console reads Kafka through the client the engine runs on.
+    deadLetters = new KafkaDeadLetterStore({
+      client: kafka,
+      admin,
       applicationId: layout.applicationId,
       deadLetterTopic: topics.deadLetter,
       eventsTopic: topics.events,
       logger,
-      replicationFactor: env.replicationFactor ?? -1,
+      ...(env.replicationFactor === undefined ? {} : { replicationFactor: env.replicationFactor }),
     });
     let advertised = env.advertisedUrl;
     processor = new Processor({
@@ -219,13 +209,12 @@ export async function startInstance(opts: {
       console: {
         applicationId: layout.applicationId,
         selfUrl: () => advertised,
-        group: new KafkajsGroupView({ admin: consoleAdmin, groupId: layout.applicationId, topic: topics.events }),
-        events: new KafkajsSagaEventLog({
-          kafka: consoleKafka,
-          admin: consoleAdmin,
+        group: new KafkaGroupView({ admin, owners: () => proc.partitionOwners(), groupId: layout.applicationId, topic: topics.events }),
+        events: new KafkaSagaEventLog({
+          admin,
+          reader: kafka.changelogReader(),
           topic: topics.events,
           partitions,
-          groupPrefix: layout.applicationId,
           decode: (value) => codec.decodeEvent(topics.events, value),
         }),
         counters: () => ({
@@ -277,7 +266,6 @@ export async function startInstance(opts: {
         await deadLetterStore.close();
         await ingress.close().catch(() => undefined);
         await topicAdmin.close().catch(() => undefined);
-        await closeConsoleAdmin().catch(() => undefined);
         await kafka.close().catch(() => undefined);
       },
     };
@@ -289,7 +277,6 @@ export async function startInstance(opts: {
     await deadLetters?.close();
     await producer?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
-    await closeConsoleAdmin().catch(() => undefined);
     await client?.close().catch(() => undefined);
     throw err;
   }

@@ -57,11 +57,17 @@ export class KafkajsChangelogReader implements ChangelogReader {
     this.groupPrefix = opts.groupPrefix;
   }
 
-  readPartition(topic: string, partition: number, after: bigint | undefined, onRecords: (records: readonly InputRecord[]) => Promise<void>): Promise<RestoreResult> {
-    return kafkajsCall(() => this.read(topic, partition, after, onRecords));
+  readPartition(
+    topic: string,
+    partition: number,
+    after: bigint | undefined,
+    onRecords: (records: readonly InputRecord[]) => Promise<void>,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<RestoreResult> {
+    return kafkajsCall(() => this.read(topic, partition, after, onRecords, opts.signal));
   }
 
-  private async read(topic: string, partition: number, after: bigint | undefined, onRecords: (records: readonly InputRecord[]) => Promise<void>): Promise<RestoreResult> {
+  private async read(topic: string, partition: number, after: bigint | undefined, onRecords: (records: readonly InputRecord[]) => Promise<void>, signal: AbortSignal | undefined): Promise<RestoreResult> {
     const started = Date.now();
     const offsets = await this.admin.fetchTopicOffsets(topic);
     const entry = offsets.find((o) => o.partition === partition);
@@ -69,7 +75,7 @@ export class KafkajsChangelogReader implements ChangelogReader {
     const low = BigInt(entry?.low ?? '0');
     let start = after === undefined ? low : after + 1n;
     if (start < low) start = low;
-    if (start >= end) return { records: 0, lastOffset: undefined, end, low, durationMs: Date.now() - started };
+    if (start >= end || signal?.aborted) return { records: 0, lastOffset: undefined, end, low, durationMs: Date.now() - started };
 
     const groupId = `${this.groupPrefix}-restore-${partition}-${randomUUID()}`;
     const consumer = this.kafka.consumer({
@@ -83,10 +89,15 @@ export class KafkajsChangelogReader implements ChangelogReader {
     let records = 0;
     let lastOffset: bigint | undefined;
     let position = start;
+    let finish: () => void = () => undefined;
+    const onAbort = () => finish();
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
+        finish = resolve;
+        signal?.addEventListener('abort', onAbort, { once: true });
+        if (signal?.aborted) return resolve();
         const advance = (last: string | null | undefined) => {
           if (last === null || last === undefined) return;
           const next = BigInt(last) + 1n;
@@ -105,7 +116,7 @@ export class KafkajsChangelogReader implements ChangelogReader {
             autoCommit: false,
             eachBatchAutoResolve: true,
             eachBatch: async ({ batch }) => {
-              if (batch.partition !== partition) return;
+              if (batch.partition !== partition || signal?.aborted) return;
               const chunk: InputRecord[] = [];
               for (const m of batch.messages) {
                 const offset = BigInt(m.offset);
@@ -127,6 +138,7 @@ export class KafkajsChangelogReader implements ChangelogReader {
           .catch(reject);
       });
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       await consumer.disconnect().catch(() => undefined);
       await this.admin.deleteGroups([groupId]).catch(() => undefined);
     }

@@ -76,9 +76,9 @@ export class KafkajsBrokerClient implements BrokerClient {
 
   changelogReader(): ChangelogReader {
     return {
-      readPartition: async (topic, partition, after, onRecords) => {
+      readPartition: async (topic, partition, after, onRecords, opts) => {
         const reader = new KafkajsChangelogReader({ kafka: this.kafka, admin: await this.connectedAdmin(), groupPrefix: this.config.clientId });
-        return reader.readPartition(topic, partition, after, onRecords);
+        return reader.readPartition(topic, partition, after, onRecords, opts);
       },
     };
   }

@@ -13,7 +13,7 @@ import { classifyKafkajsError, kafkajsCall } from './errors.ts';
  * rebalances the broker sends both empty (it reports them only for a Stable group), and a
  * member of another client may send anything: such members own nothing we can use.
  */
-export function decodeMember(
+function decodeMember(
   metadata: Buffer | null | undefined,
   assignment: Buffer | null | undefined,
 ): { info: MemberInfo; assignment: { assignment: Record<string, number[]> } } | undefined {

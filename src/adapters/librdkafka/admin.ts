@@ -1,4 +1,4 @@
-import type { IAdminClient, KafkaConsumer } from '@confluentinc/kafka-javascript';
+import type { IAdminClient, KafkaConsumer, OffsetSpec } from '@confluentinc/kafka-javascript';
 import type { BrokerClientConfig, TopicAdmin, TopicSpec } from '../../broker/ports.ts';
 import { clusterConfig } from './config.ts';
 import type { BrokerError } from '../../broker/errors.ts';
@@ -88,27 +88,39 @@ export class LibrdkafkaTopicAdmin implements TopicAdmin {
   }
 
   async watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
-    const counts = await this.partitionCounts([topic]);
-    const n = counts.get(topic) ?? 0;
-    const { OffsetSpec, IsolationLevel } = rdkafka();
-    const list = (spec: typeof OffsetSpec.EARLIEST) =>
-      rdCall<{ partition: number; offset: number }[]>((cb) =>
-        this.admin.listOffsets(
-          Array.from({ length: n }, (_, partition) => ({ topic, partition, offset: spec })),
-          { timeout: TIMEOUT_MS, isolationLevel: IsolationLevel.READ_COMMITTED },
-          cb,
-        ),
-      );
+    const n = (await this.partitionCounts([topic])).get(topic) ?? 0;
     if (n === 0) return new Map();
-    const [lows, highs] = await Promise.all([list(OffsetSpec.EARLIEST), list(OffsetSpec.LATEST)]);
+    const { OffsetSpec } = rdkafka();
+    const [lows, highs] = await Promise.all([this.listOffsets(topic, n, OffsetSpec.EARLIEST), this.listOffsets(topic, n, OffsetSpec.LATEST)]);
     const out = new Map<number, { low: bigint; high: bigint }>();
-    for (const l of lows) out.set(l.partition, { low: BigInt(l.offset), high: 0n });
-    for (const h of highs) {
-      const entry = out.get(h.partition) ?? { low: 0n, high: 0n };
-      entry.high = BigInt(h.offset);
-      out.set(h.partition, entry);
-    }
+    for (const [partition, low] of lows) out.set(partition, { low, high: 0n });
+    for (const [partition, high] of highs) out.set(partition, { low: out.get(partition)?.low ?? 0n, high });
     return out;
+  }
+
+  async offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>> {
+    const n = (await this.partitionCounts([topic])).get(topic) ?? 0;
+    if (n === 0) return new Map();
+    const { OffsetSpec } = rdkafka();
+    const [found, ends] = await Promise.all([this.listOffsets(topic, n, new OffsetSpec(timestampMs)), this.listOffsets(topic, n, OffsetSpec.LATEST)]);
+    // The broker answers -1 for a partition with no record that late: nothing to read there.
+    return new Map([...ends].map(([partition, end]) => {
+      const offset = found.get(partition);
+      return [partition, offset === undefined || offset < 0n ? end : offset];
+    }));
+  }
+
+  /** ListOffsets of every partition of `topic` (sent to the partition leaders), read_committed. */
+  private async listOffsets(topic: string, partitions: number, spec: OffsetSpec): Promise<Map<number, bigint>> {
+    const { IsolationLevel } = rdkafka();
+    const list = await rdCall<{ partition: number; offset: number }[]>((cb) =>
+      this.admin.listOffsets(
+        Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: spec })),
+        { timeout: TIMEOUT_MS, isolationLevel: IsolationLevel.READ_COMMITTED },
+        cb,
+      ),
+    );
+    return new Map(list.map((l) => [l.partition, BigInt(l.offset)]));
   }
 
   /**

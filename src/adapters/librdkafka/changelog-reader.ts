@@ -25,13 +25,20 @@ export class LibrdkafkaChangelogReader implements ChangelogReader {
     this.admin = admin;
   }
 
-  async readPartition(topic: string, partition: number, after: bigint | undefined, onRecords: (records: readonly InputRecord[]) => Promise<void>): Promise<RestoreResult> {
+  async readPartition(
+    topic: string,
+    partition: number,
+    after: bigint | undefined,
+    onRecords: (records: readonly InputRecord[]) => Promise<void>,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<RestoreResult> {
     const started = Date.now();
+    const { signal } = opts;
     const marks = (await (await this.admin()).watermarks(topic)).get(partition) ?? { low: 0n, high: 0n };
     const { low, high: end } = marks;
     let start = after === undefined ? low : after + 1n;
     if (start < low) start = low;
-    if (start >= end) return { records: 0, lastOffset: undefined, end, low, durationMs: Date.now() - started };
+    if (start >= end || signal?.aborted) return { records: 0, lastOffset: undefined, end, low, durationMs: Date.now() - started };
     const { KafkaConsumer } = rdkafka();
     const consumer: KafkaConsumer = new KafkaConsumer(
       {
@@ -61,8 +68,9 @@ export class LibrdkafkaChangelogReader implements ChangelogReader {
       consumer.setDefaultConsumeTimeout(200);
       consumer.assign([{ topic, partition, offset: Number(start) }]);
       let progressAt = Date.now();
-      while (!eof && position < end) {
+      while (!eof && position < end && !signal?.aborted) {
         const messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(5_000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
+        if (signal?.aborted) break;
         const chunk: InputRecord[] = [];
         for (const m of messages) {
           if (m.topic !== topic || m.partition !== partition) continue;

@@ -68,7 +68,7 @@ function decodeCursor(raw: string): Position {
 /**
  * The dead letters an instance holds for the console: every record read from the dead-letter
  * topic, up to `maxRecords` (the first read are let go first), with the operators' markers applied.
- * Pure: the adapter that reads the topics feeds it.
+ * Pure: the store that reads the topics (src/kafka/dead-letter-store.ts) feeds it.
  */
 export class DeadLetterIndex {
   private readonly letters = new Map<string, DeadLetter>();

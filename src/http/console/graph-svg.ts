@@ -76,16 +76,23 @@ function node(n: GraphNode, overlay: GraphOverlay, visits: number[]): string {
   parts.push(`<text class="node-title" x="${n.x + 12}" y="${n.y + 21}">${escapeXml(clip(n.id, TITLE_CHARS))}</text>`);
   n.commands.forEach((c, i) => {
     const mark = c.kind === 'main' ? '▸' : '+';
-    const text = clip(`${mark} ${c.label}`, COMMAND_CHARS);
+    const retries = c.maxAttempts === undefined ? '' : ` ↻${c.maxAttempts}`;
+    const text = clip(`${mark} ${c.label}`, COMMAND_CHARS - retries.length) + retries;
     // The channel gets what room the label leaves, and goes first when there is none.
     const room = COMMAND_CHARS - text.length - 3;
     const channel = room >= 5 ? `<tspan class="channel"> · ${escapeXml(clip(c.channel, room))}</tspan>` : '';
     parts.push(
-      `<text class="command ${c.kind === 'main' ? 'main' : 'side'}" x="${n.x + 12}" y="${n.y + 32 + 12 + i * 16}"><title>${escapeXml(`${c.kind === 'main' ? 'command' : 'side effect'} ${c.label} on channel ${c.channel}`)}</title>${escapeXml(text)}${channel}</text>`,
+      `<text class="command ${c.kind === 'main' ? 'main' : 'side'}" x="${n.x + 12}" y="${n.y + 32 + 12 + i * 16}"><title>${escapeXml(`${c.kind === 'main' ? 'command' : 'side effect'} ${c.label} on channel ${c.channel}${c.maxAttempts === undefined ? '' : `, sent up to ${c.maxAttempts} times while the saga stays`}`)}</title>${escapeXml(text)}${channel}</text>`,
     );
   });
   if (n.commands.length === 0) {
     parts.push(`<text class="command none" x="${n.x + 12}" y="${n.y + 44}">${n.isFinal ? 'final · no commands' : 'no commands'}</text>`);
+  }
+  if (n.timeout) {
+    const y = n.y + 32 + 12 + Math.max(n.commands.length, 1) * 16;
+    parts.push(
+      `<text class="command timer" x="${n.x + 12}" y="${y}"><title>${escapeXml(`timeout: still in ${n.id} ${n.timeout.after} after entering it, the saga gets ${n.timeout.event}`)}</title>${escapeXml(clip(`timeout ${n.timeout.after} → ${n.timeout.event}`, COMMAND_CHARS))}</text>`,
+    );
   }
   if (overlay.counts) {
     const count = overlay.counts.get(n.id) ?? 0;

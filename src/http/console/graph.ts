@@ -15,6 +15,8 @@ export interface GraphCommand {
   label: string;
   channel: string;
   kind: 'main' | 'sideEffect';
+  /** Sends in all, the first included, when the command has a `retry`. */
+  maxAttempts?: number;
 }
 
 export interface GraphNode {
@@ -26,6 +28,8 @@ export interface GraphNode {
   builtIn: boolean;
   lane: string;
   commands: GraphCommand[];
+  /** The state's `timeout`: `after` as saga.json writes it, and the event it delivers. */
+  timeout?: { after: string; event: string };
   rank: number;
   x: number;
   y: number;
@@ -230,14 +234,15 @@ export function layoutMachine(def: CompiledDefinition): GraphLayout {
   }
   const nodes: GraphNode[] = all.map((s) => {
     const isBuiltIn = builtIn && s.id === CANCELLED_STATE;
-    const commandsHeight = LAYOUT.headerHeight + Math.max(s.commands.length, 1) * LAYOUT.commandHeight + 8;
+    const lines = Math.max(s.commands.length, 1) + (s.timeout ? 1 : 0);
+    const commandsHeight = LAYOUT.headerHeight + lines * LAYOUT.commandHeight + 8;
     const node: GraphNode = {
       id: s.id,
       isFinal: s.isFinal,
       initial: s.id === def.initialState,
       builtIn: isBuiltIn,
       lane: isBuiltIn ? OPERATOR_LANE : laneOf(s.businessStateId),
-      commands: s.commands.map((c) => ({ label: c.label, channel: c.channel, kind: c.kind })),
+      commands: s.commands.map((c) => ({ label: c.label, channel: c.channel, kind: c.kind, ...(c.retry ? { maxAttempts: c.retry.maxAttempts } : {}) })),
       rank: rank.get(s.id) ?? 0,
       x: 0,
       y: 0,
@@ -245,6 +250,7 @@ export function layoutMachine(def: CompiledDefinition): GraphLayout {
       height: Math.max(commandsHeight, ((outs.get(s.id) ?? 0) + 1) * LAYOUT.exitSpacing, ((ins.get(s.id) ?? 0) + 1) * 10),
     };
     if (s.description !== undefined) node.description = s.description;
+    if (s.timeout) node.timeout = { after: typeof s.timeout.after === 'number' ? `${s.timeout.after} ms` : s.timeout.after, event: s.timeout.event };
     return node;
   });
   const declaredOrder = (def.machineDefinition.businessStates ?? []).map((b) => laneOf(b.id));

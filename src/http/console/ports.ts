@@ -1,7 +1,8 @@
 /*
  * What the console and the operator API need from the broker and the processor, as small
- * interfaces: the HTTP layer never imports a Kafka client. Implementations live in
- * src/adapters/<client>/ and are injected through HttpDeps by the runtime.
+ * interfaces: the HTTP layer never imports a Kafka client. The implementations that read
+ * Kafka live in src/kafka/, on the broker ports (so on whichever client the engine runs), and
+ * are injected through HttpDeps by the runtime.
  */
 
 /** One record of the dead-letter topic, as read (read_committed). */

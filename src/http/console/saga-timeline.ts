@@ -1,5 +1,5 @@
 import type { BusinessId } from '../../definition/types.ts';
-import type { SagaDocument } from '../../saga/types.ts';
+import type { PendingTimer, SagaDocument } from '../../saga/types.ts';
 import type { SagaEventRecord } from './ports.ts';
 
 /** One line of a saga's timeline, oldest first. */
@@ -18,6 +18,8 @@ export type TimelineEntry =
       eventId?: string;
       by?: string;
       reason?: string;
+      /** Set when a timer (state timeout, saga deadline) delivered the event: when it was due. */
+      timer?: { kind: 'timeout' | 'deadline'; dueAt: string };
       /** The event's payload, when it was read back from the events topic. */
       payload?: unknown;
       offset?: string;
@@ -30,7 +32,7 @@ export type TimelineEntry =
       commandKind: 'main' | 'sideEffect';
       state: string;
       revision: number;
-      /** 1 the first time the saga sends this command, 2 the second, ... */
+      /** Which send of the command this was (the sagaflow-attempt header): above 1, a retry timer sent it. */
       attempt: number;
     }
   | {
@@ -43,15 +45,38 @@ export type TimelineEntry =
       eventId?: string;
       payload?: unknown;
       offset?: string;
+    }
+  | {
+      /** A timer the saga waits on: not history yet, so after it whatever the clocks say. */
+      kind: 'timer';
+      /** When it is due. */
+      at: string;
+      timerKind: PendingTimer['kind'];
+      /** What it delivers (a timeout, the deadline)... */
+      event?: string;
+      /** ... or the command it sends again (a retry), with the send it will be. */
+      label?: string;
+      channel?: string;
+      attempt?: number;
+      /** The state whose entry scheduled it (the deadline belongs to no state). */
+      state?: string;
     };
 
-const ORDER: Record<TimelineEntry['kind'], number> = { state: 0, command: 1, ignored: 2 };
+const ORDER: Record<TimelineEntry['kind'], number> = { state: 0, command: 1, ignored: 2, timer: 3 };
+
+/** A pending timer as a timeline entry. */
+function timerEntry(t: PendingTimer): TimelineEntry {
+  if (t.kind === 'retry') return { kind: 'timer', at: t.dueAt, timerKind: t.kind, label: t.label, channel: t.channel, attempt: t.attempt, state: t.state };
+  if (t.kind === 'timeout') return { kind: 'timer', at: t.dueAt, timerKind: t.kind, event: t.event, state: t.state };
+  return { kind: 'timer', at: t.dueAt, timerKind: t.kind, event: t.event };
+}
 
 /**
- * States entered (with the event that moved the saga there), commands sent (with the revision
- * that sent them and which attempt of that command it was) and ignored events (with why),
- * merged in time order. Entries of the same instant keep cause before effect: the state, then
- * the commands it sent, then what was ignored.
+ * States entered (with the event that moved the saga there, and the timer that delivered it
+ * when one did), commands sent (with the revision that sent them and which attempt of that
+ * command it was) and ignored events (with why), merged in time order, then the timers the
+ * saga waits on, soonest first. Entries of the same instant keep cause before effect: the
+ * state, then the commands it sent, then what was ignored.
  */
 export function sagaTimeline(saga: SagaDocument): TimelineEntry[] {
   const entries: { entry: TimelineEntry; seq: number }[] = [];
@@ -66,15 +91,12 @@ export function sagaTimeline(saga: SagaDocument): TimelineEntry[] {
     if (e?.eventId !== undefined) entry.eventId = e.eventId;
     if (e?.by !== undefined) entry.by = e.by;
     if (e?.reason !== undefined) entry.reason = e.reason;
+    if (e?.timer !== undefined) entry.timer = { kind: e.timer.kind, dueAt: e.timer.dueAt };
     entries.push({ entry, seq: seq++ });
   });
-  const sent = new Map<string, number>();
   for (const c of saga.commands) {
-    const key = `${c.channel}\u0000${c.label}`;
-    const attempt = (sent.get(key) ?? 0) + 1;
-    sent.set(key, attempt);
     entries.push({
-      entry: { kind: 'command', at: c.timestamp, label: c.label, channel: c.channel, commandKind: c.kind, state: c.state, revision: c.revision, attempt },
+      entry: { kind: 'command', at: c.timestamp, label: c.label, channel: c.channel, commandKind: c.kind, state: c.state, revision: c.revision, attempt: c.attempt ?? 1 },
       seq: seq++,
     });
   }
@@ -84,7 +106,8 @@ export function sagaTimeline(saga: SagaDocument): TimelineEntry[] {
     entries.push({ entry, seq: seq++ });
   }
   entries.sort((a, b) => (a.entry.at < b.entry.at ? -1 : a.entry.at > b.entry.at ? 1 : ORDER[a.entry.kind] - ORDER[b.entry.kind] || a.seq - b.seq));
-  return entries.map((e) => e.entry);
+  // The document keeps them soonest first.
+  return [...entries.map((e) => e.entry), ...(saga.timers ?? []).map(timerEntry)];
 }
 
 /**
@@ -96,7 +119,7 @@ export function sagaTimeline(saga: SagaDocument): TimelineEntry[] {
 export function attachPayloads(timeline: readonly TimelineEntry[], events: readonly SagaEventRecord[]): { timeline: TimelineEntry[]; unmatched: SagaEventRecord[] } {
   const left = [...events];
   const out = timeline.map((entry): TimelineEntry => {
-    if (entry.kind === 'command') return entry;
+    if (entry.kind === 'command' || entry.kind === 'timer') return entry;
     const label = entry.event;
     const index = left.findIndex((e) => e.label === label && e.timestamp === entry.at && (entry.eventId === undefined || e.eventId === entry.eventId));
     if (index < 0) return entry;

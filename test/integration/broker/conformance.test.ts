@@ -165,6 +165,43 @@ for (const name of ['librdkafka', 'kafkajs'] as const) {
       expect(empty).toMatchObject({ records: 0, end: 0n });
     });
 
+    it('finds offsets by timestamp (the end where no record is that late), and ends a partition read when its signal aborts', async () => {
+      const client = await clientFor(name);
+      const topic = await createTopic({ prefix: 'conf-time', partitions: 2 });
+      const producer = await client.producer();
+      registerCleanup(() => producer.close());
+      const t0 = Date.now() - 3_600_000;
+      await producer.send(Array.from({ length: 30 }, (_, i) => ({ topic, partition: 0, key: `k${i}`, value: Buffer.from(`v${i}`), timestamp: t0 + i * 1_000 })));
+      const admin = await client.admin();
+      registerCleanup(() => admin.close());
+      expect(await admin.offsetsForTimestamp(topic, t0 + 10_500)).toEqual(new Map([[0, 11n], [1, 0n]]));
+      expect((await admin.offsetsForTimestamp(topic, t0 - 60_000)).get(0)).toBe(0n);
+      expect((await admin.offsetsForTimestamp(topic, Date.now() + 60_000)).get(0)).toBe(30n);
+
+      const reader = client.changelogReader();
+      const early = new AbortController();
+      early.abort();
+      const none = await reader.readPartition(topic, 0, undefined, async () => expect.fail('records delivered after the abort'), { signal: early.signal });
+      expect(none).toMatchObject({ records: 0, lastOffset: undefined, end: 30n });
+      // Aborted by the first delivery: nothing more is delivered, and the result says how far it got.
+      const stop = new AbortController();
+      const chunks: bigint[][] = [];
+      const partial = await reader.readPartition(
+        topic,
+        0,
+        9n,
+        async (records) => {
+          chunks.push(records.map((r) => r.offset));
+          stop.abort();
+        },
+        { signal: stop.signal },
+      );
+      expect(chunks).toHaveLength(1);
+      expect(chunks[0]?.[0]).toBe(10n);
+      expect(partial.records).toBe(chunks[0]?.length);
+      expect(partial.lastOffset).toBe(chunks[0]?.at(-1));
+    });
+
     it('holds assigned partitions paused until resumed, seeks, and reports stable committed positions', async () => {
       const client = await clientFor(name);
       const topic = await createTopic({ prefix: 'conf-hold', partitions: 2 });

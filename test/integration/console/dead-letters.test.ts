@@ -1,9 +1,10 @@
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KafkajsDeadLetterStore, REDRIVEN_FROM_HEADER, deadLetterHandledTopicName } from '../../../src/adapters/kafkajs/dead-letters.ts';
+import { KafkaDeadLetterStore, REDRIVEN_FROM_HEADER, deadLetterHandledTopicName } from '../../../src/kafka/dead-letter-store.ts';
 import type { Instance } from '../../../src/runtime/instance.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
+import { testBrokerClient } from '../../support/kafka.ts';
 import { readTopic, reservationConfig, startTestInstance, testKafka, uniqueFlow } from '../../support/sagaflow.ts';
 import type { FlowTopics } from '../../support/sagaflow.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -118,9 +119,13 @@ describe('dead letters through the HTTP API, on the real broker', () => {
 
     const admin = testKafka().admin();
     await admin.connect();
-    const other = new KafkajsDeadLetterStore({
-      kafka: testKafka(),
-      admin,
+    // On the client the tests run with (SAGAFLOW_KAFKA_CLIENT), as the instance does.
+    const client = testBrokerClient();
+    const topicAdmin = await client.admin();
+    registerCleanup(() => topicAdmin.close());
+    const other = new KafkaDeadLetterStore({
+      client,
+      admin: topicAdmin,
       applicationId: instance.applicationId,
       deadLetterTopic: instance.topics.deadLetter,
       eventsTopic: flow.events,

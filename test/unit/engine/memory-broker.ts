@@ -271,6 +271,15 @@ class MemoryAdmin implements TopicAdmin {
     return out;
   }
 
+  async offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>> {
+    const out = new Map<number, bigint>();
+    for (let p = 0; p < (this.broker.partitionCounts.get(topic) ?? 0); p++) {
+      const end = this.broker.stableEnd(topic, p);
+      out.set(p, this.broker.log(topic, p).find((r) => r.offset < end && r.timestamp >= timestampMs)?.offset ?? end);
+    }
+    return out;
+  }
+
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
     const out = new Map<number, bigint>();
     for (const [k, v] of this.broker.groupOffsets.get(groupId) ?? []) {
@@ -315,12 +324,23 @@ export class MemoryClient implements BrokerClient {
   changelogReader(): ChangelogReader {
     const broker = this.broker;
     return {
-      async readPartition(topic, partition, after, onRecords): Promise<RestoreResult> {
+      async readPartition(topic, partition, after, onRecords, opts): Promise<RestoreResult> {
         const end = broker.stableEnd(topic, partition);
         const start = after === undefined ? 0n : after + 1n;
         const records = broker.log(topic, partition).filter((r) => r.offset >= start && r.offset < end && r.committed);
-        if (records.length > 0) await onRecords(records);
-        return { records: records.length, lastOffset: records[records.length - 1]?.offset, end, low: 0n, durationMs: 0 };
+        const signal = opts?.signal;
+        if (!signal) {
+          if (records.length > 0) await onRecords(records);
+          return { records: records.length, lastOffset: records.at(-1)?.offset, end, low: 0n, durationMs: 0 };
+        }
+        // A bounded read gets one record per call, so that a signal aborted by the caller's onRecords stops it there.
+        let delivered = 0;
+        for (const r of records) {
+          if (signal.aborted) break;
+          await onRecords([r]);
+          delivered += 1;
+        }
+        return { records: delivered, lastOffset: records[delivered - 1]?.offset, end, low: 0n, durationMs: 0 };
       },
     };
   }

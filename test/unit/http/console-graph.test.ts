@@ -86,7 +86,7 @@ describe('rankStates', () => {
 });
 
 describe('layoutMachine', () => {
-  it.each(['reservation', 'order', 'car-dealer'])('lays out %s with no overlapping states and no edge through a state', async (name) => {
+  it.each(['reservation', 'order', 'car-dealer', 'payment'])('lays out %s with no overlapping states and no edge through a state', async (name) => {
     const def = await example(name);
     const layout = layoutMachine(def);
     checkLayout(layout);
@@ -106,6 +106,27 @@ describe('layoutMachine', () => {
     expect(byId.get('reservationConfirmed')?.rank).toBe(2);
     expect(byId.get('reservationFailed')?.rank).toBe(2);
     expect(byId.get('reservationCreated')?.initial).toBe(true);
+  });
+
+  it("draws a state's timeout and how many times a command is sent, with room for the extra line", async () => {
+    const layout = layoutMachine(await example('payment'));
+    const byId = new Map(layout.nodes.map((n) => [n.id, n]));
+    const requested = byId.get('paymentRequested');
+    expect(requested).toMatchObject({ timeout: { after: '2m', event: 'paymentTimedOut' }, commands: [{ label: 'chargeCard', channel: 'payments', kind: 'main', maxAttempts: 3 }] });
+    expect(byId.get('awaitingShipment')?.commands).toEqual([
+      { label: 'shipOrder', channel: 'payments', kind: 'main' },
+      { label: 'notifyCustomer', channel: 'payments', kind: 'sideEffect', maxAttempts: 2 },
+    ]);
+    expect(byId.get('orderShipped')?.timeout).toBeUndefined();
+    // Two lines of commands plus the timeout's.
+    expect(byId.get('awaitingShipment')?.height).toBeGreaterThanOrEqual(LAYOUT.headerHeight + 3 * LAYOUT.commandHeight);
+    const svg = renderGraphSvg(layout);
+    expect(svg).toContain('▸ chargeCard ↻3');
+    expect(svg).toContain('sent up to 3 times while the saga stays');
+    expect(svg).toContain('<text class="command timer"');
+    expect(svg).toContain('timeout 2m → paymentTimedOut');
+    expect(svg).toContain('timeout 8h → shipmentLate');
+    expect(svg.match(/class="command timer"/g)).toHaveLength(2);
   });
 
   it('marks edges back to an earlier column and loops, and is deterministic', async () => {

@@ -78,11 +78,15 @@ export async function deadLettersPage(main, model) {
   );
 
   let firstCodes = true;
+  // Loads can overlap (the reload after an action, then a new filter): only the latest is drawn.
+  let latest = 0;
   const load = async (cursor) => {
+    const mine = ++latest;
     const query = { limit: 50, cursor, code: codeSelect.value || params.get('code') || undefined, handled: handledSelect.value || undefined };
     if (firstCodes) params.delete('code');
     history.replaceState(null, '', `/console/dead-letters?${new URLSearchParams(Object.entries({ code: query.code ?? '', handled: handledSelect.value })).toString()}`);
     const { body } = await api('/dead-letters', { query });
+    if (mine !== latest) return;
     const current = query.code ?? '';
     replace(
       codeSelect,

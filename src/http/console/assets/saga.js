@@ -3,6 +3,7 @@
 // the operator actions (send an event, cancel) when an admin token is configured.
 import { ApiError, api, operator, setOperator, svgDocument, token } from './api.js';
 import { formatTime, h, jsonView, notice, panel, pill, replace } from './dom.js';
+import { dueText, firedTimerText, pendingTimerText } from './timers.js';
 
 /** The payload read back from the events topic, folded. */
 function payloadOf(entry) {
@@ -10,14 +11,35 @@ function payloadOf(entry) {
   return h('details', { class: 'payload', 'data-offset': entry.offset }, h('summary', {}, `payload · offset ${entry.offset}`), jsonView(entry.payload));
 }
 
+/** A pending timer's due time as it stands, kept current by refreshDueTimes. */
+function dueSpan(iso) {
+  return h('span', { class: 'due', 'data-due': iso }, dueText(iso));
+}
+
+/** Once a second: the page shows "due in 2 min" as a countdown, not as it was when drawn. */
+function refreshDueTimes() {
+  for (const el of document.querySelectorAll('[data-due]')) el.textContent = dueText(el.getAttribute('data-due'));
+}
+
 function timelineRow(entry) {
+  if (entry.kind === 'timer') {
+    const text = pendingTimerText(entry);
+    return h(
+      'tr',
+      { class: 'tl-timer', 'data-kind': 'timer', 'data-timer': entry.timerKind },
+      h('td', { class: 'when' }, formatTime(entry.at)),
+      h('td', {}, pill(text.pill, 'pending')),
+      h('td', {}, h('span', { class: 'mono' }, text.subject), ' · ', dueSpan(entry.at), h('div', { class: 'reason' }, text.detail)),
+    );
+  }
+  const fired = firedTimerText(entry);
   if (entry.kind === 'state') {
     const who = entry.by ? h('div', { class: 'reason' }, `by ${entry.by}: ${entry.reason ?? ''}`) : null;
     return h(
       'tr',
-      { class: 'tl-state', 'data-kind': 'state', 'data-step': entry.step },
+      { class: ['tl-state', fired ? 'tl-fired' : ''], 'data-kind': 'state', 'data-step': entry.step, 'data-timer': entry.timer?.kind },
       h('td', { class: 'when' }, formatTime(entry.at)),
-      h('td', {}, pill(entry.step === 0 ? 'created' : 'state', entry.step === 0 ? '' : 'ok')),
+      h('td', {}, fired ? pill(fired.pill, 'timer') : pill(entry.step === 0 ? 'created' : 'state', entry.step === 0 ? '' : 'ok')),
       h(
         'td',
         {},
@@ -27,6 +49,7 @@ function timelineRow(entry) {
         entry.businessStateId !== undefined ? h('span', { class: 'muted' }, `  business state ${entry.businessStateId}${entry.businessStateDescription ? ` · ${entry.businessStateDescription}` : ''}`) : null,
         entry.businessEventId !== undefined ? h('div', { class: 'reason' }, `business event ${entry.businessEventId}${entry.businessEventDescription ? ` · ${entry.businessEventDescription}` : ''}`) : null,
         entry.eventId ? h('div', { class: 'reason mono' }, `eventId ${entry.eventId}`) : null,
+        fired ? h('div', { class: 'reason' }, fired.detail) : null,
         who,
         payloadOf(entry),
       ),
@@ -35,14 +58,15 @@ function timelineRow(entry) {
   if (entry.kind === 'command') {
     return h(
       'tr',
-      { class: 'tl-command', 'data-kind': 'command' },
+      { class: ['tl-command', fired ? 'tl-fired' : ''], 'data-kind': 'command', 'data-attempt': entry.attempt },
       h('td', { class: 'when' }, formatTime(entry.at)),
-      h('td', {}, pill(entry.commandKind === 'main' ? 'command' : 'side effect')),
+      h('td', {}, fired ? pill(fired.pill, 'timer') : pill(entry.commandKind === 'main' ? 'command' : 'side effect')),
       h(
         'td',
         {},
         h('span', { class: 'mono' }, entry.label),
-        h('span', { class: 'muted' }, ` on ${entry.channel} from ${entry.state} · revision ${entry.revision} · attempt ${entry.attempt}`),
+        h('span', { class: 'muted' }, ` on ${entry.channel} from ${entry.state} · revision ${entry.revision} · attempt ${entry.attempt}${fired && entry.commandKind !== 'main' ? ' · side effect' : ''}`),
+        fired ? h('div', { class: 'reason' }, fired.detail) : null,
       ),
     );
   }
@@ -204,6 +228,7 @@ export async function sagaPage(main, model) {
           saga.isFinal ? pill('final', 'muted') : pill('running', 'ok'),
           saga.businessStateId !== undefined ? pill(`business state ${saga.businessStateId}${saga.businessStateDescription ? ` · ${saga.businessStateDescription}` : ''}`) : null,
           pill(`revision ${saga.revision}`, 'muted'),
+          saga.timers?.length ? h('span', { class: 'pill pending', id: 'timers-pending' }, `${saga.timers.length} timer${saga.timers.length === 1 ? '' : 's'} pending · next `, dueSpan(saga.timers[0].dueAt)) : null,
           v.servedBy === 'projection' ? pill('from the projection: may lag', 'warn') : null,
           h('a', { href: `/saga/${encodeURIComponent(saga.sagaId)}`, id: 'raw-link', target: '_blank', rel: 'noopener' }, 'raw document'),
           h('button', { type: 'button', id: 'refresh', onclick: async () => render((await api(`/console/api/sagas/${encodeURIComponent(sagaId)}`)).body) }, 'Refresh'),
@@ -217,7 +242,7 @@ export async function sagaPage(main, model) {
         { class: 'grid two' },
         panel(
           'Timeline',
-          'states, commands and ignored events, oldest first',
+          'states, commands and ignored events, oldest first; then the timers the saga waits on',
           h('table', { id: 'timeline', class: 'timeline' }, timelineBody),
           payloadStatus,
         ),
@@ -234,11 +259,12 @@ export async function sagaPage(main, model) {
       payloadStatus.textContent =
         `Payloads of ${found} event${found === 1 ? '' : 's'} read back from the events topic${body.complete ? '' : ' (in part: the scan stopped at its limit)'}.` +
         (body.unmatched.length > 0 ? ` ${body.unmatched.length} more event${body.unmatched.length === 1 ? '' : 's'} for this saga were not applied (see Dead letters).` : '') +
-        (found < body.timeline.filter((e) => e.kind !== 'command').length ? ' Older events may be past the topic’s retention.' : '');
+        (found < body.timeline.filter((e) => e.kind === 'state' || e.kind === 'ignored').length ? ' Older events may be past the topic’s retention.' : '');
       payloadStatus.dataset.found = String(found);
     } catch (err) {
       payloadStatus.textContent = `The payloads cannot be read now: ${err.message}`;
     }
   };
   await render(view);
+  setInterval(refreshDueTimes, 1000);
 }
