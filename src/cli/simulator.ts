@@ -179,6 +179,11 @@ export class Simulator {
     return out;
   }
 
+  /** One saga's document as the engine would store it. */
+  document(sagaId: string): SagaDocument | undefined {
+    return this.sagas.get(sagaId);
+  }
+
   /** The saga documents as the engine would store them, in creation order. */
   documents(): SagaDocument[] {
     return [...this.sagas.values()];
