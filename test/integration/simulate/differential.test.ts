@@ -20,13 +20,14 @@ const root = new URL('../../../', import.meta.url).pathname;
 const PARTITIONS = 4;
 const LINE_HEADER = 'x-diff-line';
 /**
- * Record timestamps start this far ahead of the wall clock: the engine stamps a saga's history
- * and schedules its timers from them, as simulate does from its line times, so documents are
- * compared timestamps included; and no timer (the payment example's first is 10 s after an
- * entry) comes due on the wall clock while the test runs, nor in simulate's time, where the
- * records are 1 ms apart.
+ * A saga's records all carry one timestamp, base + 0, 1 or 2 s by saga: the engine stamps
+ * history and schedules timers from record timestamps, as simulate does from its line times,
+ * so the documents are compared timestamps included. The first timer of any example comes due
+ * 10 s after an entry, after every record; few distinct due times keep the stepping short.
  */
-const AHEAD_MS = 10 * 60_000;
+const timestampOf = (base: number, record: GeneratedRecord) => base + (record.saga % 3) * 1000;
+/** Steps of the virtual clock after which the run is taken to loop. */
+const MAX_STEPS = 200;
 
 /**
  * An example's saga.json on the test broker: its kafka channel gets the flow's topics (and
@@ -59,7 +60,7 @@ async function produce(instance: Instance, config: SagaConfig, records: Generate
         : Buffer.from(JSON.stringify(r.value)),
       // Each record on its saga's home partition, as the engine routes (nothing forwarded).
       partition: r.key === null ? r.line % PARTITIONS : partitionForKey(r.key, PARTITIONS),
-      timestamp: String(base + r.line),
+      timestamp: String(timestampOf(base, r)),
       headers: { [LINE_HEADER]: String(r.line) },
     })),
   );
@@ -101,15 +102,20 @@ interface Mismatch {
  * real instance on the broker, and returns every saga whose final document or dead-letter
  * verdicts differ, smallest sequence first.
  */
-async function differential(example: string, seed: number, sagas: number): Promise<{ mismatches: Mismatch[]; records: GeneratedRecord[]; compared: number; deadLetters: number; report: string }> {
+async function differential(example: string, seed: number, sagas: number): Promise<{ mismatches: Mismatch[]; records: GeneratedRecord[]; compared: number; deadLetters: number; steps: number; timersFired: number; timerKinds: string[]; report: string }> {
   const flow = uniqueFlow(`diff-${example}`);
   const config = exampleConfig(example, flow);
   const definition = await compileDefinition(config);
   const avro = config.communicationProtocols.some((c) => c.type === 'kafka' && c.configurations.serialization === 'avro');
   const { records, bySaga } = generate(definition, harvest(join(root, 'examples', example, 'events.jsonl')), { seed, sagas, prefix: `${example}-${seed}`, undecodable: !avro });
 
-  const base = Date.now() + AHEAD_MS;
-  const simulator = new Simulator(definition, { timestampOf: (line) => new Date(base + line).toISOString(), newSagaId: () => 'unused' });
+  const base = Math.floor(Date.now() / 1000) * 1000;
+  const byLine = new Map(records.map((r) => [r.line, r]));
+  const simulator = new Simulator(definition, {
+    // Lines after the records are the clock's steps: they start from base and advance.
+    timestampOf: (line) => new Date(timestampOf(base, byLine.get(line) ?? { line, saga: 0, key: null, value: {} })).toISOString(),
+    newSagaId: () => 'unused',
+  });
   const results = new Map<number, LineResult>();
   for (const record of records) {
     for (const result of simulator.run(simulateLine(record), record.line)) {
@@ -118,10 +124,28 @@ async function differential(example: string, seed: number, sagas: number): Promi
     }
   }
 
-  const instance = await startTestInstance(config, { partitions: PARTITIONS, env: { SAGAFLOW_REST_DISPATCHER: 'false', SAGAFLOW_PROJECTION: 'false' } });
+  // The engine's timers fire by this clock, stopped before the first record's time and then
+  // stepped to each due time simulate reaches: both fire each timer at its due time exactly.
+  let now = base - 1;
+  const clock = { now: () => now };
+  const instance = await startTestInstance(config, { partitions: PARTITIONS, clock, env: { SAGAFLOW_REST_DISPATCHER: 'false', SAGAFLOW_PROJECTION: 'false' } });
   await waitFor(async () => (await fetch(`${instance.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
   await produce(instance, config, records, base, avro);
   await processedAll(instance);
+
+  let steps = 0;
+  let timersFired = 0;
+  const timerKinds = new Set<string>();
+  let simulatedNow = base;
+  for (let due = nextDue(simulator); due !== undefined; due = nextDue(simulator)) {
+    if ((steps += 1) > MAX_STEPS) throw new Error(`timers still due after ${MAX_STEPS} steps of the clock`);
+    const fired = simulator.run(JSON.stringify({ advance: due - simulatedNow }), records.length + steps);
+    timersFired += fired.length;
+    for (const result of fired) timerKinds.add(`${result.timer?.kind ?? '?'} ${result.outcome}`);
+    simulatedNow = due;
+    now = due;
+    await waitFor(async () => (await engineTimersDue(instance, [...bySaga.keys()], due)) === 0, { timeoutMs: 30_000, intervalMs: 100, description: `the engine's timers due at ${new Date(due).toISOString()} fired and committed` });
+  }
 
   const expectedDeadLetters = [...results.values()].filter((r) => r.deadLetter !== undefined).length;
   const dlq = await readTopic(instance.topics.deadLetter, { until: (got) => got.length >= expectedDeadLetters, timeoutMs: 15_000 });
@@ -161,7 +185,6 @@ async function differential(example: string, seed: number, sagas: number): Promi
   await instance.stop();
 
   const mismatches = [...problems].map(([sagaId, what]) => ({ sagaId, lines: bySaga.get(sagaId) ?? [], what: what.join('\n') })).sort((a, b) => a.lines.length - b.lines.length);
-  const byLine = new Map(records.map((r) => [r.line, r]));
   const smallest = mismatches[0];
   const report = smallest
     ? [
@@ -170,7 +193,27 @@ async function differential(example: string, seed: number, sagas: number): Promi
         smallest.what,
       ].join('\n')
     : '';
-  return { mismatches, records, compared, deadLetters: dlq.length, report };
+  return { mismatches, records, compared, deadLetters: dlq.length, steps, timersFired, timerKinds: [...timerKinds].sort(), report };
+}
+
+/** The soonest due time of a timer some simulated saga waits on. */
+function nextDue(simulator: Simulator): number | undefined {
+  let soonest: number | undefined;
+  for (const saga of simulator.documents()) {
+    const first = saga.timers?.[0];
+    if (first) soonest = Math.min(soonest ?? Infinity, Date.parse(first.dueAt));
+  }
+  return soonest;
+}
+
+/** How many timers due by `at` the engine's committed sagas still wait on. */
+async function engineTimersDue(instance: Instance, sagaIds: string[], at: number): Promise<number> {
+  let due = 0;
+  for (const sagaId of sagaIds) {
+    const where = await instance.processor.locate(sagaId);
+    if (where.kind === 'local') due += (where.saga?.timers ?? []).filter((t) => Date.parse(t.dueAt) <= at).length;
+  }
+  return due;
 }
 
 /** Key order does not matter, and an absent field equals an undefined one (Avro and JSON changelogs alike). */
@@ -188,12 +231,12 @@ function normalize(saga: SagaDocument | undefined): unknown {
   return sort(saga);
 }
 
-const FLOWS: { example: string; sagas: number }[] = [
-  { example: 'reservation', sagas: 700 },
-  { example: 'order', sagas: 700 },
-  { example: 'car-dealer', sagas: 600 },
-  { example: 'invoice', sagas: 500 },
-  { example: 'payment', sagas: 500 },
+const FLOWS: { example: string; sagas: number; timers: boolean }[] = [
+  { example: 'reservation', sagas: 700, timers: false },
+  { example: 'order', sagas: 700, timers: false },
+  { example: 'car-dealer', sagas: 600, timers: false },
+  { example: 'invoice', sagas: 500, timers: false },
+  { example: 'payment', sagas: 500, timers: true },
 ];
 
 describe('sagaflow simulate predicts the engine', () => {
@@ -211,7 +254,7 @@ describe('sagaflow simulate predicts the engine', () => {
     expect(FLOWS.map((f) => f.example).sort()).toEqual([...examples].sort());
   });
 
-  for (const { example, sagas } of FLOWS) {
+  for (const { example, sagas, timers } of FLOWS) {
     it(`${example}: ${sagas} generated sagas, the same documents and dead letters as a running instance`, async () => {
       const began = Date.now();
       const run = await differential(example, 21, sagas);
@@ -219,7 +262,9 @@ describe('sagaflow simulate predicts the engine', () => {
       expect(run.compared).toBe(sagas);
       // The run exercised the paths it is meant to: dead letters of several kinds, final sagas.
       expect(run.deadLetters).toBeGreaterThan(sagas / 20);
-      console.info(`differential ${example}: ${run.compared} sagas, ${run.records.length} records, ${run.deadLetters} dead letters, ${Date.now() - began} ms`);
+      // Retries, timeouts and the deadline fired, in both, at the same instants.
+      expect(run.timerKinds).toEqual(timers ? ['deadline applied', 'retry retried', 'timeout applied'] : []);
+      console.info(`differential ${example}: ${run.compared} sagas, ${run.records.length} records, ${run.deadLetters} dead letters, ${run.timersFired} timers fired over ${run.steps} clock steps, ${Date.now() - began} ms`);
     });
   }
 });

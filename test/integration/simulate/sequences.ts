@@ -9,6 +9,8 @@ import { DELIVERY_FAILED_EVENT } from '../../../src/saga/delivery-failure.ts';
 export interface GeneratedRecord {
   /** 1-based position in the run: the simulate line number and the record's `x-diff-line` header. */
   line: number;
+  /** Index of the generated saga the record belongs to (a keyless record too). */
+  saga: number;
   key: string | null;
   value: Record<string, unknown>;
 }
@@ -145,7 +147,7 @@ export function generate(def: CompiledDefinition, inputs: Harvest, opts: Generat
     if ((cursors[sagaIndex] ?? 0) >= list.length) open.splice(slot, 1);
     if (!record) continue;
     const line = records.length + 1;
-    records.push({ line, ...record });
+    records.push({ line, saga: sagaIndex, ...record });
     const owner = `${opts.prefix}-${sagaIndex}`;
     bySaga.set(owner, [...(bySaga.get(owner) ?? []), line]);
   }
