@@ -6,6 +6,7 @@ import type { LineResult } from '../../../src/cli/simulator.ts';
 import { partitionForKey } from '../../../src/broker/murmur2.ts';
 import { compileDefinition } from '../../../src/definition/compile.ts';
 import { loadSagaConfigFile } from '../../../src/definition/load.ts';
+import type { CompiledDefinition } from '../../../src/definition/compile.ts';
 import type { SagaConfig } from '../../../src/definition/types.ts';
 import { DLQ_HEADERS } from '../../../src/engine/task.ts';
 import type { Instance } from '../../../src/runtime/instance.ts';
@@ -93,8 +94,64 @@ async function processedAll(instance: Instance): Promise<void> {
 
 interface Mismatch {
   sagaId: string;
-  lines: number[];
+  /** The saga's records as simulate lines, in order. */
+  lines: string[];
   what: string;
+}
+
+interface Sent {
+  /** The simulate line the request stands for. */
+  line: string;
+  status: number;
+  code?: string;
+}
+
+/**
+ * Sends generated sagas through the HTTP API instead of the topic: a creation as POST /saga
+ * for one saga in four (its answer names the sagaId), else every record as a POST /event
+ * body. One record per saga at a time, each round once the previous one is processed, so
+ * the answers that depend on the saga (throwOnUnexpectedEvents) see what simulate sees.
+ */
+async function throughHttp(instance: Instance, definition: CompiledDefinition, records: GeneratedRecord[]): Promise<Map<string, Sent[]>> {
+  const bySaga = new Map<number, GeneratedRecord[]>();
+  for (const r of records) if (r.key !== null) bySaga.set(r.saga, [...(bySaga.get(r.saga) ?? []), r]);
+  const ids = new Map<number, string>();
+  const sent = new Map<string, Sent[]>();
+  const post = async (path: string, body: unknown): Promise<{ status: number; body: { code?: string; sagaId?: string } }> => {
+    const res = await fetch(`${instance.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { code?: string; sagaId?: string } };
+  };
+  const rounds = Math.max(0, ...[...bySaga.values()].map((l) => l.length));
+  for (let round = 0; round < rounds; round += 1) {
+    await Promise.all(
+      [...bySaga].map(async ([saga, list]) => {
+        const record = list[round];
+        if (!record) return;
+        const payload = record.value.messagePayload as { associatedEntityId?: unknown; metadata?: unknown } | undefined;
+        const viaPostSaga =
+          round === 0 && saga % 4 === 0 && record.value.messageLabel === definition.creationEvent && typeof payload?.associatedEntityId === 'string' && isObject(payload.metadata);
+        let one: Sent;
+        let sagaId = ids.get(saga) ?? (record.key as string);
+        if (viaPostSaga) {
+          const answer = await post('/saga', { associatedEntityId: payload.associatedEntityId, metadata: payload.metadata });
+          sagaId = answer.body.sagaId ?? `no sagaId in the answer ${answer.status}`;
+          ids.set(saga, sagaId);
+          one = { line: JSON.stringify({ create: { sagaId, associatedEntityId: payload.associatedEntityId, metadata: payload.metadata } }), status: answer.status };
+        } else {
+          const body = { key: sagaId, value: record.value };
+          const answer = await post('/event', body);
+          one = { line: JSON.stringify(body), status: answer.status, ...(answer.body.code === undefined ? {} : { code: answer.body.code }) };
+        }
+        sent.set(sagaId, [...(sent.get(sagaId) ?? []), one]);
+      }),
+    );
+    await processedAll(instance);
+  }
+  return sent;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -102,12 +159,18 @@ interface Mismatch {
  * real instance on the broker, and returns every saga whose final document or dead-letter
  * verdicts differ, smallest sequence first.
  */
-async function differential(example: string, seed: number, sagas: number): Promise<{ mismatches: Mismatch[]; records: GeneratedRecord[]; compared: number; deadLetters: number; steps: number; timersFired: number; timerKinds: string[]; report: string }> {
+async function differential(
+  example: string,
+  seed: number,
+  sagas: number,
+  httpSagas: number,
+): Promise<{ mismatches: Mismatch[]; records: GeneratedRecord[]; compared: number; deadLetters: number; steps: number; timersFired: number; timerKinds: string[]; answers: Map<number, number>; report: string }> {
   const flow = uniqueFlow(`diff-${example}`);
   const config = exampleConfig(example, flow);
   const definition = await compileDefinition(config);
   const avro = config.communicationProtocols.some((c) => c.type === 'kafka' && c.configurations.serialization === 'avro');
-  const { records, bySaga } = generate(definition, harvest(join(root, 'examples', example, 'events.jsonl')), { seed, sagas, prefix: `${example}-${seed}`, undecodable: !avro });
+  const inputs = harvest(join(root, 'examples', example, 'events.jsonl'));
+  const { records, bySaga } = generate(definition, inputs, { seed, sagas, prefix: `${example}-${seed}`, undecodable: !avro });
 
   const base = Math.floor(Date.now() / 1000) * 1000;
   const byLine = new Map(records.map((r) => [r.line, r]));
@@ -132,6 +195,7 @@ async function differential(example: string, seed: number, sagas: number): Promi
   await waitFor(async () => (await fetch(`${instance.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
   await produce(instance, config, records, base, avro);
   await processedAll(instance);
+  const http = await throughHttp(instance, definition, generate(definition, inputs, { seed: seed + 1, sagas: httpSagas, prefix: `${example}-${seed}-http`, undecodable: false }).records);
 
   let steps = 0;
   let timersFired = 0;
@@ -147,21 +211,34 @@ async function differential(example: string, seed: number, sagas: number): Promi
     await waitFor(async () => (await engineTimersDue(instance, [...bySaga.keys()], due)) === 0, { timeoutMs: 30_000, intervalMs: 100, description: `the engine's timers due at ${new Date(due).toISOString()} fired and committed` });
   }
 
-  const expectedDeadLetters = [...results.values()].filter((r) => r.deadLetter !== undefined).length;
+  // Through HTTP: the same lines, as POST /saga and POST /event bodies, in a simulation of their own.
+  const httpSimulator = new Simulator(definition, { timestampOf: () => new Date(base).toISOString(), newSagaId: () => 'unused' });
+  const httpResults = new Map<string, LineResult[]>();
+  for (const [sagaId, sent] of http) {
+    httpResults.set(sagaId, sent.map((s, i) => httpSimulator.run(s.line, i + 1).at(-1) as LineResult));
+  }
+
+  const expectedDeadLetters = [...results.values(), ...[...httpResults.values()].flat()].filter((r) => r.deadLetter !== undefined).length;
   const dlq = await readTopic(instance.topics.deadLetter, { until: (got) => got.length >= expectedDeadLetters, timeoutMs: 15_000 });
   const engineVerdicts = new Map<number, { code: string | undefined; reason: string | undefined }>();
+  const httpVerdicts = new Map<string, { offset: bigint; verdict: { code: string | undefined; reason: string | undefined } }[]>();
   for (const r of dlq) {
-    engineVerdicts.set(Number(r.headers[LINE_HEADER]), {
+    const verdict = {
       code: r.headers[DLQ_HEADERS.code],
       // The codecs name the topic they read: simulate's is "simulate".
       reason: r.headers[DLQ_HEADERS.reason]?.replaceAll(`topic ${instance.topics.events}`, 'topic simulate'),
-    });
+    };
+    const line = r.headers[LINE_HEADER];
+    if (line !== undefined) engineVerdicts.set(Number(line), verdict);
+    else httpVerdicts.set(r.key ?? '', [...(httpVerdicts.get(r.key ?? '') ?? []), { offset: BigInt(r.headers[DLQ_HEADERS.offset] ?? '-1'), verdict }]);
   }
 
   const ownerOf = new Map<number, string>();
   for (const [sagaId, lines] of bySaga) for (const line of lines) ownerOf.set(line, sagaId);
   const problems = new Map<string, string[]>();
   const note = (sagaId: string, what: string) => problems.set(sagaId, [...(problems.get(sagaId) ?? []), what]);
+  const sequences = new Map<string, string[]>();
+  for (const [sagaId, lines] of bySaga) sequences.set(sagaId, lines.map((l) => simulateLine(byLine.get(l) as GeneratedRecord)));
 
   for (const record of records) {
     const simulated = results.get(record.line);
@@ -170,6 +247,20 @@ async function differential(example: string, seed: number, sagas: number): Promi
     if (JSON.stringify(expected) !== JSON.stringify(got)) {
       note(ownerOf.get(record.line) ?? '?', `line ${record.line}: simulate ${expected ? `dead-letters ${JSON.stringify(expected)}` : 'applies it'}, the engine ${got ? `dead-letters ${JSON.stringify(got)}` : 'applies it'}`);
     }
+  }
+  const answers = new Map<number, number>();
+  for (const [sagaId, sent] of http) {
+    sequences.set(sagaId, sent.map((s) => s.line));
+    const simulated = httpResults.get(sagaId) ?? [];
+    sent.forEach((s, i) => {
+      answers.set(s.status, (answers.get(s.status) ?? 0) + 1);
+      const predicted = simulated[i]?.outcome === 'refused' ? simulated[i]?.refused : 'produced';
+      const got = s.status >= 200 && s.status < 300 ? 'produced' : s.code;
+      if (predicted !== got) note(sagaId, `request ${i + 1} (${s.line}): simulate says ${predicted ?? '?'}, the API answered ${s.status} ${got ?? ''}`);
+    });
+    const expected = simulated.filter((r) => r.deadLetter !== undefined).map((r) => ({ code: r.deadLetter, reason: r.reason }));
+    const got = (httpVerdicts.get(sagaId) ?? []).sort((a, b) => (a.offset < b.offset ? -1 : 1)).map((v) => v.verdict);
+    if (JSON.stringify(expected) !== JSON.stringify(got)) note(sagaId, `dead letters differ:\n  simulate: ${JSON.stringify(expected)}\n  engine:   ${JSON.stringify(got)}`);
   }
   let compared = 0;
   for (const sagaId of bySaga.keys()) {
@@ -182,18 +273,28 @@ async function differential(example: string, seed: number, sagas: number): Promi
       note(sagaId, `document differs:\n  simulate: ${JSON.stringify(simulated)}\n  engine:   ${JSON.stringify(engine)}`);
     }
   }
+  for (const sagaId of http.keys()) {
+    const where = await instance.processor.locate(sagaId);
+    const engine = where.kind === 'local' ? where.saga : undefined;
+    const simulated = httpSimulator.document(sagaId);
+    compared += 1;
+    // Records produced by the API are stamped by its producer, when it sends them.
+    if (JSON.stringify(normalize(engine, false)) !== JSON.stringify(normalize(simulated, false))) {
+      note(sagaId, `document differs (timestamps aside):\n  simulate: ${JSON.stringify(simulated)}\n  engine:   ${JSON.stringify(engine)}`);
+    }
+  }
   await instance.stop();
 
-  const mismatches = [...problems].map(([sagaId, what]) => ({ sagaId, lines: bySaga.get(sagaId) ?? [], what: what.join('\n') })).sort((a, b) => a.lines.length - b.lines.length);
+  const mismatches = [...problems].map(([sagaId, what]) => ({ sagaId, lines: sequences.get(sagaId) ?? [], what: what.join('\n') })).sort((a, b) => a.lines.length - b.lines.length);
   const smallest = mismatches[0];
   const report = smallest
     ? [
         `${mismatches.length} of ${compared} sagas differ; the smallest, ${smallest.sagaId}, in ${smallest.lines.length} records (simulate lines):`,
-        ...smallest.lines.map((l) => `  ${simulateLine(byLine.get(l) as GeneratedRecord)}`),
+        ...smallest.lines.map((l) => `  ${l}`),
         smallest.what,
       ].join('\n')
     : '';
-  return { mismatches, records, compared, deadLetters: dlq.length, steps, timersFired, timerKinds: [...timerKinds].sort(), report };
+  return { mismatches, records, compared, deadLetters: dlq.length, steps, timersFired, timerKinds: [...timerKinds].sort(), answers, report };
 }
 
 /** The soonest due time of a timer some simulated saga waits on. */
@@ -216,14 +317,19 @@ async function engineTimersDue(instance: Instance, sagaIds: string[], at: number
   return due;
 }
 
-/** Key order does not matter, and an absent field equals an undefined one (Avro and JSON changelogs alike). */
-function normalize(saga: SagaDocument | undefined): unknown {
+const TIME_FIELDS = new Set(['timestamp', 'createdAt', 'updatedAt', 'dueAt']);
+
+/**
+ * Key order does not matter, and an absent field equals an undefined one (Avro and JSON
+ * changelogs alike); `timestamps: false` leaves out every time field.
+ */
+function normalize(saga: SagaDocument | undefined, timestamps = true): unknown {
   const sort = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(sort);
     if (value === null || typeof value !== 'object') return value;
     return Object.fromEntries(
       Object.entries(value)
-        .filter(([, v]) => v !== undefined)
+        .filter(([k, v]) => v !== undefined && (timestamps || !TIME_FIELDS.has(k)))
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([k, v]) => [k, sort(v)]),
     );
@@ -231,12 +337,17 @@ function normalize(saga: SagaDocument | undefined): unknown {
   return sort(saga);
 }
 
-const FLOWS: { example: string; sagas: number; timers: boolean }[] = [
-  { example: 'reservation', sagas: 700, timers: false },
-  { example: 'order', sagas: 700, timers: false },
-  { example: 'car-dealer', sagas: 600, timers: false },
-  { example: 'invoice', sagas: 500, timers: false },
-  { example: 'payment', sagas: 500, timers: true },
+/**
+ * Sagas per example through the events topic, and through the HTTP API. The payment example
+ * has none through HTTP: its records would be stamped by the API's producer on the wall
+ * clock, and the timers they schedule come due at instants simulate cannot know.
+ */
+const FLOWS: { example: string; sagas: number; http: number; timers: boolean }[] = [
+  { example: 'reservation', sagas: 650, http: 50, timers: false },
+  { example: 'order', sagas: 650, http: 50, timers: false },
+  { example: 'car-dealer', sagas: 550, http: 50, timers: false },
+  { example: 'invoice', sagas: 450, http: 50, timers: false },
+  { example: 'payment', sagas: 500, http: 0, timers: true },
 ];
 
 describe('sagaflow simulate predicts the engine', () => {
@@ -254,17 +365,22 @@ describe('sagaflow simulate predicts the engine', () => {
     expect(FLOWS.map((f) => f.example).sort()).toEqual([...examples].sort());
   });
 
-  for (const { example, sagas, timers } of FLOWS) {
-    it(`${example}: ${sagas} generated sagas, the same documents and dead letters as a running instance`, async () => {
+  for (const { example, sagas, http, timers } of FLOWS) {
+    it(`${example}: ${sagas + http} generated sagas, the same documents, dead letters and API answers as a running instance`, async () => {
       const began = Date.now();
-      const run = await differential(example, 21, sagas);
+      const run = await differential(example, 21, sagas, http);
       expect(run.mismatches.length, run.report).toBe(0);
-      expect(run.compared).toBe(sagas);
+      expect(run.compared).toBe(sagas + http);
+      // Through the API: accepted (201, 202) and refused (400 for reserved labels, 404/409 with throwOnUnexpectedEvents).
+      if (http > 0) expect([...run.answers.keys()].filter((status) => status >= 400).length).toBeGreaterThan(0);
       // The run exercised the paths it is meant to: dead letters of several kinds, final sagas.
       expect(run.deadLetters).toBeGreaterThan(sagas / 20);
       // Retries, timeouts and the deadline fired, in both, at the same instants.
       expect(run.timerKinds).toEqual(timers ? ['deadline applied', 'retry retried', 'timeout applied'] : []);
-      console.info(`differential ${example}: ${run.compared} sagas, ${run.records.length} records, ${run.deadLetters} dead letters, ${run.timersFired} timers fired over ${run.steps} clock steps, ${Date.now() - began} ms`);
+      console.info(
+        `differential ${example}: ${run.compared} sagas, ${run.records.length} records, ${run.deadLetters} dead letters, ` +
+          `API answers ${JSON.stringify(Object.fromEntries(run.answers))}, ${run.timersFired} timers fired over ${run.steps} clock steps, ${Date.now() - began} ms`,
+      );
     });
   }
 });
