@@ -1,7 +1,9 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import { durationMs } from '../definition/timers.ts';
-import { applyInput, creationEnvelope, eventRequestEnvelope, toSagaInput, undecodableVerdict, unexpectedEventRefusal } from '../engine/ingress.ts';
-import type { DeadLetterVerdict, Refusal } from '../engine/ingress.ts';
+import { applyInput, creationEnvelope, toSagaInput, undecodableVerdict } from '../engine/ingress.ts';
+import type { DeadLetterVerdict } from '../engine/ingress.ts';
+import { eventRequestEnvelope, unexpectedEventRefusal } from '../http/event-request.ts';
+import type { Refusal } from '../http/event-request.ts';
 import type { KnownErrorCode } from '../errors.ts';
 import type { Envelope } from '../kafka/codec.ts';
 import { toEnvelope } from '../kafka/serdes/json.ts';

@@ -1,11 +1,9 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import { isSagaflowError } from '../errors.ts';
 import type { KnownErrorCode } from '../errors.ts';
-import type { HttpErrorCode } from '../http/errors.ts';
 import type { Envelope } from '../kafka/codec.ts';
-import { CANCEL_EVENT } from '../saga/cancel.ts';
 import { DELIVERY_FAILED_EVENT, parseDeliveryFailure } from '../saga/delivery-failure.ts';
-import { acceptance, transition } from '../saga/transition.ts';
+import { transition } from '../saga/transition.ts';
 import type { SagaDocument, SagaInput, TransitionResult } from '../saga/types.ts';
 
 /** A record the engine does not apply: it goes to the dead-letter topic with this code and reason. */
@@ -18,9 +16,10 @@ export type IngressResult = { input: SagaInput } | { deadLetter: DeadLetterVerdi
 
 /**
  * The one mapping from an event record (its key, decoded envelope and timestamp) to a saga
- * input, or to a dead-letter verdict when the record cannot be one. The engine, `sagaflow
- * simulate` and the HTTP routes all take records through it, so the offline answer and the
- * real one cannot drift apart.
+ * input, or to a dead-letter verdict when the record cannot be one. The engine's partition
+ * tasks and `sagaflow simulate` both take records through it, and the HTTP routes build the
+ * records it takes (`creationEnvelope`, src/http/event-request.ts), so the offline answer and
+ * the real one cannot drift apart.
  */
 export function toSagaInput(definition: CompiledDefinition, key: string | null, envelope: Envelope, timestampMs: number): IngressResult {
   if (key === null || key === '') return { deadLetter: MISSING_KEY };
@@ -90,50 +89,6 @@ export function applyInput(definition: CompiledDefinition, saga: SagaDocument | 
 /** The creation record `POST /saga` produces (and `sagaflow simulate`'s `create` lines stand for). */
 export function creationEnvelope(definition: CompiledDefinition, associatedEntityId: unknown, metadata: unknown): Envelope {
   return { messageLabel: definition.creationEvent, messagePayload: { associatedEntityId, metadata } };
-}
-
-/** Why `POST /event` refuses a body instead of producing it: the HTTP error code and message. */
-export interface Refusal {
-  code: Extract<HttpErrorCode, 'SAGAFLOW_BAD_REQUEST' | 'SAGAFLOW_SAGA_NOT_FOUND' | 'SAGAFLOW_UNEXPECTED_EVENT'>;
-  message: string;
-}
-
-/** The `value` of a `POST /event` body (its shape already checked against the route's schema). */
-export interface EventRequestValue {
-  messageLabel: string;
-  messagePayload?: unknown;
-  eventId?: string;
-}
-
-/**
- * The record `POST /event` produces for a body, or why it refuses it before looking at the
- * saga: the labels sagaflow reserves for its own inputs are not taken from the open ingress.
- * A missing `messagePayload` is sent as `{}`, as Flow Manager does.
- */
-export function eventRequestEnvelope(key: string, value: EventRequestValue): { envelope: Envelope } | { refused: Refusal } {
-  if (value.messageLabel === DELIVERY_FAILED_EVENT) {
-    // Only the outbox dispatcher reports failed deliveries, on the events topic.
-    return { refused: { code: 'SAGAFLOW_BAD_REQUEST', message: `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries that sagaflow reports itself; it cannot be sent over HTTP` } };
-  }
-  if (value.messageLabel === CANCEL_EVENT) {
-    // A cancel is an operator action: it goes through the admin token, not the open ingress.
-    return { refused: { code: 'SAGAFLOW_BAD_REQUEST', message: `"${CANCEL_EVENT}" is reserved for cancels; use POST /saga/${encodeURIComponent(key)}/cancel with the admin token` } };
-  }
-  const envelope: Envelope = { messageLabel: value.messageLabel, messagePayload: value.messagePayload ?? {} };
-  if (value.eventId !== undefined) envelope.eventId = value.eventId;
-  return { envelope };
-}
-
-/**
- * With `throwOnUnexpectedEvents`, `POST /event` refuses an event the saga would not take, as
- * the core answers it (see `acceptance`): 404 for a saga that does not exist, 409 otherwise.
- */
-export function unexpectedEventRefusal(definition: CompiledDefinition, key: string, saga: SagaDocument | undefined, label: string): Refusal | undefined {
-  const answer = acceptance(definition, key, saga, label);
-  if (answer.accepted) return undefined;
-  if (answer.outcome === 'unknown-saga') return { code: 'SAGAFLOW_SAGA_NOT_FOUND', message: answer.reason };
-  const where = saga ? `saga "${key}" is in state "${saga.currentState}", which does not accept "${label}"` : `saga "${key}" does not accept "${label}"`;
-  return { code: 'SAGAFLOW_UNEXPECTED_EVENT', message: `${where}: ${answer.reason}` };
 }
 
 /** Outcomes that leave the saga untouched and send the record to the dead-letter topic instead. */

@@ -3,15 +3,8 @@ import { compileDefinition } from '../../../src/definition/compile.ts';
 import type { CompiledDefinition } from '../../../src/definition/compile.ts';
 import { loadSagaConfigFile } from '../../../src/definition/load.ts';
 import type { SagaConfig } from '../../../src/definition/types.ts';
-import {
-  applyInput,
-  creationEnvelope,
-  deadLetterCodeOf,
-  eventRequestEnvelope,
-  toSagaInput,
-  undecodableVerdict,
-  unexpectedEventRefusal,
-} from '../../../src/engine/ingress.ts';
+import { applyInput, creationEnvelope, deadLetterCodeOf, toSagaInput, undecodableVerdict } from '../../../src/engine/ingress.ts';
+import { eventRequestEnvelope, unexpectedEventRefusal } from '../../../src/http/event-request.ts';
 import { SagaflowError } from '../../../src/errors.ts';
 import { decodeFailed } from '../../../src/kafka/serdes/serde.ts';
 import { acceptance } from '../../../src/saga/transition.ts';
@@ -148,7 +141,7 @@ describe('applying a saga input: the outcomes the engine dead-letters', () => {
   });
 });
 
-describe('the HTTP ingress', () => {
+describe('the records the HTTP routes produce (src/http/event-request.ts)', () => {
   it('POST /saga produces the creation record the ingress takes', () => {
     expect(creationEnvelope(def, 'a', { x: 1 })).toEqual({ messageLabel: '__created__', messagePayload: { associatedEntityId: 'a', metadata: { x: 1 } } });
   });
