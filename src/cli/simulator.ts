@@ -1,8 +1,15 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
-import { transition } from '../saga/transition.ts';
-import { CANCEL_EVENT } from '../saga/cancel.ts';
-import { DELIVERY_FAILED_EVENT, parseDeliveryFailure } from '../saga/delivery-failure.ts';
 import { durationMs } from '../definition/timers.ts';
+import { applyInput, creationEnvelope, toSagaInput, undecodableVerdict } from '../engine/ingress.ts';
+import type { DeadLetterVerdict } from '../engine/ingress.ts';
+import { eventRequestEnvelope, unexpectedEventRefusal } from '../http/event-request.ts';
+import type { Refusal } from '../http/event-request.ts';
+import type { KnownErrorCode } from '../errors.ts';
+import type { Envelope } from '../kafka/codec.ts';
+import { toEnvelope } from '../kafka/serdes/json.ts';
+import { CANCEL_EVENT } from '../saga/cancel.ts';
+import { DELIVERY_FAILED_EVENT } from '../saga/delivery-failure.ts';
+import { transition } from '../saga/transition.ts';
 import type { Outcome, PendingTimer, SagaDocument, SagaInput } from '../saga/types.ts';
 
 export interface SimulatorOptions {
@@ -18,7 +25,16 @@ export interface LineResult {
   event?: string;
   /** Set when a timer of the saga fired (virtual time), not an input line. */
   timer?: { kind: PendingTimer['kind']; dueAt: string };
-  outcome: Outcome | 'invalid-input';
+  /**
+   * `dead-letter`: the engine sends the record to the dead-letter topic before it reaches a
+   * saga (`deadLetter` says with which code); `refused`: `POST /event` answers an error and
+   * produces nothing (`refused` holds the HTTP error code); `invalid-input`: the line is none
+   * of the accepted shapes.
+   */
+  outcome: Outcome | 'dead-letter' | 'refused' | 'invalid-input';
+  /** Set whenever the engine writes the record to the dead-letter topic: the code it gives it. */
+  deadLetter?: KnownErrorCode;
+  refused?: Refusal['code'];
   state?: string;
   isFinal?: boolean;
   /** A command built by a hook shows the payload the hook returned (others carry the metadata). */
@@ -39,18 +55,29 @@ export interface SagaSummary {
   metadata: Record<string, unknown>;
 }
 
-type Resolved = { input: SagaInput } | { error: string } | { unknown: string };
+/** A line as what reaches the engine: a record (key and decoded value, or why it does not decode), or what stops it before. */
+type Resolved =
+  | { key: string | null; decoded: { envelope: Envelope } | { failure: unknown } }
+  | { error: string }
+  | { unknown: string }
+  | { refused: Refusal; key: string; event: string };
 
 /**
- * Feeds JSONL input lines through the transition core, keeping sagas in memory. Accepted lines:
- *   {"create": {"sagaId"?, "associatedEntityId", "metadata"?}}
- *   {"sagaId", "messageLabel", "messagePayload"?, "eventId"?}   (or "associatedEntityId"
- *     instead of "sagaId": the latest saga created for that entity)
- *   {"key": sagaId, "value": {"messageLabel", "messagePayload"?, "eventId"?}}   (POST /event body)
+ * Feeds JSONL input lines through the engine's own ingress (src/engine/ingress.ts) and
+ * transition core, keeping sagas in memory. Each line stands for what the engine receives:
+ *   {"create": {"sagaId"?, "associatedEntityId", "metadata"}}   the record POST /saga produces
+ *     (a generated sagaId when none is given)
+ *   {"sagaId", "messageLabel", "messagePayload"?, "eventId"?}   a record on the events topic:
+ *     key sagaId, the rest its value (or "associatedEntityId" instead of "sagaId": the latest
+ *     saga created for that entity)
+ *   {"key": sagaId, "value": {"messageLabel", "messagePayload"?, "eventId"?}}   a POST /event
+ *     body, refused or produced as the route does
  *   {"advance": "30s"}   moves the virtual clock on (a duration as in saga.json)
- * A message whose label is the creation event creates the saga, as on Kafka. Timers run in
- * virtual time: before each line, every timer due by the line's time fires, soonest first,
- * at its due time, with a result line of its own (`timer` set).
+ * A message whose label is the creation event creates the saga, as on Kafka; a record the
+ * engine dead-letters (no key, a value that does not decode, a bad creation, a duplicate...)
+ * is reported with the engine's code. Timers run in virtual time: before each line, every
+ * timer due by the line's time fires, soonest first, at its due time, with a result line of
+ * its own (`timer` set).
  */
 export class Simulator {
   private readonly sagas = new Map<string, SagaDocument>();
@@ -76,10 +103,20 @@ export class Simulator {
     }
     const now = this.now(line);
     const fired = this.fireDue(line, now);
-    const resolved = this.resolve(text, now);
-    if ('error' in resolved) return [...fired, { line, outcome: 'invalid-input', commands: [], reason: resolved.error }];
-    if ('unknown' in resolved) return [...fired, { line, outcome: 'unknown-saga', commands: [], reason: resolved.unknown }];
-    return [...fired, this.apply(line, resolved.input)];
+    return [...fired, this.receive(line, this.resolve(text), now)];
+  }
+
+  /** What the engine (or the HTTP route) does with the line's record. */
+  private receive(line: number, resolved: Resolved, now: string): LineResult {
+    if ('error' in resolved) return { line, outcome: 'invalid-input', commands: [], reason: resolved.error };
+    if ('unknown' in resolved) return { line, outcome: 'unknown-saga', commands: [], reason: resolved.unknown };
+    if ('refused' in resolved) return { line, sagaId: resolved.key, event: resolved.event, outcome: 'refused', refused: resolved.refused.code, commands: [], reason: resolved.refused.message };
+    const { key, decoded } = resolved;
+    const where = key === null || key === '' ? {} : { sagaId: key };
+    if ('failure' in decoded) return deadLettered(line, where, undecodableVerdict(key, decoded.failure));
+    const ingress = toSagaInput(this.def, key, decoded.envelope, Date.parse(now));
+    if ('deadLetter' in ingress) return deadLettered(line, { ...where, event: decoded.envelope.messageLabel }, ingress.deadLetter);
+    return this.apply(line, ingress.input);
   }
 
   private now(line: number): string {
@@ -116,7 +153,9 @@ export class Simulator {
   }
 
   private apply(line: number, input: SagaInput): LineResult {
-    const result = transition(this.def, this.sagas.get(input.sagaId), input);
+    const applied = input.kind === 'timer' ? { result: transition(this.def, this.sagas.get(input.sagaId), input) } : applyInput(this.def, this.sagas.get(input.sagaId), input);
+    if (applied.result === undefined) return deadLettered(line, { sagaId: input.sagaId, event: eventOf(this.def, input) }, applied.deadLetter);
+    const { result } = applied;
     if (result.changed && result.saga) {
       this.sagas.set(input.sagaId, result.saga);
       if (input.kind === 'create') this.byEntity.set(input.associatedEntityId, input.sagaId);
@@ -128,6 +167,7 @@ export class Simulator {
       event: eventOf(this.def, input),
       ...(input.kind === 'timer' ? { timer: { kind: input.timer.kind, dueAt: input.timer.dueAt } } : {}),
       outcome: result.outcome,
+      ...(applied.deadLetter ? { deadLetter: applied.deadLetter.code } : {}),
       ...where,
       commands: result.commands.map((c) => ({
         label: c.label,
@@ -139,6 +179,16 @@ export class Simulator {
     };
     if (result.reason !== undefined) out.reason = result.reason;
     return out;
+  }
+
+  /** One saga's document as the engine would store it. */
+  document(sagaId: string): SagaDocument | undefined {
+    return this.sagas.get(sagaId);
+  }
+
+  /** The saga documents as the engine would store them, in creation order. */
+  documents(): SagaDocument[] {
+    return [...this.sagas.values()];
   }
 
   /** One summary per saga, in creation order. */
@@ -156,7 +206,7 @@ export class Simulator {
     }));
   }
 
-  private resolve(text: string, timestamp: string): Resolved {
+  private resolve(text: string): Resolved {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -166,51 +216,47 @@ export class Simulator {
     if (!isRecord(value)) return { error: 'not a JSON object' };
 
     if ('create' in value) {
-      if (!isRecord(value.create)) return { error: '"create" must be an object {sagaId?, associatedEntityId, metadata?}' };
-      return this.creation(value.create, undefined, timestamp);
+      const spec = value.create;
+      if (!isRecord(spec)) return { error: '"create" must be an object {sagaId?, associatedEntityId, metadata}' };
+      const sagaId = spec.sagaId ?? this.options.newSagaId();
+      if (typeof sagaId !== 'string' || sagaId === '') return { error: '"sagaId" must be a non-empty string' };
+      return { key: sagaId, decoded: { envelope: creationEnvelope(this.def, spec.associatedEntityId, spec.metadata) } };
     }
-    let message: Record<string, unknown> = value;
-    let sagaId: unknown = value.sagaId;
-    if ('key' in value) {
-      if (!isRecord(value.value)) return { error: '"value" must be an object {messageLabel, messagePayload}' };
-      message = value.value;
-      sagaId = value.key;
+    if ('key' in value) return this.eventRequest(value.key, value.value);
+    if (!('messageLabel' in value)) return { error: 'missing "messageLabel" (or "create")' };
+    let key: unknown = value.sagaId;
+    if (key === undefined && typeof value.associatedEntityId === 'string') {
+      key = this.byEntity.get(value.associatedEntityId);
+      if (key === undefined) return { unknown: `no saga was created for associatedEntityId "${value.associatedEntityId}"` };
     }
-    const label = message.messageLabel;
-    if (typeof label !== 'string' || label === '') return { error: 'missing "messageLabel" (or "create")' };
-    if (label === this.def.creationEvent) {
-      if (!isRecord(message.messagePayload)) {
-        return { error: `a "${label}" message needs a messagePayload {associatedEntityId, metadata}` };
-      }
-      return this.creation(message.messagePayload, sagaId, timestamp);
+    if (key !== undefined && typeof key !== 'string') return { error: '"sagaId" must be a string' };
+    try {
+      // The line is the record's value: decoded as the JSON and Avro codecs decode one.
+      return { key: key ?? null, decoded: { envelope: toEnvelope('simulate', value) } };
+    } catch (failure) {
+      return { key: key ?? null, decoded: { failure } };
     }
-    if (sagaId === undefined && typeof value.associatedEntityId === 'string') {
-      sagaId = this.byEntity.get(value.associatedEntityId);
-      if (sagaId === undefined) return { unknown: `no saga was created for associatedEntityId "${value.associatedEntityId}"` };
-    }
-    if (typeof sagaId !== 'string' || sagaId === '') return { error: 'missing "sagaId" (or "associatedEntityId")' };
-    const eventId = message.eventId;
-    if (eventId !== undefined && typeof eventId !== 'string') return { error: '"eventId" must be a string' };
-    let input: SagaInput;
-    if (label === DELIVERY_FAILED_EVENT) {
-      const parsed = parseDeliveryFailure(message.messagePayload);
-      if ('error' in parsed) return { error: parsed.error };
-      input = { kind: 'delivery-failed', sagaId, failure: parsed.failure, timestamp };
-    } else {
-      input = { kind: 'event', sagaId, label, payload: message.messagePayload, timestamp };
-    }
-    if (eventId !== undefined) input.eventId = eventId;
-    return { input };
   }
 
-  private creation(spec: Record<string, unknown>, sagaIdFromKey: unknown, timestamp: string): Resolved {
-    const sagaId = spec.sagaId ?? sagaIdFromKey ?? this.options.newSagaId();
-    if (typeof sagaId !== 'string' || sagaId === '') return { error: '"sagaId" must be a non-empty string' };
-    if (typeof spec.associatedEntityId !== 'string') return { error: 'a creation needs "associatedEntityId" (a string)' };
-    const metadata = spec.metadata ?? {};
-    if (!isRecord(metadata)) return { error: '"metadata" must be an object' };
-    return { input: { kind: 'create', sagaId, associatedEntityId: spec.associatedEntityId, metadata, timestamp } };
+  /** A POST /event body: refused as the route refuses it, else the record it produces. */
+  private eventRequest(key: unknown, value: unknown): Resolved {
+    if (typeof key !== 'string' || key === '') return { error: '"key" must be a non-empty string (the sagaId)' };
+    if (!isRecord(value)) return { error: '"value" must be an object {messageLabel, messagePayload}' };
+    const { messageLabel, messagePayload, eventId } = value;
+    if (typeof messageLabel !== 'string' || messageLabel === '') return { error: '"value.messageLabel" must be a non-empty string' };
+    if (eventId !== undefined && (typeof eventId !== 'string' || eventId === '')) return { error: '"value.eventId" must be a non-empty string' };
+    const request = eventRequestEnvelope(key, { messageLabel, messagePayload, ...(eventId === undefined ? {} : { eventId }) });
+    if ('refused' in request) return { refused: request.refused, key, event: messageLabel };
+    if (this.def.settings.throwOnUnexpectedEvents) {
+      const refused = unexpectedEventRefusal(this.def, key, this.sagas.get(key), messageLabel);
+      if (refused) return { refused, key, event: messageLabel };
+    }
+    return { key, decoded: { envelope: request.envelope } };
   }
+}
+
+function deadLettered(line: number, where: { sagaId?: string; event?: string }, verdict: DeadLetterVerdict): LineResult {
+  return { line, ...where, outcome: 'dead-letter', deadLetter: verdict.code, commands: [], reason: verdict.reason };
 }
 
 function eventOf(def: CompiledDefinition, input: SagaInput): string {

@@ -1,8 +1,10 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
+import { isSagaflowError } from '../errors.ts';
 import type { KnownErrorCode } from '../errors.ts';
 import type { Envelope } from '../kafka/codec.ts';
 import { DELIVERY_FAILED_EVENT, parseDeliveryFailure } from '../saga/delivery-failure.ts';
-import type { SagaInput, TransitionResult } from '../saga/types.ts';
+import { transition } from '../saga/transition.ts';
+import type { SagaDocument, SagaInput, TransitionResult } from '../saga/types.ts';
 
 /** A record the engine does not apply: it goes to the dead-letter topic with this code and reason. */
 export interface DeadLetterVerdict {
@@ -14,14 +16,13 @@ export type IngressResult = { input: SagaInput } | { deadLetter: DeadLetterVerdi
 
 /**
  * The one mapping from an event record (its key, decoded envelope and timestamp) to a saga
- * input, or to a dead-letter verdict when the record cannot be one. The engine, `sagaflow
- * simulate` and the HTTP routes all take records through it, so the offline answer and the
- * real one cannot drift apart.
+ * input, or to a dead-letter verdict when the record cannot be one. The engine's partition
+ * tasks and `sagaflow simulate` both take records through it, and the HTTP routes build the
+ * records it takes (`creationEnvelope`, src/http/event-request.ts), so the offline answer and
+ * the real one cannot drift apart.
  */
 export function toSagaInput(definition: CompiledDefinition, key: string | null, envelope: Envelope, timestampMs: number): IngressResult {
-  if (key === null || key === '') {
-    return { deadLetter: { code: 'SAGAFLOW_EVENT_MISSING_KEY', reason: 'the record has no key; the key must be the sagaId' } };
-  }
+  if (key === null || key === '') return { deadLetter: MISSING_KEY };
   const timestamp = new Date(timestampMs).toISOString();
   if (envelope.messageLabel === definition.creationEvent) {
     const payload = envelope.messagePayload as { associatedEntityId?: unknown; metadata?: unknown } | null;
@@ -52,6 +53,42 @@ export function toSagaInput(definition: CompiledDefinition, key: string | null, 
   const input: SagaInput = { kind: 'event', sagaId: key, label: envelope.messageLabel, payload: envelope.messagePayload, timestamp };
   if (envelope.eventId !== undefined) input.eventId = envelope.eventId;
   return { input };
+}
+
+const MISSING_KEY: DeadLetterVerdict = { code: 'SAGAFLOW_EVENT_MISSING_KEY', reason: 'the record has no key; the key must be the sagaId' };
+
+/**
+ * The verdict on a record whose value cannot be decoded (not one that may decode later: a
+ * registry that is down is retried, not dead-lettered). A record without a key is reported as
+ * such first, whatever its value, as for a record that decodes.
+ */
+export function undecodableVerdict(key: string | null, err: unknown): DeadLetterVerdict {
+  if (key === null || key === '') return MISSING_KEY;
+  const code: KnownErrorCode = isSagaflowError(err) ? (err.code as KnownErrorCode) : 'SAGAFLOW_DECODE_FAILED';
+  return { code, reason: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * A saga input applied to the saga as stored: the transition's result, and the verdict when
+ * the record goes to the dead-letter topic instead (an outcome that changes nothing and must
+ * not be lost, or a transition that threw).
+ */
+export type Applied = { result: TransitionResult; deadLetter?: DeadLetterVerdict } | { result?: undefined; deadLetter: DeadLetterVerdict };
+
+export function applyInput(definition: CompiledDefinition, saga: SagaDocument | undefined, input: SagaInput): Applied {
+  let result: TransitionResult;
+  try {
+    result = transition(definition, saga, input);
+  } catch (err) {
+    return { deadLetter: { code: 'SAGAFLOW_INTERNAL_ERROR', reason: `transition failed: ${(err as Error).message}` } };
+  }
+  const code = deadLetterCodeOf(result);
+  return code ? { result, deadLetter: { code, reason: result.reason ?? result.outcome } } : { result };
+}
+
+/** The creation record `POST /saga` produces (and `sagaflow simulate`'s `create` lines stand for). */
+export function creationEnvelope(definition: CompiledDefinition, associatedEntityId: unknown, metadata: unknown): Envelope {
+  return { messageLabel: definition.creationEvent, messagePayload: { associatedEntityId, metadata } };
 }
 
 /** Outcomes that leave the saga untouched and send the record to the dead-letter topic instead. */

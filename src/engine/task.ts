@@ -8,9 +8,9 @@ import type { InputRecord, OutputRecord } from '../broker/records.ts';
 import { recordBytes } from '../broker/records.ts';
 import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 import { transition } from '../saga/transition.ts';
-import type { Command, PendingTimer, SagaDocument, TransitionResult } from '../saga/types.ts';
+import type { Command, PendingTimer, SagaDocument } from '../saga/types.ts';
 import type { Clock } from './clock.ts';
-import { deadLetterCodeOf, toSagaInput } from './ingress.ts';
+import { applyInput, toSagaInput, undecodableVerdict } from './ingress.ts';
 import type { DeadLetterVerdict } from './ingress.ts';
 import { Mailbox } from './mailbox.ts';
 import { engineChannels } from './metrics.ts';
@@ -512,24 +512,19 @@ export class PartitionTask {
     } catch (err) {
       // A registry that is down is not the record's fault: fail the unit and retry it.
       if (isSagaflowError(err) && err.retryable) throw err;
-      if (key === null) return this.deadLetter(record, { code: 'SAGAFLOW_EVENT_MISSING_KEY', reason: 'the record has no key; the key must be the sagaId' });
-      return this.deadLetter(record, { code: isSagaflowError(err) ? (err.code as DeadLetterVerdict['code']) : 'SAGAFLOW_DECODE_FAILED', reason: (err as Error).message });
+      return this.deadLetter(record, undecodableVerdict(key, err));
     }
     const ingress = toSagaInput(definition, key, envelope, record.timestamp);
     if ('deadLetter' in ingress) return this.deadLetter(record, ingress.deadLetter);
     const { input } = ingress;
     const current = await unit.overlay.getSaga(input.sagaId);
-    let result: TransitionResult;
-    try {
-      result = transition(definition, current, input);
-    } catch (err) {
-      return this.deadLetter(record, { code: 'SAGAFLOW_INTERNAL_ERROR', reason: `transition failed: ${(err as Error).message}` });
-    }
+    const applied = applyInput(definition, current, input);
+    if (applied.result === undefined) return this.deadLetter(record, applied.deadLetter);
+    const { result } = applied;
     this.deps.metrics.count(`outcome:${result.outcome}`);
     if (engineChannels.transition.hasSubscribers) engineChannels.transition.publish({ scope: this.deps.metrics, partition: this.deps.partition, label: envelope.messageLabel, outcome: result.outcome, state: result.saga?.currentState, durationMs: performance.now() - began });
     this.countScheduled(current, result.saga);
-    const code = deadLetterCodeOf(result);
-    if (code) return this.deadLetter(record, { code, reason: result.reason ?? result.outcome });
+    if (applied.deadLetter) return this.deadLetter(record, applied.deadLetter);
     if (result.outcome !== 'applied' && result.outcome !== 'created') {
       this.log.info({ sagaId: input.sagaId, outcome: result.outcome, reason: result.reason, label: envelope.messageLabel }, 'event recorded in saga history');
     }

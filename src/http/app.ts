@@ -4,7 +4,6 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import type { CompiledDefinition } from '../definition/compile.ts';
-import { DELIVERY_FAILED_EVENT } from '../definition/types.ts';
 import type { MachineDefinition } from '../definition/types.ts';
 import type { SagaDocument } from '../saga/types.ts';
 import type { Envelope } from '../kafka/codec.ts';
@@ -16,7 +15,8 @@ import { sagasRoutes } from './sagas-routes.ts';
 import type { SagaRepository } from '../projection/repository.ts';
 import type { CheckUpReport } from './check-up.ts';
 import { SERVICE_NAME, serviceVersion } from './service-info.ts';
-import { CANCEL_EVENT } from '../saga/cancel.ts';
+import { creationEnvelope } from '../engine/ingress.ts';
+import { eventRequestEnvelope, unexpectedEventRefusal } from './event-request.ts';
 import { adminGuard, forwardedAuthorization, readGuard } from './auth.ts';
 import type { AdminAccess } from './auth.ts';
 import { cancelRoute } from './cancel-route.ts';
@@ -208,10 +208,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     { schema: schemas.createSaga },
     async (req, reply) => {
       const sagaId = newSagaId();
-      await deps.ingress.produce(sagaId, {
-        messageLabel: deps.definition.creationEvent,
-        messagePayload: { associatedEntityId: req.body.associatedEntityId, metadata: req.body.metadata },
-      });
+      await deps.ingress.produce(sagaId, creationEnvelope(deps.definition, req.body.associatedEntityId, req.body.metadata));
       if (req.query.wait !== 'true') return reply.code(201).send({ sagaId });
       const saga = await waitFor(sagaId, () => true);
       if (saga) return reply.code(201).send({ sagaId, saga });
@@ -225,33 +222,18 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     { schema: schemas.postEvent },
     async (req, reply) => {
       const { key, value } = req.body;
-      if (value.messageLabel === DELIVERY_FAILED_EVENT) {
-        // Only the outbox dispatcher reports failed deliveries, on the events topic.
-        return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries that sagaflow reports itself; it cannot be sent over HTTP`);
-      }
-      if (value.messageLabel === CANCEL_EVENT) {
-        // A cancel is an operator action: it goes through the admin token, not the open ingress.
-        return sendError(reply, 'SAGAFLOW_BAD_REQUEST', `"${CANCEL_EVENT}" is reserved for cancels; use POST /saga/${encodeURIComponent(key)}/cancel with the admin token`);
-      }
+      const request = eventRequestEnvelope(key, value);
+      if ('refused' in request) return sendError(reply, request.refused.code, request.refused.message);
       if (deps.definition.settings.throwOnUnexpectedEvents) {
         const found = await lookup(key, false);
-        if (found.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${key}" does not exist`);
         if (found.kind === 'unavailable') {
           reply.header('retry-after', '1');
           return sendError(reply, found.code, found.message);
         }
-        const state = deps.definition.states.get(found.saga.currentState);
-        const accepts = state?.outgoingTransitions?.some((t) => t.inputEvent === value.messageLabel) ?? false;
-        if (!accepts) {
-          return sendError(
-            reply,
-            'SAGAFLOW_UNEXPECTED_EVENT',
-            `saga "${key}" is in state "${found.saga.currentState}", which does not accept "${value.messageLabel}"`,
-          );
-        }
+        const refused = unexpectedEventRefusal(deps.definition, key, found.kind === 'found' ? found.saga : undefined, value.messageLabel);
+        if (refused) return sendError(reply, refused.code, refused.message);
       }
-      const envelope: Envelope = { messageLabel: value.messageLabel, messagePayload: value.messagePayload ?? {} };
-      if (value.eventId !== undefined) envelope.eventId = value.eventId;
+      const { envelope } = request;
       await deps.ingress.produce(key, envelope);
       return reply.code(202).send({ accepted: true, sagaId: key });
     },

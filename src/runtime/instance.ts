@@ -1,3 +1,4 @@
+import type { Clock } from '../engine/clock.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,6 +72,8 @@ export async function startInstance(opts: {
   httpExtras?: Partial<HttpDeps>;
   /** Fault injection for tests (see Processor). */
   beforeCommit?: (partitions: number[]) => Promise<void> | void;
+  /** The processor's clock, which timers fire by: tests step it to run timers in virtual time. */
+  clock?: Clock;
 }): Promise<Instance> {
   const { env, config, logger } = opts;
   const definition = await compileDefinition(config);
@@ -148,6 +151,7 @@ export async function startInstance(opts: {
       logger,
       ...(env.commitIntervalMs === undefined ? {} : { commitIntervalMs: env.commitIntervalMs }),
       ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
+      ...(opts.clock ? { clock: opts.clock } : {}),
     });
     const ingress = await kafka.producer().catch((err: unknown) => {
       throw kafkaStartError(err, channelPath, secrets);

@@ -4,6 +4,7 @@ import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
 import { addMs, currentEntry, deadlineTimer, retryDelayMs, sameTimer, sortTimers, timersOnEntry } from './timers.ts';
 import type {
   Command,
+  Outcome,
   DeliveryFailureRecord,
   EventHistoryEntry,
   IgnoredEventRecord,
@@ -96,7 +97,7 @@ function admit(def: CompiledDefinition, saga: SagaDocument | undefined, input: R
     return { result: unchanged('duplicate', saga, `event "${input.label}" with eventId "${input.eventId}" was already processed`) };
   }
   if (saga.isFinal) {
-    return { result: ignore(def, saga, input, 'already-final', `saga is in final state "${saga.currentState}", which accepts no events`) };
+    return { result: ignore(def, saga, input, 'already-final', finalReason(saga)) };
   }
   return { saga };
 }
@@ -105,15 +106,9 @@ function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, i
   const admitted = admit(def, stored, input);
   if ('result' in admitted) return admitted.result;
   const { saga } = admitted;
-  const state = def.states.get(saga.currentState);
-  if (state === undefined) {
-    return ignore(def, saga, input, 'unexpected', `state "${saga.currentState}" is not in the saga definition`);
-  }
-  const found = state.transitions.get(input.label);
-  if (found === undefined) {
-    const accepted = state.outgoingTransitions.map((t) => `"${t.inputEvent}"`).join(', ');
-    return ignore(def, saga, input, 'unexpected', `state "${state.id}" has no transition for event "${input.label}" (it accepts ${accepted || 'no event'})`);
-  }
+  const taken = transitionFor(def, saga, input.label);
+  if ('unexpected' in taken) return ignore(def, saga, input, 'unexpected', taken.unexpected);
+  const { state, found } = taken;
   const problems = found.validatePayload?.(input.payload) ?? [];
   if (problems.length > 0) {
     return ignore(
@@ -140,6 +135,44 @@ function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, i
     }
   }
   return moveTo(def, saga, target, historyEntry(input, found), metadata, input, 'applied');
+}
+
+/** The transition the saga's current state takes on `label`, or why there is none. */
+function transitionFor(def: CompiledDefinition, saga: SagaDocument, label: string): { state: CompiledState; found: CompiledTransition } | { unexpected: string } {
+  const state = def.states.get(saga.currentState);
+  if (state === undefined) return { unexpected: `state "${saga.currentState}" is not in the saga definition` };
+  const found = state.transitions.get(label);
+  if (found === undefined) {
+    const accepted = state.outgoingTransitions.map((t) => `"${t.inputEvent}"`).join(', ');
+    return { unexpected: `state "${state.id}" has no transition for event "${label}" (it accepts ${accepted || 'no event'})` };
+  }
+  return { state, found };
+}
+
+/** Whether an event with this label would be taken by the saga as it is now, and if not, what would become of it. */
+export type Acceptance =
+  | { accepted: true }
+  | { accepted: false; outcome: Extract<Outcome, 'unknown-saga' | 'already-exists' | 'already-final' | 'unexpected'>; reason: string };
+
+/**
+ * The question `POST /event` asks with `throwOnUnexpectedEvents`, answered by the same code that
+ * applies events: the creation event is accepted when the saga does not exist yet, any other
+ * label when the saga exists, is not final and its current state has a transition for it. The
+ * payload is not looked at: a payload the transition's schema refuses is accepted here and
+ * recorded as `rejected` when applied.
+ */
+export function acceptance(def: CompiledDefinition, sagaId: string, saga: SagaDocument | undefined, label: string): Acceptance {
+  if (label === def.creationEvent) {
+    return saga === undefined ? { accepted: true } : { accepted: false, outcome: 'already-exists', reason: `saga "${sagaId}" already exists (state "${saga.currentState}")` };
+  }
+  if (saga === undefined) return { accepted: false, outcome: 'unknown-saga', reason: `saga "${sagaId}" does not exist` };
+  if (saga.isFinal) return { accepted: false, outcome: 'already-final', reason: finalReason(saga) };
+  const taken = transitionFor(def, saga, label);
+  return 'unexpected' in taken ? { accepted: false, outcome: 'unexpected', reason: taken.unexpected } : { accepted: true };
+}
+
+function finalReason(saga: SagaDocument): string {
+  return `saga is in final state "${saga.currentState}", which accepts no events`;
 }
 
 function cancelFromEvent(def: CompiledDefinition, stored: SagaDocument | undefined, input: EventInput): TransitionResult {

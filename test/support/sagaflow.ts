@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { parseSagaConfig } from '../../src/definition/parse.ts';
+import type { Clock } from '../../src/engine/clock.ts';
 import type { KafkaProtocol, SagaConfig } from '../../src/definition/types.ts';
 import { createProcessorCodec } from '../../src/kafka/codec-factory.ts';
 import type { ProcessorCodec } from '../../src/kafka/codec.ts';
@@ -89,6 +90,8 @@ export async function startTestInstance(
     stateDir?: string;
     partitions?: number;
     beforeCommit?: (partitions: number[]) => Promise<void> | void;
+    /** The processor's clock (see startInstance). */
+    clock?: Clock;
     client?: string;
     /** More environment variables for the instance, e.g. SAGAFLOW_ADMIN_TOKEN, SAGAFLOW_REST_*, KAFKA_BROKERS. */
     env?: Record<string, string>;
@@ -112,6 +115,7 @@ export async function startTestInstance(
     config,
     logger: quietLogger,
     ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   let stopped = false;
   const wrapped: Instance = {

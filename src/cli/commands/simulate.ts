@@ -14,18 +14,20 @@ export const SIMULATION_EPOCH = Date.UTC(2024, 0, 1);
 const usage = `Usage: sagaflow simulate <saga.json> [--events <file.jsonl>] [--seed <N>]
 
 Runs events through the saga state machine in memory: no Kafka, no database, no secrets.
-Reads JSON lines from --events, or from stdin when omitted:
-  {"create": {"sagaId"?, "associatedEntityId", "metadata"?}}      create a saga
-  {"sagaId", "messageLabel", "messagePayload"?, "eventId"?}        deliver an event
+Each line stands for what a running instance receives, and goes through the engine's own
+ingress and transition code. Reads JSON lines from --events, or from stdin when omitted:
+  {"create": {"sagaId"?, "associatedEntityId", "metadata"}}       the record POST /saga produces
+  {"sagaId", "messageLabel", "messagePayload"?, "eventId"?}        a record on the events topic
   {"associatedEntityId", "messageLabel", ...}                      ... to that entity's latest saga
-  {"key": "<sagaId>", "value": {"messageLabel", "messagePayload"}} the POST /event body
+  {"key": "<sagaId>", "value": {"messageLabel", "messagePayload"}} a POST /event body
   {"advance": "30s"}                                               move the virtual clock on
 Timers (state timeouts, command retries, the saga deadline) run in virtual time: before each
 line, every timer due by then fires, soonest first, with a result line of its own.
-Prints one JSON line per input line (line, sagaId, event, outcome, state, commands, reason),
-then one summary line per saga; a command built by a hook shows its payload. Hooks run in
-their sandbox, with the line's timestamp as their clock. Exits 1 when an input line cannot
-be understood.
+Prints one JSON line per input line (line, sagaId, event, outcome, deadLetter, state,
+commands, reason), then one summary line per saga; a command built by a hook shows its
+payload. deadLetter is the code the engine gives a record it sends to the dead-letter topic;
+outcome "refused" is a POST /event body the API refuses. Hooks run in their sandbox, with the
+line's timestamp as their clock. Exits 1 when an input line cannot be understood.
 
 Options:
   --events <file>  JSONL input (default: stdin)

@@ -8,8 +8,34 @@ interface Summary {
   sagaId: string;
   state: string;
   isFinal: boolean;
+  revision: number;
   path: string[];
+  ignoredEvents: number;
   metadata: Record<string, unknown>;
+}
+
+interface Result {
+  line: number;
+  sagaId?: string;
+  outcome: string;
+  deadLetter?: string;
+  reason?: string;
+}
+
+/**
+ * Written by hand, not from expected.jsonl: each saga's state, revision and number of
+ * ignored events, so regenerating expected.jsonl cannot quietly redefine them.
+ */
+function sagaTable(summaries: Map<string, Summary>): [string, string, number, number][] {
+  return [...summaries.values()].map((s) => [s.sagaId, s.state, s.revision, s.ignoredEvents]);
+}
+
+/** Every input line that did not simply apply: line, saga, outcome, dead-letter code, reason. */
+function notApplied(lines: string[]): [number, string | undefined, string, string | undefined, string | undefined][] {
+  return lines
+    .map((l) => JSON.parse(l) as Partial<Result> & { summary?: true; timer?: unknown })
+    .filter((r): r is Result => r.summary !== true && r.timer === undefined && !['applied', 'created'].includes(r.outcome ?? ''))
+    .map((r) => [r.line, r.sagaId, r.outcome, r.deadLetter, r.reason]);
 }
 
 function expected(example: string): string[] {
@@ -42,6 +68,18 @@ describe('sagaflow simulate on the examples', () => {
       'created', 'applied', 'duplicate', 'unexpected', 'applied', 'already-final',
       'created', 'applied', 'created', 'applied', 'applied', 'unknown-saga',
     ]);
+    expect(sagaTable(summaries)).toEqual([
+      // created, validationOK, (duplicate: no change), validationKO ignored, checkOK, checkKO ignored
+      ['reservation-1', 'reservationConfirmed', 5, 2],
+      ['reservation-2', 'reservationFailed', 2, 0],
+      ['reservation-3', 'reservationFailed', 3, 0],
+    ]);
+    expect(notApplied(lines)).toEqual([
+      [3, 'reservation-1', 'duplicate', 'SAGAFLOW_DUPLICATE_EVENT', 'event "validationOK" with eventId "evt-1" was already processed'],
+      [4, 'reservation-1', 'unexpected', undefined, 'state "reservationValidated" has no transition for event "validationKO" (it accepts "checkOK", "checkKO")'],
+      [6, 'reservation-1', 'already-final', undefined, 'saga is in final state "reservationConfirmed", which accepts no events'],
+      [12, 'reservation-404', 'unknown-saga', 'SAGAFLOW_UNKNOWN_SAGA', 'saga "reservation-404" does not exist'],
+    ]);
   });
 
   it('order: happy path, refund and release compensations, validation rejections; deep-merged metadata', async () => {
@@ -54,6 +92,18 @@ describe('sagaflow simulate on the examples', () => {
     expect(summaries.get('order-1001')?.metadata.order).toEqual({ id: '1001', items: [{ sku: 'BOOK-1', qty: 2 }], total: 39.8, deliveredAt: '2024-01-03' });
     const rejected = lines.map((l) => JSON.parse(l) as { outcome?: string; line?: number }).filter((r) => r.outcome === 'rejected');
     expect(rejected.map((r) => r.line)).toEqual([3, 14]);
+    expect(sagaTable(summaries)).toEqual([
+      ['order-1001', 'orderCompleted', 5, 1],
+      ['order-1002', 'orderCancelled', 6, 0],
+      ['order-1003', 'orderCancelled', 5, 1],
+      ['order-1004', 'orderRejected', 3, 1],
+    ]);
+    expect(notApplied(lines).map(([line, sagaId, outcome, deadLetter, reason]) => [line, sagaId, outcome, deadLetter, reason?.split(':')[0]])).toEqual([
+      [3, 'order-1001', 'rejected', undefined, 'payload of event "paymentCharged" does not match the payloadValidationSchema of the transition "stockReserved" -> "shipping"'],
+      [5, 'order-1001', 'duplicate', 'SAGAFLOW_DUPLICATE_EVENT', 'event "paymentCharged" with eventId "1001-c" was already processed'],
+      [14, 'order-1003', 'rejected', undefined, 'payload of event "stockReserved" does not match the payloadValidationSchema of the transition "orderCreated" -> "stockReserved"'],
+      [20, 'order-1004', 'already-final', undefined, 'saga is in final state "orderRejected", which accepts no events'],
+    ]);
   });
 
   it('car-dealer: 13 states, negotiation loop, factory order, compensation, a generated sagaId', async () => {
@@ -66,6 +116,18 @@ describe('sagaflow simulate on the examples', () => {
     const generated = [...summaries.values()].find((s) => s.sagaId.startsWith('saga-'));
     expect(generated?.state).toBe('requestCancelled');
     expect(summaries.size).toBe(4);
+    expect(sagaTable(summaries).map(([id, ...rest]) => [id.startsWith('saga-') ? 'generated' : id, ...rest])).toEqual([
+      ['deal-1', 'saleCompleted', 15, 1],
+      ['deal-2', 'requestCancelled', 7, 1],
+      ['deal-3', 'requestCancelled', 10, 1],
+      ['generated', 'requestCancelled', 3, 0],
+    ]);
+    expect(notApplied(lines).map(([line, sagaId, outcome, deadLetter, reason]) => [line, sagaId, outcome, deadLetter, reason?.split(':')[0]])).toEqual([
+      [7, 'deal-1', 'rejected', undefined, 'payload of event "quoteReady" does not match the payloadValidationSchema of the transition "quotePreparation" -> "quoteSent"'],
+      [21, 'deal-2', 'rejected', undefined, 'payload of event "financingApproved" does not match the payloadValidationSchema of the transition "financingCheck" -> "contractSigning"'],
+      [30, 'deal-3', 'duplicate', 'SAGAFLOW_DUPLICATE_EVENT', 'event "contractSigned" with eventId "d3-6" was already processed'],
+      [32, 'deal-3', 'unexpected', undefined, 'state "contractCancellation" has no transition for event "carHandedOver" (it accepts "contractCancelled")'],
+    ]);
   });
 
   it('invoice: hooks in plain and base64 shape the commands, a lodash customizer appends arrays, failing hooks hold the saga', async () => {
@@ -94,6 +156,15 @@ describe('sagaflow simulate on the examples', () => {
     // The failed event's eventId is not remembered: sent again with a good payload, it applies.
     expect(results[9]).toMatchObject({ line: 10, outcome: 'applied', state: 'invoicePaid' });
     expect(summaries.get('invoice-3')).toMatchObject({ state: 'invoicePaid', ignoredEvents: 1, metadata: { payment: { amount: 15 } } });
+    expect(sagaTable(summaries)).toEqual([
+      ['invoice-1', 'invoicePaid', 5, 0],
+      ['invoice-3', 'invoicePaid', 4, 1],
+    ]);
+    // The creation whose hook failed is the engine's dead letter; the event whose hook failed is recorded in the saga.
+    expect(notApplied(lines).map(([line, sagaId, outcome, deadLetter]) => [line, sagaId, outcome, deadLetter])).toEqual([
+      [6, 'invoice-2', 'hook-failed', 'SAGAFLOW_HOOK_FAILED'],
+      [9, 'invoice-3', 'hook-failed', undefined],
+    ]);
   });
 
   it('payment: command retries with backoff, a state timeout, a timeout that re-enters its state, and the saga deadline, in virtual time', async () => {
@@ -116,10 +187,17 @@ describe('sagaflow simulate on the examples', () => {
     expect(results.find((r) => r.event === 'orderExpired')).toMatchObject({ timer: { kind: 'deadline', dueAt: '2024-01-02T00:00:04.000Z' }, outcome: 'applied', commands: [{ label: 'refundPayment' }] });
     expect(summaries.get('pay-3')?.path).toEqual(['paymentRequested', 'awaitingShipment', 'awaitingShipment', 'awaitingShipment', 'orderExpired']);
     expect(results.at(-4)).toMatchObject({ line: 12, outcome: 'already-final' });
+    // Every fired timer is a revision: pay-3 has 8 of them besides its 3 input lines.
+    expect(sagaTable(summaries)).toEqual([
+      ['pay-1', 'orderShipped', 3, 0],
+      ['pay-2', 'paymentFailed', 4, 0],
+      ['pay-3', 'orderExpired', 11, 1],
+    ]);
+    expect(notApplied(lines)).toEqual([[12, 'pay-3', 'already-final', undefined, 'saga is in final state "orderExpired", which accepts no events']]);
   });
 
   it('is reproducible with --seed and takes random ids without it', async () => {
-    const input = '{"create": {"associatedEntityId": "a"}}\n{"associatedEntityId": "a", "messageLabel": "validationKO"}\n';
+    const input = '{"create": {"associatedEntityId": "a", "metadata": {}}}\n{"associatedEntityId": "a", "messageLabel": "validationKO"}\n';
     const first = await runCli(['simulate', 'examples/reservation/saga.json', '--seed', '3'], { stdin: input });
     const second = await runCli(['simulate', 'examples/reservation/saga.json', '--seed', '3'], { stdin: input });
     expect(first.stdout).toEqual(second.stdout);
@@ -131,20 +209,20 @@ describe('sagaflow simulate on the examples', () => {
   });
 
   it('reads stdin, skips blank lines, reports lines it cannot understand and exits 1', async () => {
-    const input = ['{"create": {"sagaId": "s", "associatedEntityId": "a"}}', '', 'not json', '{"messageLabel": "validationOK"}', '{"sagaId": "s", "messageLabel": "validationOK"}'].join('\n');
+    const input = ['{"create": {"sagaId": "s", "associatedEntityId": "a", "metadata": {}}}', '', 'not json', '{"sagaId": "s"}', '{"sagaId": "s", "messageLabel": "validationOK"}'].join('\n');
     const run = await runCli(['simulate', 'examples/reservation/saga.json'], { stdin: input });
     expect(run.code).toBe(1);
     expect(run.stdout.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
       { line: 1, sagaId: 's', event: '__created__', outcome: 'created', state: 'reservationCreated', isFinal: false, commands: [{ label: 'validateReservation', channel: 'kafkaChannel', kind: 'main' }] },
       { line: 3, outcome: 'invalid-input', commands: [], reason: 'not a JSON object' },
-      { line: 4, outcome: 'invalid-input', commands: [], reason: 'missing "sagaId" (or "associatedEntityId")' },
+      { line: 4, outcome: 'invalid-input', commands: [], reason: 'missing "messageLabel" (or "create")' },
       { line: 5, sagaId: 's', event: 'validationOK', outcome: 'applied', state: 'reservationValidated', isFinal: false, commands: [{ label: 'checkReservation', channel: 'kafkaChannel', kind: 'main' }] },
       { summary: true, sagaId: 's', associatedEntityId: 'a', state: 'reservationValidated', isFinal: false, revision: 2, path: ['reservationCreated', 'reservationValidated'], ignoredEvents: 0, metadata: {} },
     ]);
   });
 
   it('needs no secrets: the order example runs without its environment variables', async () => {
-    const run = await runCli(['simulate', 'examples/order/saga.json'], { stdin: '{"create": {"sagaId": "o", "associatedEntityId": "c"}}' });
+    const run = await runCli(['simulate', 'examples/order/saga.json'], { stdin: '{"create": {"sagaId": "o", "associatedEntityId": "c", "metadata": {}}}' });
     expect(run.code).toBe(0);
   });
 
