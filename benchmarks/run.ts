@@ -456,12 +456,12 @@ export function restoreLines(results: (SystemResult | KafkaPerfResult)[]): strin
     if (r.system === 'kafka-perf' || !r.restore) continue;
     const x = r.restore;
     if (x.error) {
-      lines.push(`restore, ${r.system}: failed: ${x.error}`);
+      lines.push(`restore, ${systemLabel(r)}: failed: ${x.error}`);
       continue;
     }
     const per = x.perPartition ? `; per partition as logged: ${fmt(x.perPartition.recordsPerSecondPerPartition)} records/s, slowest of ${x.perPartition.partitions} ${fmt(x.perPartition.slowestMs)} ms` : '';
     lines.push(
-      `restore, ${r.system}: ${fmt(x.changelogRecords)} changelog records, ready after ${fmt(x.readySeconds, 1)} s ` +
+      `restore, ${systemLabel(r)}: ${fmt(x.changelogRecords)} changelog records, ready after ${fmt(x.readySeconds, 1)} s ` +
         `(${fmt(x.restoreSeconds, 1)} s beyond a start on an empty changelog): ${x.recordsPerSecond === null ? 'too small to time' : `${fmt(x.recordsPerSecond)} records/s`}${per}`,
     );
   }
