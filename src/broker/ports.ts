@@ -164,6 +164,12 @@ export interface TopicAdmin {
    * connection drops (confluentinc/librdkafka#4605), so callers that need it use kafkajs.
    */
   groupMembers?(groupId: string): Promise<{ memberId: string; clientId: string; host: string }[]>;
+  /**
+   * Each topic's effective `max.message.bytes` (its own, else the broker's default): the
+   * largest record batch the broker accepts there. Only the kafkajs adapter has it
+   * (librdkafka's binding has no DescribeConfigs); callers on librdkafka ask a kafkajs admin.
+   */
+  maxMessageBytes?(topics: readonly string[]): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
@@ -192,6 +198,11 @@ export type ClientName = 'librdkafka' | 'kafkajs';
 export interface BrokerClient {
   readonly name: ClientName;
   readonly exactlyOnce: 'v1' | 'v2';
+  /**
+   * The largest one-record batch (see recordBatchBytes) the client's producers send; a larger
+   * one is refused before the broker sees it. Absent: only the broker limits records.
+   */
+  readonly maxRecordBytes?: number;
   admin(): Promise<TopicAdmin>;
   groupMember(opts: GroupMemberOptions): GroupMember;
   /** A transactional writer, initialized: earlier writers with this id are fenced and their open transaction ended. */

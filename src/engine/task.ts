@@ -5,7 +5,7 @@ import { isBrokerError } from '../broker/errors.ts';
 import { partitionForKey } from '../broker/murmur2.ts';
 import type { ChangelogReader, GroupMember, TopicAdmin, TxWriter } from '../broker/ports.ts';
 import type { InputRecord, OutputRecord } from '../broker/records.ts';
-import { recordBytes } from '../broker/records.ts';
+import { recordBatchBytes, recordBytes } from '../broker/records.ts';
 import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 import { transition } from '../saga/transition.ts';
 import type { Command, PendingTimer, SagaDocument, TransitionResult } from '../saga/types.ts';
@@ -76,6 +76,12 @@ export interface TaskDeps {
   stillOwned: (partition: number) => Promise<boolean>;
   /** Largest record the task writes (default MAX_RECORD_BYTES). */
   maxRecordBytes?: number;
+  /**
+   * Per output topic, the largest one-record batch (recordBatchBytes) it takes: the smaller of
+   * the topic's `max.message.bytes` and the producer's own cap. Dead letters are cut to fit
+   * theirs, and an event too large for the events topic is not forwarded there.
+   */
+  recordLimits?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -94,6 +100,8 @@ export const DLQ_HEADERS = {
   offset: 'sagaflow-source-offset',
   /** Set when the copied value was cut to fit the broker's limit: the original size in bytes. */
   truncated: 'sagaflow-value-truncated-from',
+  /** Set when even an empty value did not fit: how many of the original headers were left out. */
+  headersDropped: 'sagaflow-headers-dropped',
 } as const;
 
 /** Header of a forwarded event: where it was read first (`topic/partition/offset`). */
@@ -576,19 +584,26 @@ export class PartitionTask {
    * order they reach it.
    */
   private forward(record: InputRecord, home: number): InputOutputs {
-    this.deps.metrics.count('forwarded');
-    return {
-      commands: [],
-      deadLetters: [],
-      forwarded: {
-        topic: this.deps.eventsTopic,
-        partition: home,
-        key: record.key,
-        value: record.value,
-        headers: { ...record.headers, [FORWARDED_HEADER]: `${record.topic}/${record.partition}/${record.offset}` },
-        timestamp: record.timestamp,
-      },
+    const forwarded: OutputRecord = {
+      topic: this.deps.eventsTopic,
+      partition: home,
+      key: record.key,
+      value: record.value,
+      headers: { ...record.headers, [FORWARDED_HEADER]: `${record.topic}/${record.partition}/${record.offset}` },
+      timestamp: record.timestamp,
     };
+    // An input topic may take larger records than the events topic: a copy the broker refuses
+    // would fail the transaction on every retry and stall the partition.
+    const limit = this.deps.recordLimits?.get(this.deps.eventsTopic);
+    const bytes = recordBatchBytes(forwarded);
+    if (limit !== undefined && bytes > limit) {
+      return this.deadLetter(record, {
+        code: 'SAGAFLOW_EVENT_TOO_LARGE',
+        reason: `the event (${bytes} bytes as a record) is larger than the events topic "${this.deps.eventsTopic}" accepts (${limit} bytes), so it cannot be moved to its saga's partition; it is not applied (send smaller events, or raise the events topic's max.message.bytes)`,
+      });
+    }
+    this.deps.metrics.count('forwarded');
+    return { commands: [], deadLetters: [], forwarded };
   }
 
   /**
@@ -606,19 +621,12 @@ export class PartitionTask {
       [DLQ_HEADERS.partition]: String(record.partition),
       [DLQ_HEADERS.offset]: record.offset.toString(),
     };
-    const limit = this.deps.maxRecordBytes ?? MAX_RECORD_BYTES;
-    const headerBytes = Object.entries(headers).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : v.length) + 8, 0);
-    let value = record.value;
-    const room = limit - headerBytes - (record.key?.length ?? 0);
-    if (value !== null && value.length > room) {
-      headers[DLQ_HEADERS.truncated] = String(value.length);
-      value = value.subarray(0, Math.max(0, room - 32));
-    }
     const { topic, partitions } = this.deps.deadLetterTopic;
+    const fitted = fitDeadLetter({ key: record.key, value: record.value, headers }, this.deps.recordLimits?.get(topic) ?? this.deps.maxRecordBytes ?? MAX_RECORD_BYTES);
     const partition = record.key && record.key.length > 0 ? partitionForKey(record.key, partitions) : this.deps.partition % partitions;
     this.deps.metrics.count(code);
     this.log.warn({ offset: record.offset.toString(), code, reason }, 'event sent to the dead-letter topic');
-    return { commands: [], deadLetters: [{ topic, partition, key: record.key, value, headers }] };
+    return { commands: [], deadLetters: [{ topic, partition, key: record.key, value: fitted.value, headers: fitted.headers }] };
   }
 
   private async encodeCommand(command: Command): Promise<OutputRecord> {
@@ -662,4 +670,27 @@ export class PartitionTask {
     this.store = undefined;
     await s?.close().catch(() => undefined);
   }
+}
+
+/**
+ * Cuts a dead letter to `limit` bytes as a one-record batch: the value first (the header
+ * says from what size), then, when even an empty value is too large, the copied original
+ * headers (another header says how many). sagaflow's own headers and the key are kept: they
+ * say what the record was and where to find the original.
+ */
+export function fitDeadLetter(
+  record: { key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer | string> },
+  limit: number,
+): { value: Buffer | null; headers: Record<string, Buffer | string> } {
+  let { value, headers } = record;
+  const over = () => recordBatchBytes({ key: record.key, value, headers }) - limit;
+  if (value === null || over() <= 0) return { value, headers };
+  headers = { ...headers, [DLQ_HEADERS.truncated]: String(value.length) };
+  value = value.subarray(0, Math.max(0, value.length - over()));
+  if (over() <= 0) return { value, headers };
+  const own = new Set<string>(Object.values(DLQ_HEADERS));
+  const kept = Object.fromEntries(Object.entries(headers).filter(([k]) => own.has(k)));
+  kept[DLQ_HEADERS.headersDropped] = String(Object.keys(headers).length - Object.keys(kept).length);
+  headers = kept;
+  return { value, headers };
 }

@@ -15,7 +15,7 @@ import { buildHttpApp } from '../http/app.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { createProcessorCodec } from '../kafka/codec-factory.ts';
 import { produceError } from '../kafka/produce-errors.ts';
-import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName } from '../kafka/topics.ts';
+import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName, recordLimits } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
@@ -26,6 +26,7 @@ import { Dispatcher } from '../outbox/dispatcher.ts';
 import { hasPersistency, startProjection } from '../projection/run.ts';
 import type { ProjectionHandle } from '../projection/run.ts';
 import type { RuntimeEnv } from './env.ts';
+import { KafkajsTopicAdmin } from '../adapters/kafkajs/admin.ts';
 import { KafkajsDeadLetterStore } from '../adapters/kafkajs/dead-letters.ts';
 import { classifyKafkajsError } from '../adapters/kafkajs/errors.ts';
 import { kafkajsClient } from '../adapters/kafkajs/logging.ts';
@@ -138,6 +139,15 @@ export async function startInstance(opts: {
       logger,
       replicationFactor: env.replicationFactor ?? -1,
     });
+    // Dead letters are cut to what their topic takes, and events too large for the events topic
+    // are not forwarded there; without DescribeConfigs (an ACL) only the producer's cap is known.
+    const limited = [topics.events, topics.deadLetter];
+    const limitsAdmin = kafkaAdmin.maxMessageBytes ? kafkaAdmin : new KafkajsTopicAdmin(consoleAdmin);
+    const topicMaxBytes = await limitsAdmin.maxMessageBytes?.(limited).catch((err: unknown) => {
+      logger.warn({ err, topics: limited }, 'the topics\' max.message.bytes cannot be read; dead letters are cut to the producer\'s limit only');
+      return new Map<string, number>();
+    });
+    const limits = recordLimits(limited, topicMaxBytes ?? new Map(), kafka.maxRecordBytes);
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
@@ -158,6 +168,7 @@ export async function startInstance(opts: {
       logger,
       ...(env.commitIntervalMs === undefined ? {} : { commitIntervalMs: env.commitIntervalMs }),
       ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
+      recordLimits: limits,
     });
     const ingress = await kafka.producer().catch((err: unknown) => {
       throw kafkaStartError(err, channelPath, secrets);
@@ -182,6 +193,7 @@ export async function startInstance(opts: {
         outboxTopic: topics.outbox,
         eventsTopic: topics.events,
         deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
+        ...(limits.has(topics.deadLetter) ? { deadLetterMaxBytes: limits.get(topics.deadLetter) } : {}),
         channels: layout.restChannels,
         codec,
         producer: ingress,

@@ -74,6 +74,15 @@ export function reservationConfig(
   return parsed.config;
 }
 
+/** The tutorial saga with a second input topic on its kafka channel, as Flow Manager's own Kafka example lists two. */
+export function twoInputTopicsConfig(flow: FlowTopics, second: string): SagaConfig {
+  return reservationConfig(flow, 'json', {}, (raw) => {
+    const channel = (raw as unknown as { communicationProtocols: { configurations: { inputTopics: string[] } }[] }).communicationProtocols[0];
+    if (!channel) throw new Error('the reservation example changed');
+    channel.configurations.inputTopics = [flow.events, second];
+  });
+}
+
 export const quietLogger = pino({ level: process.env.SAGAFLOW_TEST_LOG_LEVEL ?? 'warn' });
 
 export function tempStateDir(): string {

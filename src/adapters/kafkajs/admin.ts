@@ -1,3 +1,4 @@
+import { ConfigResourceTypes } from 'kafkajs';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { TopicAdmin, TopicSpec } from '../../broker/ports.ts';
 import { kafkajsCall } from './errors.ts';
@@ -58,6 +59,22 @@ export class KafkajsTopicAdmin implements TopicAdmin {
     return kafkajsCall(async () => {
       const { groups } = await this.admin.describeGroups([groupId]);
       return (groups[0]?.members ?? []).map((m) => ({ memberId: m.memberId, clientId: m.clientId, host: m.clientHost }));
+    });
+  }
+
+  maxMessageBytes(topics: readonly string[]): Promise<Map<string, number>> {
+    return kafkajsCall(async () => {
+      const out = new Map<string, number>();
+      if (topics.length === 0) return out;
+      const { resources } = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+      });
+      for (const r of resources) {
+        const value = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+        if (r.errorCode === 0 && Number.isFinite(value) && value > 0) out.set(r.resourceName, value);
+      }
+      return out;
     });
   }
 
