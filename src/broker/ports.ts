@@ -155,6 +155,14 @@ export interface TopicAdmin {
   deleteTopics(topics: readonly string[]): Promise<void>;
   /** First offset and read_committed end (last stable offset) of each partition. */
   watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>>;
+  /**
+   * The log end of each partition (read_uncommitted high watermark), past records of open
+   * transactions. Only the librdkafka adapter has it (kafkajs lists read_committed only), and
+   * only exactly-once v2 needs it: another instance's open transaction can hold the stable end
+   * behind what this one committed. Under v1 the fence ends the previous owner's transaction
+   * before a task restores, so the stable end is the log end.
+   */
+  logEndOffsets?(topic: string): Promise<Map<number, bigint>>;
   /** A group's committed positions on a topic (partitions without one are absent). */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
   deleteGroups(groupIds: readonly string[]): Promise<void>;

@@ -253,18 +253,28 @@ export class PartitionTask {
   /**
    * Brings the store up to the changelog's end. Marker present: replay from marker + 1. No
    * marker (new store, or one of another format): wipe and replay everything. A marker at or
-   * past the changelog's end (the topic was recreated or truncated) names a position that no
-   * longer exists: wipe and replay everything too, or stale sagas would stay.
+   * past the log's end (the topic was recreated or truncated) names a position that no longer
+   * exists, and one before the log's start leaves a gap whose records (tombstones included)
+   * are gone: wipe and replay everything too, or stale sagas would stay. A marker between the
+   * stable end and the log end is kept: another instance's open transaction holds the stable
+   * end back, and the store already reflects what was committed after it.
    */
   private async restore(store: TaskStore): Promise<void> {
-    const { changelogTopic, partition } = this.deps;
+    const { changelogTopic, partition, admin } = this.deps;
     let marker = await store.readChangelogMarker();
     if (marker !== undefined) {
-      const ends = (await this.deps.admin.watermarks(changelogTopic)).get(partition);
-      if (ends && marker >= ends.high) {
-        this.log.warn({ marker: marker.toString(), end: ends.high.toString() }, 'store marker beyond the changelog end (topic recreated or truncated); wiping and restoring from the start');
+      const ends = (await admin.watermarks(changelogTopic)).get(partition) ?? { low: 0n, high: 0n };
+      const logEnd = admin.logEndOffsets ? ((await admin.logEndOffsets(changelogTopic)).get(partition) ?? ends.high) : ends.high;
+      const at = { marker: marker.toString(), start: ends.low.toString(), end: logEnd.toString() };
+      if (marker >= logEnd) {
+        this.log.warn(at, 'store marker beyond the changelog end (topic recreated or truncated); wiping and restoring from the start');
+        marker = undefined;
+      } else if (marker + 1n < ends.low) {
+        this.log.warn(at, 'store marker before the changelog start (records deleted); wiping and restoring from the start');
         marker = undefined;
       }
+    } else {
+      this.log.info('no store marker of this format; restoring from the start');
     }
     if (marker === undefined) await store.wipe();
     const restored = await this.deps.changelogReader.readPartition(changelogTopic, partition, marker, async (records) => {

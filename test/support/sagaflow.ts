@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
+import type { Logger } from 'pino';
 import { parseSagaConfig } from '../../src/definition/parse.ts';
 import type { KafkaProtocol, SagaConfig } from '../../src/definition/types.ts';
 import { createProcessorCodec } from '../../src/kafka/codec-factory.ts';
@@ -101,6 +102,8 @@ export async function startTestInstance(
     client?: string;
     /** More environment variables for the instance, e.g. SAGAFLOW_ADMIN_TOKEN, SAGAFLOW_REST_*, KAFKA_BROKERS. */
     env?: Record<string, string>;
+    /** Where the instance logs (default: warnings and errors only, to the console). */
+    logger?: Logger;
   } = {},
 ): Promise<Instance> {
   const env = readRuntimeEnv(
@@ -119,7 +122,7 @@ export async function startTestInstance(
   const instance = await startInstance({
     env,
     config,
-    logger: quietLogger,
+    logger: opts.logger ?? quietLogger,
     ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
   });
   let stopped = false;

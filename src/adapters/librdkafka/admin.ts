@@ -111,6 +111,20 @@ export class LibrdkafkaTopicAdmin implements TopicAdmin {
     return out;
   }
 
+  async logEndOffsets(topic: string): Promise<Map<number, bigint>> {
+    const n = (await this.partitionCounts([topic])).get(topic) ?? 0;
+    if (n === 0) return new Map();
+    const { OffsetSpec, IsolationLevel } = rdkafka();
+    const ends = await rdCall<{ partition: number; offset: number }[]>((cb) =>
+      this.admin.listOffsets(
+        Array.from({ length: n }, (_, partition) => ({ topic, partition, offset: OffsetSpec.LATEST })),
+        { timeout: TIMEOUT_MS, isolationLevel: IsolationLevel.READ_UNCOMMITTED },
+        cb,
+      ),
+    );
+    return new Map(ends.map((e) => [e.partition, BigInt(e.offset)]));
+  }
+
   /**
    * Read with a consumer of that group that never subscribes (so never joins it), not with
    * ListConsumerGroupOffsets: librdkafka 2.15's coordinator-routed admin requests can abort the
