@@ -257,14 +257,15 @@ export class PartitionTask {
    * exists, and one before the log's start leaves a gap whose records (tombstones included)
    * are gone: wipe and replay everything too, or stale sagas would stay. A marker between the
    * stable end and the log end is kept: another instance's open transaction holds the stable
-   * end back, and the store already reflects what was committed after it.
+   * end back, and the store already reflects what was committed after it. Either way the
+   * replay goes on to the log end seen at the start, once no open transaction hides it.
    */
   private async restore(store: TaskStore): Promise<void> {
     const { changelogTopic, partition, admin } = this.deps;
     let marker = await store.readChangelogMarker();
+    const ends = (await admin.watermarks(changelogTopic)).get(partition) ?? { low: 0n, high: 0n };
+    const logEnd = admin.logEndOffsets ? ((await admin.logEndOffsets(changelogTopic)).get(partition) ?? ends.high) : ends.high;
     if (marker !== undefined) {
-      const ends = (await admin.watermarks(changelogTopic)).get(partition) ?? { low: 0n, high: 0n };
-      const logEnd = admin.logEndOffsets ? ((await admin.logEndOffsets(changelogTopic)).get(partition) ?? ends.high) : ends.high;
       const at = { marker: marker.toString(), start: ends.low.toString(), end: logEnd.toString() };
       if (marker >= logEnd) {
         this.log.warn(at, 'store marker beyond the changelog end (topic recreated or truncated); wiping and restoring from the start');
@@ -277,21 +278,37 @@ export class PartitionTask {
       this.log.info('no store marker of this format; restoring from the start');
     }
     if (marker === undefined) await store.wipe();
-    const restored = await this.deps.changelogReader.readPartition(changelogTopic, partition, marker, async (records) => {
-      const decoded: { key: string; value: SagaDocument | null }[] = [];
-      for (const r of records) {
-        if (r.key === null) continue;
-        decoded.push({ key: r.key.toString('utf8'), value: r.value === null ? null : await this.deps.codec.decodeSaga(changelogTopic, r.value) });
+    const began = this.deps.clock.now();
+    let records = 0;
+    let after = marker;
+    let warnedAt: number | undefined;
+    // Read to the log end seen now, not to the stable end: an open transaction (a former
+    // owner's, not aborted yet) hides what was committed after it, and a store restored
+    // without it would go on from older sagas. Its end is waited for (it commits, aborts or
+    // times out); the partition stays paused meanwhile.
+    for (;;) {
+      const restored = await this.deps.changelogReader.readPartition(changelogTopic, partition, after, async (batch) => {
+        const decoded: { key: string; value: SagaDocument | null }[] = [];
+        for (const r of batch) {
+          if (r.key === null) continue;
+          decoded.push({ key: r.key.toString('utf8'), value: r.value === null ? null : await this.deps.codec.decodeSaga(changelogTopic, r.value) });
+        }
+        const last = batch[batch.length - 1]?.offset;
+        if (last !== undefined) await store.applyRestored(decoded, last);
+      });
+      records += restored.records;
+      after = restored.lastOffset ?? after;
+      if (restored.end >= logEnd || this.isClosed()) break;
+      if (warnedAt === undefined || this.deps.clock.now() - warnedAt >= 10_000) {
+        this.log.warn({ stableEnd: restored.end.toString(), logEnd: logEnd.toString() }, 'an open transaction on the changelog hides what follows it; waiting for it to end before the partition is ready');
+        warnedAt = this.deps.clock.now();
       }
-      const last = records[records.length - 1]?.offset;
-      if (last !== undefined) await store.applyRestored(decoded, last);
-    });
-    const seconds = Math.max(restored.durationMs, 1) / 1000;
-    this.log.info(
-      { records: restored.records, durationMs: restored.durationMs, recordsPerSecond: Math.round(restored.records / seconds) },
-      'partition restored',
-    );
-    this.deps.metrics.restoredRecords += restored.records;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const durationMs = this.deps.clock.now() - began;
+    const seconds = Math.max(durationMs, 1) / 1000;
+    this.log.info({ records, durationMs, recordsPerSecond: Math.round(records / seconds) }, 'partition restored');
+    this.deps.metrics.restoredRecords += records;
   }
 
   /** Processes fetched records of this partition (records of another epoch or already seen are skipped). */

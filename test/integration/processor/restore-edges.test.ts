@@ -42,7 +42,7 @@ async function status(url: string, sagaId: string): Promise<number> {
 // Each restore path of a task on the real broker, one partition, with the store of one state
 // directory carried between instances and the changelog topic changed by hand between them.
 describe('restore edge cases', () => {
-  it('a marker partway, an aborted transaction, an open one, a store of another format, a marker beyond a recreated changelog and one before the log start', { timeout: 240_000 }, async () => {
+  it('a marker partway, an aborted transaction, an open one (kept store, restore waits), a store of another format, a marker beyond a recreated changelog and one before the log start', { timeout: 240_000 }, async () => {
     const flow = uniqueFlow('restore-edges');
     const config = reservationConfig(flow);
     const codec = await codecFor(config);
@@ -101,20 +101,26 @@ describe('restore edge cases', () => {
     // Another writer's open transaction holds the stable end back (exactly-once v2: a former
     // owner's transaction that the group generation fences but nothing has aborted yet), and
     // this instance commits after it: its marker is past the stable end but not past the log.
-    // A restart keeps the store; wiping it would restore only up to the stable end and lose s3's
-    // committed change.
-    const open = await producer.transaction();
-    await open.send({ topic: changelog, messages: [{ key: 'phantom', value: await codec.encodeSaga(changelog, { ...s4Created, sagaId: 'phantom' }) }] });
+    // A restart keeps the store (wiping it restored only up to the stable end and lost s3's
+    // committed change), and is not ready until the open transaction ends: what it hides
+    // could be another owner's commits.
     const held = await start(dirA);
     expect(held.instance.processor.metrics.restoredRecords).toBe(0);
+    const open = await producer.transaction();
+    await open.send({ topic: changelog, messages: [{ key: 'phantom', value: await codec.encodeSaga(changelog, { ...s4Created, sagaId: 'phantom' }) }] });
     await post(held.instance.url, '/event', { key: s3, value: { messageLabel: 'checkKO', messagePayload: {} } });
     const s3Failed = await sagaAt(held.instance.url, s3, 'reservationFailed');
     await held.instance.stop();
-    const again = await start(dirA);
-    expect(again.messages().filter((m) => m.msg.includes('wiping'))).toEqual([]);
-    expect(((await (await fetch(`${again.instance.url}/saga/${s3}`)).json()) as SagaDocument).revision).toBe(s3Failed.revision);
-    await again.instance.stop();
+    const { logger, messages } = capturedLogger();
+    const starting = startTestInstance(config, { stateDir: dirA, partitions: 1, logger, client: 'librdkafka' });
+    await waitFor(() => messages().some((m) => m.msg.startsWith('an open transaction on the changelog hides what follows it')), { timeoutMs: 30_000, description: 'the restore waits for the open transaction' });
+    const again = await starting;
+    expect((await fetch(`${again.url}/-/ready`)).status).toBe(503);
     await open.abort();
+    await waitFor(async () => (await fetch(`${again.url}/-/ready`)).status === 200, { timeoutMs: 30_000, description: 'ready once the transaction ended' });
+    expect(messages().filter((m) => m.msg.includes('wiping'))).toEqual([]);
+    expect(((await (await fetch(`${again.url}/saga/${s3}`)).json()) as SagaDocument).revision).toBe(s3Failed.revision);
+    await again.stop();
 
     // A store of another format (a marker written by another layout version) beside a document
     // the changelog does not have: wiped, and all 9 committed records restored.
