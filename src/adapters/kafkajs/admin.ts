@@ -1,4 +1,6 @@
-import { ConfigResourceTypes } from 'kafkajs';
+// kafkajs is CommonJS: Node's named-export detection misses ConfigResourceTypes, so it is
+// read from the default export (a named import works under vitest only).
+import kafkajs from 'kafkajs';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { TopicAdmin, TopicSpec } from '../../broker/ports.ts';
 import { kafkajsCall } from './errors.ts';
@@ -68,7 +70,7 @@ export class KafkajsTopicAdmin implements TopicAdmin {
       if (topics.length === 0) return out;
       const { resources } = await this.admin.describeConfigs({
         includeSynonyms: false,
-        resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+        resources: topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
       });
       for (const r of resources) {
         const value = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { ConfigResourceTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { SagaDocument } from '../../../src/saga/types.ts';
@@ -164,7 +164,7 @@ describe('restore edge cases', () => {
     // a delete policy too, or records deleted by an operator): the marker is before the log
     // start, and what the deleted records said (a tombstone, say) is lost to a replay from there.
     await handWrite(changelog, [{ ...s2Validated, currentState: 'reservationFailed', isFinal: true, revision: 99 }], 'commit');
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: changelog, configEntries: [{ name: 'cleanup.policy', value: 'compact,delete' }] }] });
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: changelog, configEntries: [{ name: 'cleanup.policy', value: 'compact,delete' }] }] });
     await admin.fetchTopicMetadata({ topics: [changelog] });
     await admin.deleteTopicRecords({ topic: changelog, partitions: [{ partition: 0, offset: '-1' }] });
     const gap = await start(dirA);
