@@ -1,4 +1,4 @@
-import type { BrokerClient, BrokerClientConfig, ClientName } from '../broker/ports.ts';
+import type { BrokerClient, BrokerClientConfig, ClientName, TopicAdmin } from '../broker/ports.ts';
 
 export const CLIENT_NAMES: readonly ClientName[] = ['librdkafka', 'kafkajs'];
 
@@ -13,4 +13,25 @@ export async function createBrokerClient(name: ClientName, config: BrokerClientC
   }
   const { LibrdkafkaBrokerClient } = await import('./librdkafka/client.ts');
   return new LibrdkafkaBrokerClient(config);
+}
+
+/**
+ * The topics' `max.message.bytes` (DescribeConfigs). librdkafka's binding has no
+ * DescribeConfigs, so a client without it asks through a short-lived kafkajs admin, which
+ * reads a broker config and never the group coordinator.
+ */
+export async function readMaxMessageBytes(admin: TopicAdmin, config: BrokerClientConfig, topics: readonly string[]): Promise<Map<string, number>> {
+  if (admin.maxMessageBytes) return admin.maxMessageBytes(topics);
+  const { KafkajsBrokerClient } = await import('./kafkajs/client.ts');
+  const other = new KafkajsBrokerClient(config);
+  try {
+    const configs = await other.admin();
+    try {
+      return (await configs.maxMessageBytes?.(topics)) ?? new Map();
+    } finally {
+      await configs.close().catch(() => undefined);
+    }
+  } finally {
+    await other.close().catch(() => undefined);
+  }
 }

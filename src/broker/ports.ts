@@ -166,6 +166,14 @@ export interface TopicAdmin {
    * late. Answered by the partition leaders, not the group coordinator.
    */
   offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>>;
+  /**
+   * The log end of each partition (read_uncommitted high watermark), past records of open
+   * transactions. Only the librdkafka adapter has it (kafkajs lists read_committed only), and
+   * only exactly-once v2 needs it: another instance's open transaction can hold the stable end
+   * behind what this one committed. Under v1 the fence ends the previous owner's transaction
+   * before a task restores, so the stable end is the log end.
+   */
+  logEndOffsets?(topic: string): Promise<Map<number, bigint>>;
   /** A group's committed positions on a topic (partitions without one are absent). */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
   deleteGroups(groupIds: readonly string[]): Promise<void>;
@@ -175,6 +183,12 @@ export interface TopicAdmin {
    * connection drops (confluentinc/librdkafka#4605), so callers that need it use kafkajs.
    */
   groupMembers?(groupId: string): Promise<{ memberId: string; clientId: string; host: string }[]>;
+  /**
+   * Each topic's effective `max.message.bytes` (its own, else the broker's default): the
+   * largest record batch the broker accepts there. Only the kafkajs adapter has it
+   * (librdkafka's binding has no DescribeConfigs); callers on librdkafka ask a kafkajs admin.
+   */
+  maxMessageBytes?(topics: readonly string[]): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
@@ -203,6 +217,11 @@ export type ClientName = 'librdkafka' | 'kafkajs';
 export interface BrokerClient {
   readonly name: ClientName;
   readonly exactlyOnce: 'v1' | 'v2';
+  /**
+   * The largest one-record batch (see recordBatchBytes) the client's producers send; a larger
+   * one is refused before the broker sees it. Absent: only the broker limits records.
+   */
+  readonly maxRecordBytes?: number;
   admin(): Promise<TopicAdmin>;
   groupMember(opts: GroupMemberOptions): GroupMember;
   /** A transactional writer, initialized: earlier writers with this id are fenced and their open transaction ended. */

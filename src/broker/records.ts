@@ -37,6 +37,20 @@ export function recordBytes(record: Pick<OutputRecord, 'key' | 'value'>): number
   return size(record.key) + size(record.value);
 }
 
+/**
+ * Upper bound of the bytes a batch holding only this record takes on the wire (record batch v2):
+ * what the broker compares with the topic's `max.message.bytes`, and librdkafka with its
+ * `message.max.bytes`. 61 bytes of batch header, at most 36 of record framing (length,
+ * attributes, timestamp and offset deltas, key and value lengths, header count), and per
+ * header its two lengths (varints of at most 5 bytes each).
+ */
+export function recordBatchBytes(record: Pick<OutputRecord, 'key' | 'value' | 'headers'>): number {
+  const size = (v: Buffer | string | null) => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+  let n = 61 + 36 + recordBytes(record);
+  for (const [k, v] of Object.entries(record.headers ?? {})) n += 10 + Buffer.byteLength(k) + size(v);
+  return n;
+}
+
 export function headersToStrings(headers: RecordHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) out[k] = v.toString('utf8');

@@ -48,6 +48,8 @@ export interface ProcessorOptions {
   maxPendingBytes?: number;
   /** Largest record a task writes (see task.ts MAX_RECORD_BYTES). */
   maxRecordBytes?: number;
+  /** Per output topic, the largest one-record batch it takes (see TaskDeps.recordLimits). */
+  recordLimits?: ReadonlyMap<string, number>;
   /** How often due timers are looked for (they are also looked for after every batch). */
   timerIntervalMs?: number;
   clock?: Clock;
@@ -241,6 +243,7 @@ export class Processor {
       clock: this.clock,
       stillOwned: (p) => this.stillOwned(p),
       ...(opts.maxRecordBytes === undefined ? {} : { maxRecordBytes: opts.maxRecordBytes }),
+      ...(opts.recordLimits ? { recordLimits: opts.recordLimits } : {}),
     });
   }
 

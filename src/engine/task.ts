@@ -5,7 +5,7 @@ import { isBrokerError } from '../broker/errors.ts';
 import { partitionForKey } from '../broker/murmur2.ts';
 import type { ChangelogReader, GroupMember, TopicAdmin, TxWriter } from '../broker/ports.ts';
 import type { InputRecord, OutputRecord } from '../broker/records.ts';
-import { recordBytes } from '../broker/records.ts';
+import { recordBatchBytes, recordBytes } from '../broker/records.ts';
 import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 import { transition } from '../saga/transition.ts';
 import type { Command, PendingTimer, SagaDocument } from '../saga/types.ts';
@@ -76,6 +76,12 @@ export interface TaskDeps {
   stillOwned: (partition: number) => Promise<boolean>;
   /** Largest record the task writes (default MAX_RECORD_BYTES). */
   maxRecordBytes?: number;
+  /**
+   * Per output topic, the largest one-record batch (recordBatchBytes) it takes: the smaller of
+   * the topic's `max.message.bytes` and the producer's own cap. Dead letters are cut to fit
+   * theirs, and an event too large for the events topic is not forwarded there.
+   */
+  recordLimits?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -94,6 +100,8 @@ export const DLQ_HEADERS = {
   offset: 'sagaflow-source-offset',
   /** Set when the copied value was cut to fit the broker's limit: the original size in bytes. */
   truncated: 'sagaflow-value-truncated-from',
+  /** Set when even an empty value did not fit: how many of the original headers were left out. */
+  headersDropped: 'sagaflow-headers-dropped',
 } as const;
 
 /** Header of a forwarded event: where it was read first (`topic/partition/offset`). */
@@ -245,35 +253,62 @@ export class PartitionTask {
   /**
    * Brings the store up to the changelog's end. Marker present: replay from marker + 1. No
    * marker (new store, or one of another format): wipe and replay everything. A marker at or
-   * past the changelog's end (the topic was recreated or truncated) names a position that no
-   * longer exists: wipe and replay everything too, or stale sagas would stay.
+   * past the log's end (the topic was recreated or truncated) names a position that no longer
+   * exists, and one before the log's start leaves a gap whose records (tombstones included)
+   * are gone: wipe and replay everything too, or stale sagas would stay. A marker between the
+   * stable end and the log end is kept: another instance's open transaction holds the stable
+   * end back, and the store already reflects what was committed after it. Either way the
+   * replay goes on to the log end seen at the start, once no open transaction hides it.
    */
   private async restore(store: TaskStore): Promise<void> {
-    const { changelogTopic, partition } = this.deps;
+    const { changelogTopic, partition, admin } = this.deps;
     let marker = await store.readChangelogMarker();
+    const ends = (await admin.watermarks(changelogTopic)).get(partition) ?? { low: 0n, high: 0n };
+    const logEnd = admin.logEndOffsets ? ((await admin.logEndOffsets(changelogTopic)).get(partition) ?? ends.high) : ends.high;
     if (marker !== undefined) {
-      const ends = (await this.deps.admin.watermarks(changelogTopic)).get(partition);
-      if (ends && marker >= ends.high) {
-        this.log.warn({ marker: marker.toString(), end: ends.high.toString() }, 'store marker beyond the changelog end (topic recreated or truncated); wiping and restoring from the start');
+      const at = { marker: marker.toString(), start: ends.low.toString(), end: logEnd.toString() };
+      if (marker >= logEnd) {
+        this.log.warn(at, 'store marker beyond the changelog end (topic recreated or truncated); wiping and restoring from the start');
+        marker = undefined;
+      } else if (marker + 1n < ends.low) {
+        this.log.warn(at, 'store marker before the changelog start (records deleted); wiping and restoring from the start');
         marker = undefined;
       }
+    } else {
+      this.log.info('no store marker of this format; restoring from the start');
     }
     if (marker === undefined) await store.wipe();
-    const restored = await this.deps.changelogReader.readPartition(changelogTopic, partition, marker, async (records) => {
-      const decoded: { key: string; value: SagaDocument | null }[] = [];
-      for (const r of records) {
-        if (r.key === null) continue;
-        decoded.push({ key: r.key.toString('utf8'), value: r.value === null ? null : await this.deps.codec.decodeSaga(changelogTopic, r.value) });
+    const began = this.deps.clock.now();
+    let records = 0;
+    let after = marker;
+    let warnedAt: number | undefined;
+    // Read to the log end seen now, not to the stable end: an open transaction (a former
+    // owner's, not aborted yet) hides what was committed after it, and a store restored
+    // without it would go on from older sagas. Its end is waited for (it commits, aborts or
+    // times out); the partition stays paused meanwhile.
+    for (;;) {
+      const restored = await this.deps.changelogReader.readPartition(changelogTopic, partition, after, async (batch) => {
+        const decoded: { key: string; value: SagaDocument | null }[] = [];
+        for (const r of batch) {
+          if (r.key === null) continue;
+          decoded.push({ key: r.key.toString('utf8'), value: r.value === null ? null : await this.deps.codec.decodeSaga(changelogTopic, r.value) });
+        }
+        const last = batch[batch.length - 1]?.offset;
+        if (last !== undefined) await store.applyRestored(decoded, last);
+      });
+      records += restored.records;
+      after = restored.lastOffset ?? after;
+      if (restored.end >= logEnd || this.isClosed()) break;
+      if (warnedAt === undefined || this.deps.clock.now() - warnedAt >= 10_000) {
+        this.log.warn({ stableEnd: restored.end.toString(), logEnd: logEnd.toString() }, 'an open transaction on the changelog hides what follows it; waiting for it to end before the partition is ready');
+        warnedAt = this.deps.clock.now();
       }
-      const last = records[records.length - 1]?.offset;
-      if (last !== undefined) await store.applyRestored(decoded, last);
-    });
-    const seconds = Math.max(restored.durationMs, 1) / 1000;
-    this.log.info(
-      { records: restored.records, durationMs: restored.durationMs, recordsPerSecond: Math.round(restored.records / seconds) },
-      'partition restored',
-    );
-    this.deps.metrics.restoredRecords += restored.records;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const durationMs = this.deps.clock.now() - began;
+    const seconds = Math.max(durationMs, 1) / 1000;
+    this.log.info({ records, durationMs, recordsPerSecond: Math.round(records / seconds) }, 'partition restored');
+    this.deps.metrics.restoredRecords += records;
   }
 
   /** Processes fetched records of this partition (records of another epoch or already seen are skipped). */
@@ -571,19 +606,26 @@ export class PartitionTask {
    * order they reach it.
    */
   private forward(record: InputRecord, home: number): InputOutputs {
-    this.deps.metrics.count('forwarded');
-    return {
-      commands: [],
-      deadLetters: [],
-      forwarded: {
-        topic: this.deps.eventsTopic,
-        partition: home,
-        key: record.key,
-        value: record.value,
-        headers: { ...record.headers, [FORWARDED_HEADER]: `${record.topic}/${record.partition}/${record.offset}` },
-        timestamp: record.timestamp,
-      },
+    const forwarded: OutputRecord = {
+      topic: this.deps.eventsTopic,
+      partition: home,
+      key: record.key,
+      value: record.value,
+      headers: { ...record.headers, [FORWARDED_HEADER]: `${record.topic}/${record.partition}/${record.offset}` },
+      timestamp: record.timestamp,
     };
+    // An input topic may take larger records than the events topic: a copy the broker refuses
+    // would fail the transaction on every retry and stall the partition.
+    const limit = this.deps.recordLimits?.get(this.deps.eventsTopic);
+    const bytes = recordBatchBytes(forwarded);
+    if (limit !== undefined && bytes > limit) {
+      return this.deadLetter(record, {
+        code: 'SAGAFLOW_EVENT_TOO_LARGE',
+        reason: `the event (${bytes} bytes as a record) is larger than the events topic "${this.deps.eventsTopic}" accepts (${limit} bytes), so it cannot be moved to its saga's partition; it is not applied (send smaller events, or raise the events topic's max.message.bytes)`,
+      });
+    }
+    this.deps.metrics.count('forwarded');
+    return { commands: [], deadLetters: [], forwarded };
   }
 
   /**
@@ -601,19 +643,12 @@ export class PartitionTask {
       [DLQ_HEADERS.partition]: String(record.partition),
       [DLQ_HEADERS.offset]: record.offset.toString(),
     };
-    const limit = this.deps.maxRecordBytes ?? MAX_RECORD_BYTES;
-    const headerBytes = Object.entries(headers).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : v.length) + 8, 0);
-    let value = record.value;
-    const room = limit - headerBytes - (record.key?.length ?? 0);
-    if (value !== null && value.length > room) {
-      headers[DLQ_HEADERS.truncated] = String(value.length);
-      value = value.subarray(0, Math.max(0, room - 32));
-    }
     const { topic, partitions } = this.deps.deadLetterTopic;
+    const fitted = fitDeadLetter({ key: record.key, value: record.value, headers }, this.deps.recordLimits?.get(topic) ?? this.deps.maxRecordBytes ?? MAX_RECORD_BYTES);
     const partition = record.key && record.key.length > 0 ? partitionForKey(record.key, partitions) : this.deps.partition % partitions;
     this.deps.metrics.count(code);
     this.log.warn({ offset: record.offset.toString(), code, reason }, 'event sent to the dead-letter topic');
-    return { commands: [], deadLetters: [{ topic, partition, key: record.key, value, headers }] };
+    return { commands: [], deadLetters: [{ topic, partition, key: record.key, value: fitted.value, headers: fitted.headers }] };
   }
 
   private async encodeCommand(command: Command): Promise<OutputRecord> {
@@ -657,4 +692,27 @@ export class PartitionTask {
     this.store = undefined;
     await s?.close().catch(() => undefined);
   }
+}
+
+/**
+ * Cuts a dead letter to `limit` bytes as a one-record batch: the value first (the header
+ * says from what size), then, when even an empty value is too large, the copied original
+ * headers (another header says how many). sagaflow's own headers and the key are kept: they
+ * say what the record was and where to find the original.
+ */
+export function fitDeadLetter(
+  record: { key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer | string> },
+  limit: number,
+): { value: Buffer | null; headers: Record<string, Buffer | string> } {
+  let { value, headers } = record;
+  const over = () => recordBatchBytes({ key: record.key, value, headers }) - limit;
+  if (value === null || over() <= 0) return { value, headers };
+  headers = { ...headers, [DLQ_HEADERS.truncated]: String(value.length) };
+  value = value.subarray(0, Math.max(0, value.length - over()));
+  if (over() <= 0) return { value, headers };
+  const own = new Set<string>(Object.values(DLQ_HEADERS));
+  const kept = Object.fromEntries(Object.entries(headers).filter(([k]) => own.has(k)));
+  kept[DLQ_HEADERS.headersDropped] = String(Object.keys(headers).length - Object.keys(kept).length);
+  headers = kept;
+  return { value, headers };
 }

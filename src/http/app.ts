@@ -74,8 +74,13 @@ export interface HttpDeps {
   newSagaId?: () => string;
   bodyLimit?: number;
   waitTimeoutMs?: number;
+  /** How long a query forwarded to the saga's owner may take (default FORWARD_TIMEOUT_MS). */
+  forwardTimeoutMs?: number;
   fetchImpl?: typeof fetch;
 }
+
+/** How long the owner of a saga has to answer a forwarded GET /saga/:sagaId. */
+export const FORWARD_TIMEOUT_MS = 5_000;
 
 /** Deepest nesting of objects and arrays a request body may have. */
 export const MAX_BODY_DEPTH = 64;
@@ -152,29 +157,59 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     if (where.kind === 'restoring') {
       return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `partition ${where.partition} is being restored` };
     }
-    if (where.kind === 'remote' && !forwarded) {
-      try {
-        const res = await fetchImpl(`${where.url}/saga/${encodeURIComponent(sagaId)}`, {
-          headers: { [FORWARDED_HEADER]: '1', ...forwardedAuthorization(deps.admin) },
-          signal: AbortSignal.timeout(5_000),
-        });
-        // The instance asked may have lost the partition meanwhile and answered from the
-        // projection: the copy keeps its possibly-stale mark.
-        if (res.status === 200) {
-          return { kind: 'found', saga: (await res.json()) as SagaDocument, servedBy: res.headers.has(STALE_HEADER) ? 'projection' : 'owner' };
-        }
-        if (res.status === 404) return { kind: 'not-found' };
-        if (res.status === 503) {
-          return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `the owner of partition ${where.partition} is restoring` };
-        }
-      } catch (err) {
-        log.warn({ err, partition: where.partition }, 'owner unreachable');
-      }
-    }
+    const asked = where.kind === 'remote' && !forwarded ? await askOwner(where.url, sagaId, where.partition) : undefined;
+    if (asked && asked.kind !== 'failed') return asked;
     const fallback = deps.fallback ?? (deps.repository ? (id: string) => (deps.repository as SagaRepository).findById(id) : undefined);
     const fromProjection = fallback ? await fallback(sagaId).catch(() => undefined) : undefined;
     if (fromProjection) return { kind: 'found', saga: fromProjection, servedBy: 'projection' };
+    if (asked) return { kind: 'unavailable', code: asked.code, message: asked.message };
     return { kind: 'unavailable', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: 'no reachable instance owns this saga now' };
+  }
+
+  /**
+   * GET /saga/:sagaId on the instance that owns the saga's partition (see the README's table
+   * of its answers). The owner's own answers (the document, not found, restoring) are passed
+   * on; anything else is a failure the caller may cover with the projection's copy.
+   */
+  async function askOwner(url: string, sagaId: string, partition: number): Promise<Lookup | { kind: 'failed'; code: HttpErrorCode; message: string }> {
+    const timeoutMs = deps.forwardTimeoutMs ?? FORWARD_TIMEOUT_MS;
+    const owner = `the instance owning partition ${partition} (${url})`;
+    let status: number;
+    let body: unknown;
+    let stale: boolean;
+    try {
+      const res = await fetchImpl(`${url}/saga/${encodeURIComponent(sagaId)}`, {
+        headers: { [FORWARDED_HEADER]: '1', ...forwardedAuthorization(deps.admin) },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = res.status;
+      stale = res.headers.has(STALE_HEADER);
+      const text = await res.text();
+      try {
+        body = JSON.parse(text) as unknown;
+      } catch {
+        body = undefined;
+      }
+    } catch (err) {
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      log.warn({ err, partition, url }, timedOut ? 'owner did not answer in time' : 'owner unreachable');
+      return { kind: 'failed', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: timedOut ? `${owner} did not answer within ${timeoutMs} ms` : `${owner} cannot be reached` };
+    }
+    const code = typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string' ? body.code : undefined;
+    // The instance asked may have lost the partition meanwhile and answered from the
+    // projection: the copy keeps its possibly-stale mark.
+    if (status === 200 && typeof body === 'object' && body !== null && 'sagaId' in body && body.sagaId === sagaId) {
+      return { kind: 'found', saga: body as SagaDocument, servedBy: stale ? 'projection' : 'owner' };
+    }
+    // Only sagaflow's own "no such saga" is an answer: a 404 of another route or server (a
+    // wrong advertised URL) says nothing about the saga.
+    if (status === 404 && code === 'SAGAFLOW_SAGA_NOT_FOUND') return { kind: 'not-found' };
+    if (status === 503 && (code === 'SAGAFLOW_RESTORING' || code === 'SAGAFLOW_OWNER_UNAVAILABLE')) {
+      return { kind: 'unavailable', code, message: code === 'SAGAFLOW_RESTORING' ? `the owner of partition ${partition} is restoring` : `${owner} no longer owns it and has no copy` };
+    }
+    log.warn({ partition, url, status, code }, 'owner answered a forwarded query with an error');
+    const answered = `${owner} answered ${status}${code ? ` ${code}` : ''}`;
+    return { kind: 'failed', code: status === 503 ? 'SAGAFLOW_OWNER_UNAVAILABLE' : 'SAGAFLOW_OWNER_FAILED', message: answered };
   }
 
   /** Polls the saga until `done` holds or the wait timeout passes; the last saga seen. */

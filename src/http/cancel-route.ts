@@ -55,6 +55,7 @@ const cancelSchema = {
     409: errorBody,
     413: errorBody,
     415: errorBody,
+    502: errorBody,
     503: errorBody,
   },
 } as const;

@@ -13,6 +13,7 @@ export const HTTP_ERRORS = {
   SAGAFLOW_BODY_TOO_LARGE: { status: 413, retryable: false },
   SAGAFLOW_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   SAGAFLOW_INTERNAL_ERROR: { status: 500, retryable: false },
+  SAGAFLOW_OWNER_FAILED: { status: 502, retryable: true },
   SAGAFLOW_RESTORING: { status: 503, retryable: true },
   SAGAFLOW_OWNER_UNAVAILABLE: { status: 503, retryable: true },
   SAGAFLOW_UNAVAILABLE: { status: 503, retryable: true },

@@ -110,13 +110,14 @@ export const schemas = {
       409: errorBody,
       413: errorBody,
       415: errorBody,
+      502: errorBody,
       503: errorBody,
     },
   },
   getSaga: {
     summary: 'Read a saga from the instance that owns it',
     params: { type: 'object', required: ['sagaId'], properties: { sagaId } },
-    response: { 200: sagaDocument, 400: errorBody, 401: errorBody, 404: errorBody, 503: errorBody },
+    response: { 200: sagaDocument, 400: errorBody, 401: errorBody, 404: errorBody, 502: errorBody, 503: errorBody },
   },
   machineDefinition: {
     summary: 'The machine definition (never credentials)',

@@ -104,3 +104,17 @@ export async function ensureTopics(
   }
   return { partitions, counts };
 }
+
+/**
+ * The largest one-record batch each topic takes from this instance: the smaller of the
+ * topic's `max.message.bytes` and the producer's own cap (either may be unknown: a broker
+ * that refuses DescribeConfigs, a client without a cap). Topics with neither are absent.
+ */
+export function recordLimits(topics: readonly string[], maxMessageBytes: ReadonlyMap<string, number>, producerMax: number | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const topic of topics) {
+    const limit = Math.min(maxMessageBytes.get(topic) ?? Infinity, producerMax ?? Infinity);
+    if (Number.isFinite(limit)) out.set(topic, limit);
+  }
+  return out;
+}

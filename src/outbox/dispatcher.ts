@@ -4,7 +4,7 @@ import type { BrokerClient, GroupMember, RecordProducer, TopicPartition } from '
 import type { InputRecord, OutputRecord } from '../broker/records.ts';
 import type { RestProtocol } from '../definition/types.ts';
 import type { KnownErrorCode } from '../errors.ts';
-import { DLQ_HEADERS } from '../engine/task.ts';
+import { DLQ_HEADERS, MAX_RECORD_BYTES, fitDeadLetter } from '../engine/task.ts';
 import type { OutputTopic } from '../engine/task.ts';
 import type { ProcessorCodec } from '../kafka/codec.ts';
 import { DEFAULT_BACKOFF, backoffDelay, sleep } from '../projection/backoff.ts';
@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   outboxTopic: string;
   eventsTopic: string;
   deadLetterTopic: OutputTopic;
+  /** Largest one-record batch the dead-letter topic takes (see TaskDeps.recordLimits). */
+  deadLetterMaxBytes?: number;
   /** The rest channels of the saga.json, by id. */
   channels: ReadonlyMap<string, RestProtocol>;
   /** Encodes the failure reports in the events topic's wire format. */
@@ -373,7 +375,8 @@ export class Dispatcher {
     if (failure.request) headers[DELIVERY_DLQ_HEADERS.target] = failure.request.target;
     const { topic, partitions } = this.opts.deadLetterTopic;
     const partition = record.key && record.key.length > 0 ? partitionForKey(record.key, partitions) : record.partition % partitions;
-    return { topic, partition, key: record.key, value: record.value, headers };
+    const fitted = fitDeadLetter({ key: record.key, value: record.value, headers }, this.opts.deadLetterMaxBytes ?? MAX_RECORD_BYTES);
+    return { topic, partition, key: record.key, ...fitted };
   }
 
   /** `__delivery_failed__` on the saga's partition (the outbox is co-partitioned with the events topic). */

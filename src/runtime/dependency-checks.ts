@@ -57,8 +57,13 @@ export function dependencyChecks(opts: {
         try {
           await repository.findById(PROBE_SAGA_ID);
         } catch (err) {
-          const cause = (err as { cause?: { name?: string } }).cause?.name;
-          throw new Error(`MongoDB did not answer (${isSagaflowError(err) ? err.code : 'error'}${cause ? `, ${cause}` : ''})`, { cause: err });
+          const cause = (err as { cause?: { name?: string; code?: unknown; codeName?: unknown } }).cause;
+          // AuthenticationFailed (18): the server answered, and said no. "Did not answer" sent
+          // people looking at the network instead of the password.
+          if (cause?.code === 18 || cause?.codeName === 'AuthenticationFailed') {
+            throw new Error('MongoDB refused the credentials (authentication failed): check the user and password of persistencyManagement.configurations.connectionUri', { cause: err });
+          }
+          throw new Error(`MongoDB did not answer (${isSagaflowError(err) ? err.code : 'error'}${cause?.name ? `, ${cause.name}` : ''})`, { cause: err });
         }
       },
     });

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createBrokerClient } from '../adapters/select.ts';
+import { createBrokerClient, readMaxMessageBytes } from '../adapters/select.ts';
 import { partitionForKey } from '../broker/murmur2.ts';
 import type { BrokerClient, RecordProducer, TopicAdmin } from '../broker/ports.ts';
 import { compileDefinition } from '../definition/compile.ts';
@@ -19,7 +19,7 @@ import { KafkaDeadLetterStore } from '../kafka/dead-letter-store.ts';
 import { KafkaGroupView } from '../kafka/group-view.ts';
 import { produceError } from '../kafka/produce-errors.ts';
 import { KafkaSagaEventLog } from '../kafka/saga-event-log.ts';
-import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName } from '../kafka/topics.ts';
+import { changelogTopicName, deadLetterTopicName, ensureTopics, outboxTopicName, recordLimits } from '../kafka/topics.ts';
 import { PartitionStore } from '../store/partition-store.ts';
 import { openRocksDbStore } from '../store/rocksdb-store.ts';
 import { brokerConfigOf } from './broker-config.ts';
@@ -131,6 +131,14 @@ export async function startInstance(opts: {
       logger,
       ...(env.replicationFactor === undefined ? {} : { replicationFactor: env.replicationFactor }),
     });
+    // Dead letters are cut to what their topic takes, and events too large for the events topic
+    // are not forwarded there; without DescribeConfigs (an ACL) only the producer's cap is known.
+    const limited = [topics.events, topics.deadLetter];
+    const topicMaxBytes = await readMaxMessageBytes(kafkaAdmin, brokerConfig, limited).catch((err: unknown) => {
+      logger.warn({ err, topics: limited }, 'the topics\' max.message.bytes cannot be read; dead letters are cut to the producer\'s limit only');
+      return new Map<string, number>();
+    });
+    const limits = recordLimits(limited, topicMaxBytes ?? new Map(), kafka.maxRecordBytes);
     let advertised = env.advertisedUrl;
     processor = new Processor({
       applicationId: layout.applicationId,
@@ -152,6 +160,7 @@ export async function startInstance(opts: {
       ...(env.commitIntervalMs === undefined ? {} : { commitIntervalMs: env.commitIntervalMs }),
       ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
+      recordLimits: limits,
     });
     const ingress = await kafka.producer().catch((err: unknown) => {
       throw kafkaStartError(err, channelPath, secrets);
@@ -176,6 +185,7 @@ export async function startInstance(opts: {
         outboxTopic: topics.outbox,
         eventsTopic: topics.events,
         deadLetterTopic: { topic: topics.deadLetter, partitions: countOf(topics.deadLetter) },
+        ...(limits.has(topics.deadLetter) ? { deadLetterMaxBytes: limits.get(topics.deadLetter) } : {}),
         channels: layout.restChannels,
         codec,
         producer: ingress,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
+import type { Logger } from 'pino';
 import { parseSagaConfig } from '../../src/definition/parse.ts';
 import type { Clock } from '../../src/engine/clock.ts';
 import type { KafkaProtocol, SagaConfig } from '../../src/definition/types.ts';
@@ -75,6 +76,15 @@ export function reservationConfig(
   return parsed.config;
 }
 
+/** The tutorial saga with a second input topic on its kafka channel, as Flow Manager's own Kafka example lists two. */
+export function twoInputTopicsConfig(flow: FlowTopics, second: string): SagaConfig {
+  return reservationConfig(flow, 'json', {}, (raw) => {
+    const channel = (raw as unknown as { communicationProtocols: { configurations: { inputTopics: string[] } }[] }).communicationProtocols[0];
+    if (!channel) throw new Error('the reservation example changed');
+    channel.configurations.inputTopics = [flow.events, second];
+  });
+}
+
 export const quietLogger = pino({ level: process.env.SAGAFLOW_TEST_LOG_LEVEL ?? 'warn' });
 
 export function tempStateDir(): string {
@@ -95,6 +105,8 @@ export async function startTestInstance(
     client?: string;
     /** More environment variables for the instance, e.g. SAGAFLOW_ADMIN_TOKEN, SAGAFLOW_REST_*, KAFKA_BROKERS. */
     env?: Record<string, string>;
+    /** Where the instance logs (default: warnings and errors only, to the console). */
+    logger?: Logger;
   } = {},
 ): Promise<Instance> {
   const env = readRuntimeEnv(
@@ -113,7 +125,7 @@ export async function startTestInstance(
   const instance = await startInstance({
     env,
     config,
-    logger: quietLogger,
+    logger: opts.logger ?? quietLogger,
     ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),
   });

@@ -1,3 +1,6 @@
+// kafkajs is CommonJS: Node's named-export detection misses ConfigResourceTypes, so it is
+// read from the default export (a named import works under vitest only).
+import kafkajs from 'kafkajs';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { TopicAdmin, TopicSpec } from '../../broker/ports.ts';
 import { kafkajsCall } from './errors.ts';
@@ -63,6 +66,22 @@ export class KafkajsTopicAdmin implements TopicAdmin {
     return kafkajsCall(async () => {
       const { groups } = await this.admin.describeGroups([groupId]);
       return (groups[0]?.members ?? []).map((m) => ({ memberId: m.memberId, clientId: m.clientId, host: m.clientHost }));
+    });
+  }
+
+  maxMessageBytes(topics: readonly string[]): Promise<Map<string, number>> {
+    return kafkajsCall(async () => {
+      const out = new Map<string, number>();
+      if (topics.length === 0) return out;
+      const { resources } = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+      });
+      for (const r of resources) {
+        const value = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+        if (r.errorCode === 0 && Number.isFinite(value) && value > 0) out.set(r.resourceName, value);
+      }
+      return out;
     });
   }
 

@@ -110,13 +110,20 @@ export class LibrdkafkaTopicAdmin implements TopicAdmin {
     }));
   }
 
-  /** ListOffsets of every partition of `topic` (sent to the partition leaders), read_committed. */
-  private async listOffsets(topic: string, partitions: number, spec: OffsetSpec): Promise<Map<number, bigint>> {
+  async logEndOffsets(topic: string): Promise<Map<number, bigint>> {
+    const n = (await this.partitionCounts([topic])).get(topic) ?? 0;
+    if (n === 0) return new Map();
+    const { OffsetSpec } = rdkafka();
+    return this.listOffsets(topic, n, OffsetSpec.LATEST, 'uncommitted');
+  }
+
+  /** ListOffsets of every partition of `topic` (sent to the partition leaders), read_committed unless asked. */
+  private async listOffsets(topic: string, partitions: number, spec: OffsetSpec, isolation: 'committed' | 'uncommitted' = 'committed'): Promise<Map<number, bigint>> {
     const { IsolationLevel } = rdkafka();
     const list = await rdCall<{ partition: number; offset: number }[]>((cb) =>
       this.admin.listOffsets(
         Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: spec })),
-        { timeout: TIMEOUT_MS, isolationLevel: IsolationLevel.READ_COMMITTED },
+        { timeout: TIMEOUT_MS, isolationLevel: isolation === 'committed' ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED },
         cb,
       ),
     );

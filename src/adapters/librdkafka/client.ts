@@ -7,7 +7,7 @@ import { DeliveryTracker } from './delivery.ts';
 import { rdCall } from './errors.ts';
 import { LibrdkafkaGroupMember } from './group-member.ts';
 import { rdkafka } from './native.ts';
-import { LibrdkafkaTxWriter, producerConfig } from './tx-writer.ts';
+import { LibrdkafkaTxWriter, PRODUCER_MAX_MESSAGE_BYTES, producerConfig } from './tx-writer.ts';
 
 class LibrdkafkaProducer implements RecordProducer {
   private readonly producer: Producer;
@@ -36,6 +36,7 @@ class LibrdkafkaProducer implements RecordProducer {
 export class LibrdkafkaBrokerClient implements BrokerClient {
   readonly name = 'librdkafka' as const;
   readonly exactlyOnce = 'v2' as const;
+  readonly maxRecordBytes = PRODUCER_MAX_MESSAGE_BYTES;
   private readonly config: BrokerClientConfig;
   private sharedAdmin: Promise<LibrdkafkaTopicAdmin> | undefined;
 

@@ -11,6 +11,13 @@ import { rdkafka } from './native.ts';
 
 const TIMEOUT_MS = 30_000;
 
+/**
+ * librdkafka's own cap on a record (`message.max.bytes`, 1,000,000 by default) counts headers
+ * and framing: a record the engine allows (MAX_RECORD_BYTES of key and value) must not be
+ * refused before the broker (message.max.bytes, 1,048,588 by default) sees it.
+ */
+export const PRODUCER_MAX_MESSAGE_BYTES = 1_048_588;
+
 /** Producer properties shared by the transactional writer and the plain producer. */
 export function producerConfig(config: BrokerClientConfig, clientId: string): Record<string, string | number | boolean> {
   return {
@@ -24,10 +31,7 @@ export function producerConfig(config: BrokerClientConfig, clientId: string): Re
     // Bound what waits in librdkafka's queue (its default is 1 GB): RSS, not throughput.
     'queue.buffering.max.kbytes': 65_536,
     'batch.size': 1_000_000,
-    // librdkafka's own cap (1,000,000 by default) counts headers and framing: a record the
-    // engine allows (MAX_RECORD_BYTES of key and value) must not be refused before the
-    // broker (message.max.bytes, 1,048,588 by default) sees it.
-    'message.max.bytes': 1_048_588,
+    'message.max.bytes': PRODUCER_MAX_MESSAGE_BYTES,
   };
 }
 

@@ -202,6 +202,28 @@ for (const name of ['librdkafka', 'kafkajs'] as const) {
       expect(partial.lastOffset).toBe(chunks[0]?.at(-1));
     });
 
+    // The engine cuts dead letters to the topic's limit and tells a store ahead of the stable end
+    // from one past a recreated log: each adapter has the half its exactly-once mode needs.
+    it('reports a topic\'s max.message.bytes (kafkajs) and the log end past an open transaction (librdkafka)', async () => {
+      const client = await clientFor(name);
+      const admin = await client.admin();
+      registerCleanup(() => admin.close());
+      const topic = await createTopic({ prefix: 'conf-limits', partitions: 1, config: { 'max.message.bytes': '2000000' } });
+      if (name === 'kafkajs') {
+        expect(admin.logEndOffsets).toBeUndefined();
+        expect(await admin.maxMessageBytes?.([topic])).toEqual(new Map([[topic, 2_000_000]]));
+        return;
+      }
+      expect(admin.maxMessageBytes).toBeUndefined();
+      expect(client.maxRecordBytes).toBe(1_048_588);
+      const writer = await writerFor(client);
+      await writer.begin();
+      await writer.send([{ topic, partition: 0, key: 'k', value: Buffer.from('open') }]);
+      expect((await admin.watermarks(topic)).get(0)?.high).toBe(0n);
+      expect((await admin.logEndOffsets?.(topic))?.get(0)).toBe(1n);
+      await writer.abort();
+    });
+
     it('holds assigned partitions paused until resumed, seeks, and reports stable committed positions', async () => {
       const client = await clientFor(name);
       const topic = await createTopic({ prefix: 'conf-hold', partitions: 2 });

@@ -13,12 +13,13 @@ import type { CheckResult } from '../../../scripts/deploy-tools/checks.ts';
 import { ensureDeployTools, missingPrerequisites } from '../../../scripts/deploy-tools/install.ts';
 import type { DeployToolPaths } from '../../../scripts/deploy-tools/install.ts';
 import { run } from '../../../scripts/deploy-tools/run.ts';
+import { underCi } from '../../support/prerequisites.ts';
 
 const repoRoot = new URL('../../../', import.meta.url).pathname;
 const missing = await missingPrerequisites();
 // A developer machine without Go or pip skips these checks and says why; under CI they never
 // skip: the install runs and fails with SAGAFLOW_DEPLOY_TOOL_MISSING instead.
-const skip = missing.length > 0 && process.env.CI !== 'true';
+const skip = missing.length > 0 && !underCi();
 if (skip) console.warn(`[deploy] deployment checks skipped: this machine lacks ${missing.join(' and ')}`);
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: Record<string, unknown>; data?: Record<string, string> } & Record<string, unknown>;

@@ -1,32 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../src/broker/murmur2.ts';
-import type { SagaConfig } from '../../../src/definition/types.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { SagaWorker } from '../../../src/worker/client.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { kafkaClient } from '../../support/kafka.ts';
 import { uniqueName } from '../../support/names.ts';
-import { codecFor, quietLogger, reservationConfig, startTestInstance, uniqueFlow } from '../../support/sagaflow.ts';
-import type { FlowTopics } from '../../support/sagaflow.ts';
+import { codecFor, quietLogger, startTestInstance, twoInputTopicsConfig, uniqueFlow } from '../../support/sagaflow.ts';
 import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const PARTITIONS = 4;
 
-/** The tutorial saga with a second input topic on its kafka channel, as Flow Manager's own Kafka example lists two. */
-function twoTopics(flow: FlowTopics, second: string): SagaConfig {
-  return reservationConfig(flow, 'json', {}, (raw) => {
-    const channel = (raw as unknown as { communicationProtocols: { configurations: { inputTopics: string[] } }[] }).communicationProtocols[0];
-    if (!channel) throw new Error('the reservation example changed');
-    channel.configurations.inputTopics = [flow.events, second];
-  });
-}
-
 describe('every input topic of the saga.json', () => {
   it('is read: events on the second topic, on their saga\'s partition number or not, drive sagas to their final states, and its positions are committed', { timeout: 180_000 }, async () => {
     const flow = uniqueFlow('inputs');
     const second = `${flow.applicationId}-check-events`;
-    const config = twoTopics(flow, second);
+    const config = twoInputTopicsConfig(flow, second);
     const instance = await startTestInstance(config, { partitions: PARTITIONS });
     await waitFor(async () => (await fetch(`${instance.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
     // Validation answers on the events topic (through the worker); check answers on the second
@@ -86,7 +75,7 @@ describe('every input topic of the saga.json', () => {
     registerCleanup(() => admin.disconnect());
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: second, numPartitions: PARTITIONS - 1, replicationFactor: 1 }] });
     registerCleanup(() => admin.deleteTopics({ topics: [second], timeout: 10_000 }).catch(() => undefined));
-    await expect(startTestInstance(twoTopics(flow, second), { partitions: PARTITIONS })).rejects.toMatchObject({
+    await expect(startTestInstance(twoInputTopicsConfig(flow, second), { partitions: PARTITIONS })).rejects.toMatchObject({
       code: 'SAGAFLOW_TOPIC_PARTITIONS_MISMATCH',
       path: 'communicationProtocols[0].configurations.inputTopics[1]',
     });

@@ -118,7 +118,7 @@ export async function produceChangelog(topic: string, codec: ProcessorCodec, sag
 }
 
 /** A projector on the test broker with a unique group, stopped after the test file. */
-export function testProjector(opts: Omit<ProjectorOptions, 'client' | 'logger' | 'applicationId'> & Partial<Pick<ProjectorOptions, 'logger' | 'applicationId'>>): Projector {
+export function testProjector(opts: Omit<ProjectorOptions, 'client' | 'logger' | 'applicationId'> & Partial<Pick<ProjectorOptions, 'client' | 'logger' | 'applicationId'>>): Projector {
   const projector = new Projector({
     client: testBrokerClient(),
     logger: testLogger,

@@ -3,6 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { uniqueName } from '../../support/names.ts';
+import { skipUnlessCi } from '../../support/prerequisites.ts';
 import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
 import { chaosSeed } from './support/chaos.ts';
@@ -18,7 +19,7 @@ const DOWN_MS = Number(process.env.RELIABILITY_BROKER_DOWN_MS ?? 20_000);
 describe('broker restart', () => {
   it('instances ride out a Kafka stop and start mid-run without help and lose or duplicate nothing', { timeout: 480_000 }, async (ctx) => {
     const unavailable = await brokerControlUnavailable(services().kafkaBrokers);
-    if (unavailable) ctx.skip(unavailable);
+    skipUnlessCi(ctx, unavailable);
 
     const seed = chaosSeed();
     const name = uniqueName('broker');

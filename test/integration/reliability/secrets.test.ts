@@ -10,10 +10,13 @@ import type { KafkaProtocol } from '../../../src/definition/types.ts';
 import { main } from '../../../src/cli/main.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
 import { mongoClient, mongoCollection } from '../../support/mongo.ts';
-import { uniqueFlow } from '../../support/sagaflow.ts';
+import { skipUnlessCi } from '../../support/prerequisites.ts';
+import { reservationConfig, startTestInstance, uniqueFlow } from '../../support/sagaflow.ts';
 import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
 import { freePort, reservationSagaJson } from './support/cluster.ts';
+import { AuthMongo, authMongoUnavailable } from './support/private-mongo.ts';
+import { MongoClient } from 'mongodb';
 
 const root = new URL('../../../', import.meta.url).pathname;
 
@@ -217,5 +220,40 @@ describe('secrets', () => {
     expect(answers.find((a) => a.startsWith('GET /-/check-up '))).toContain('"name":"schema-registry"');
     expect(leaks(answers.join('\n'), s)).toEqual([]);
     expect(leaks(logs, s)).toEqual([]);
+  });
+  // The shared test server checks no password: that the credentials "were used" above proves
+  // nothing about a wrong one. Here a server with authentication on refuses it.
+  it('a wrong MongoDB password is refused by a server with authentication on: nothing is projected, the check-up says why without the password; the right one projects', { timeout: 120_000 }, async (ctx) => {
+    skipUnlessCi(ctx, authMongoUnavailable());
+    const dir = mkdtempSync(join(tmpdir(), 'sagaflow-mongo-auth-'));
+    registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    const s = secrets();
+    const user = { name: s.mongoUser, password: s.mongoPassword };
+    const mongo = await AuthMongo.start(dir, user);
+    registerCleanup(() => mongo.destroy());
+    const flow = uniqueFlow('secrets-mongo-auth');
+    const persistency = (password: string) => ({ type: 'mongo', configurations: { connectionUri: mongo.uri({ name: user.name, password }, 'sagaflow_auth'), collectionName: 'sagas' } });
+
+    const wrong = await startTestInstance(reservationConfig(flow, 'json', persistency(`${s.mongoPassword}-wrong`)), { partitions: 1 });
+    await waitFor(async () => (await fetch(`${wrong.url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
+    const created = (await (await fetch(`${wrong.url}/saga?wait=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ associatedEntityId: 'e', metadata: {} }) })).json()) as { sagaId: string };
+    const projection = wrong.projection;
+    if (!projection) throw new Error('mongo persistency starts a projection');
+    const failure = await waitFor(() => projection.projector.status().lastError, { timeoutMs: 30_000, description: 'the projection refused' });
+    expect(failure.message).toMatch(/authentication failed/i);
+    const checkUp = await fetch(`${wrong.url}/-/check-up`);
+    const report = await checkUp.text();
+    expect(checkUp.status).toBe(503);
+    expect(report).toMatch(/persistency/);
+    expect(report).toMatch(/refused the credentials/);
+    expect(leaks(report, s)).toEqual([]);
+    await wrong.stop();
+    const admin = new MongoClient(mongo.uri(user), { serverSelectionTimeoutMS: 5_000 });
+    registerCleanup(() => admin.close());
+    expect(await admin.db('sagaflow_auth').collection('sagas').countDocuments()).toBe(0);
+
+    const right = await startTestInstance(reservationConfig(flow, 'json', persistency(s.mongoPassword)), { partitions: 1 });
+    await waitFor(async () => (await admin.db('sagaflow_auth').collection('sagas').findOne({ sagaId: created.sagaId })) !== null, { timeoutMs: 60_000, description: 'the saga projected with the right password' });
+    expect((await fetch(`${right.url}/-/check-up`)).status).toBe(200);
   });
 });

@@ -115,7 +115,7 @@ describe('HTTP bad input', () => {
     const app = await appWith(async () => undefined);
     await app.ready();
     const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-    expect(Object.keys(doc.paths['/saga/{sagaId}']?.get?.responses ?? {}).sort()).toEqual(['200', '400', '401', '404', '503']);
+    expect(Object.keys(doc.paths['/saga/{sagaId}']?.get?.responses ?? {}).sort()).toEqual(['200', '400', '401', '404', '502', '503']);
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         if (method === 'post') expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['400', '413', '415']));

@@ -33,6 +33,28 @@ export async function brokerControlUnavailable(testBrokers: readonly string[]): 
 }
 
 /**
+ * A stack of the test's own in `dir` (data, logs, process records) on free ports, using the
+ * local stack's installations: a service started from it disturbs nobody else's.
+ */
+export async function privateStackContext(dir: string): Promise<ServiceContext> {
+  const shared = stackPaths(loadStackConfig());
+  const ports = {
+    kafka: await freePort(),
+    kafkaController: await freePort(),
+    registry: await freePort(),
+    registryManagement: await freePort(),
+    mongo: await freePort(),
+  };
+  const config: StackConfig = Object.freeze({ repoRoot: loadStackConfig().repoRoot, stackDir: dir, ports });
+  const own = stackPaths(config);
+  return {
+    config,
+    paths: Object.freeze({ ...own, downloads: shared.downloads, mavenRepo: shared.mavenRepo, goPath: shared.goPath }),
+    progress: silentProgress,
+  };
+}
+
+/**
  * A Kafka broker of the test's own, started and stopped with the local stack's scripts
  * (scripts/stack: the same Kafka service definition and supervisor) from the stack's
  * installation, with its own ports and data directory. Restarting it disturbs nothing else:
@@ -49,22 +71,8 @@ export class PrivateBroker {
   }
 
   static async create(dir: string): Promise<PrivateBroker> {
-    const shared = stackPaths(loadStackConfig());
-    const ports = {
-      kafka: await freePort(),
-      kafkaController: await freePort(),
-      registry: await freePort(),
-      registryManagement: await freePort(),
-      mongo: await freePort(),
-    };
-    const config: StackConfig = Object.freeze({ repoRoot: loadStackConfig().repoRoot, stackDir: dir, ports });
-    const own = stackPaths(config);
-    const ctx: ServiceContext = {
-      config,
-      paths: Object.freeze({ ...own, downloads: shared.downloads, mavenRepo: shared.mavenRepo, goPath: shared.goPath }),
-      progress: silentProgress,
-    };
-    return new PrivateBroker(config, ctx);
+    const ctx = await privateStackContext(dir);
+    return new PrivateBroker(ctx.config, ctx);
   }
 
   get brokers(): string[] {
