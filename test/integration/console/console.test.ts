@@ -175,6 +175,29 @@ describe('the console in a real browser', () => {
     await page.close();
   });
 
+  it('draws the latest filter when an earlier, slower list load finishes after it', async () => {
+    const { page, problems } = await watchedPage(context);
+    await page.goto(`${instance.url}/console/sagas?limit=25`);
+    await page.waitForSelector('#saga-table tbody tr');
+    // The list load for the confirmed sagas answers late, after the next filter's load is drawn.
+    await page.route((url) => url.pathname === '/sagas' && url.searchParams.get('currentState') === 'reservationConfirmed', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    await page.selectOption('#f-currentState', 'reservationConfirmed');
+    await page.click('#apply');
+    await page.selectOption('#f-currentState', '');
+    await page.selectOption('#f-isFinal', 'false');
+    await page.click('#apply');
+    await waitFor(async () => (await page.getAttribute('#match-count', 'data-total')) === String(created.held.length), { timeoutMs: 10_000 });
+    await page.waitForTimeout(2_500);
+    expect(await page.getAttribute('#match-count', 'data-total')).toBe(String(created.held.length));
+    const rows = await page.$$eval('#saga-table tbody tr', (trs) => trs.map((r) => r.getAttribute('data-saga') ?? ''));
+    expect(rows.sort()).toEqual([...created.held].sort());
+    expect(problems.errors).toEqual([]);
+    await page.close();
+  });
+
   it("shows a saga's path on the machine equal to its history, its timeline and metadata", async () => {
     const sagaId = created.confirmed[0] as string;
     const doc = await saga(sagaId);

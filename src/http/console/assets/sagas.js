@@ -91,11 +91,15 @@ export async function sagasPage(main, model) {
     return q;
   };
   const cursors = [];
+  // Loads can overlap (a slow filter, then another one; a page click during a load): only the latest is drawn.
+  let latest = 0;
   const load = async (cursor) => {
+    const mine = ++latest;
     const q = query();
     history.replaceState(null, '', `/console/sagas?${new URLSearchParams(q).toString()}`);
     const filters = Object.fromEntries(Object.entries(q).filter(([k]) => FILTERS.includes(k)));
     const [page, stats] = await Promise.all([api('/sagas', { query: { ...q, cursor } }), api('/sagas/stats', { query: filters })]);
+    if (mine !== latest) return;
     summary.textContent = `${formatNumber(stats.body.total)} sagas match`;
     summary.dataset.total = String(stats.body.total);
     const items = page.body.items;
@@ -128,7 +132,7 @@ export async function sagasPage(main, model) {
     );
     replace(
       pager,
-      h('button', { type: 'button', id: 'first-page', disabled: cursors.length === 0, onclick: () => { cursors.length = 0; void load(undefined); } }, '« First page'),
+      h('button', { type: 'button', id: 'first-page', disabled: cursors.length === 0, onclick: () => { cursors.length = 0; reload(undefined); } }, '« First page'),
       h('span', { class: 'muted' }, `page ${cursors.length + 1}`),
       h('button', {
         type: 'button',
@@ -136,15 +140,16 @@ export async function sagasPage(main, model) {
         disabled: !page.body.nextCursor,
         onclick: () => {
           cursors.push(cursor ?? '');
-          void load(page.body.nextCursor);
+          reload(page.body.nextCursor);
         },
       }, 'Next page »'),
     );
   };
+  const reload = (cursor) => void load(cursor).catch((err) => replace(results, notice(`${err.code}: ${err.message}`, 'error')));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     cursors.length = 0;
-    void load(undefined).catch((err) => replace(results, notice(`${err.code}: ${err.message}`, 'error')));
+    reload(undefined);
   });
   await load(undefined);
 }
