@@ -204,6 +204,9 @@ export class LibrdkafkaGroupMember implements GroupMember {
 
   /** This member's partitions, as the directory should show them now. */
   private publish(): void {
+    // Once stopping, stop() writes the leave claim itself; the revocation that disconnecting
+    // triggers must not write a claim after it (with the directory's producer already gone).
+    if (this.stopping) return;
     void this.directory?.claim(this.token, this.opts.advertisedUrl, [...this.owned.values()]);
   }
 
