@@ -60,7 +60,7 @@ export interface ProcessorOptions {
 /** Where a saga lives, for interactive queries. */
 export type SagaLocation =
   | { kind: 'local'; saga: SagaDocument | undefined }
-  | { kind: 'restoring'; partition: number }
+  | { kind: 'restoring'; partition: number; saga: SagaDocument | undefined }
   | { kind: 'remote'; url: string; partition: number }
   | { kind: 'no-owner'; partition: number };
 
@@ -320,7 +320,7 @@ export class Processor {
     const partition = partitionForKey(sagaId, this.opts.partitions);
     const task = this.tasks.get(partition);
     if (task) {
-      if (task.state !== 'ready') return { kind: 'restoring', partition };
+      if (task.state !== 'ready') return { kind: 'restoring', partition, saga: await task.getRestoringSaga(sagaId) };
       return { kind: 'local', saga: await task.getSaga(sagaId) };
     }
     const self = this.member?.memberId();

@@ -125,6 +125,8 @@ export class PartitionTask {
   private readonly log: Logger;
   private readonly mailbox = new Mailbox();
   private store: TaskStore | undefined;
+  /** The store's marker was checked against the changelog (and the store wiped if it had to be). */
+  private storeChecked = false;
   /** v1: this partition's transactional writer. */
   private ownWriter: TxWriter | undefined;
   /** Units sealed for a commit in flight, oldest first; `current` chains on the last. */
@@ -159,6 +161,16 @@ export class PartitionTask {
   /** Local read for interactive queries: only meaningful when `state === 'ready'`. */
   async getSaga(sagaId: string): Promise<SagaDocument | undefined> {
     return this.store?.getSaga(sagaId);
+  }
+
+  /**
+   * Read for interactive queries while the task is not ready: the store only ever holds
+   * committed data, so what it has is a saga's committed copy, possibly behind the changelog
+   * while the restore catches up. Nothing until the restore has checked the store's marker
+   * against the changelog (a store left from a recreated topic holds sagas that are gone).
+   */
+  async getRestoringSaga(sagaId: string): Promise<SagaDocument | undefined> {
+    return this.storeChecked ? this.store?.getSaga(sagaId) : undefined;
   }
 
   /** Bytes of records waiting for a commit (sealed and current units). */
@@ -278,6 +290,7 @@ export class PartitionTask {
       this.log.info('no store marker of this format; restoring from the start');
     }
     if (marker === undefined) await store.wipe();
+    this.storeChecked = true;
     const began = this.deps.clock.now();
     let records = 0;
     let after = marker;

@@ -99,7 +99,7 @@ export function nestingDepthExceeds(value: unknown, max: number): boolean {
 
 /** Where a saga was found, as GET /saga/:sagaId finds it. */
 export type SagaLookup =
-  | { kind: 'found'; saga: SagaDocument; servedBy: 'local' | 'owner' | 'projection' }
+  | { kind: 'found'; saga: SagaDocument; servedBy: 'local' | 'owner' | 'projection' | 'restoring' }
   | { kind: 'not-found' }
   | { kind: 'unavailable'; code: HttpErrorCode; message: string };
 type Lookup = SagaLookup;
@@ -154,14 +154,15 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   async function lookup(sagaId: string, forwarded: boolean): Promise<Lookup> {
     const where = await deps.queries.locate(sagaId);
     if (where.kind === 'local') return where.saga ? { kind: 'found', saga: where.saga, servedBy: 'local' } : { kind: 'not-found' };
-    if (where.kind === 'restoring') {
-      return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `partition ${where.partition} is being restored` };
-    }
+    // A restoring store's committed copy, possibly behind: marked stale. Its absence proves
+    // nothing until the restore is done (the projection may still have the saga).
+    if (where.kind === 'restoring' && where.saga) return { kind: 'found', saga: where.saga, servedBy: 'restoring' };
     const asked = where.kind === 'remote' && !forwarded ? await askOwner(where.url, sagaId, where.partition) : undefined;
-    if (asked && asked.kind !== 'failed') return asked;
+    if (asked && (asked.kind === 'found' || asked.kind === 'not-found')) return asked;
     const fallback = deps.fallback ?? (deps.repository ? (id: string) => (deps.repository as SagaRepository).findById(id) : undefined);
     const fromProjection = fallback ? await fallback(sagaId).catch(() => undefined) : undefined;
     if (fromProjection) return { kind: 'found', saga: fromProjection, servedBy: 'projection' };
+    if (where.kind === 'restoring') return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `partition ${where.partition} is being restored` };
     if (asked) return { kind: 'unavailable', code: asked.code, message: asked.message };
     return { kind: 'unavailable', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: 'no reachable instance owns this saga now' };
   }
@@ -230,7 +231,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   function replyLookup(reply: FastifyReply, result: Lookup, sagaId: string) {
     if (result.kind === 'found') {
       // A projection copy may lag the owner's store: say so.
-      if (result.servedBy === 'projection') reply.header(STALE_HEADER, 'possibly');
+      if (result.servedBy === 'projection' || result.servedBy === 'restoring') reply.header(STALE_HEADER, 'possibly');
       return reply.code(200).send(result.saga);
     }
     if (result.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${sagaId}" does not exist`);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { STALE_HEADER } from '../../../src/http/app.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
 import { PartitionStore } from '../../../src/store/partition-store.ts';
 import { openRocksDbStore } from '../../../src/store/rocksdb-store.ts';
@@ -116,6 +117,15 @@ describe('restore edge cases', () => {
     await waitFor(() => messages().some((m) => m.msg.startsWith('an open transaction on the changelog hides what follows it')), { timeoutMs: 30_000, description: 'the restore waits for the open transaction' });
     const again = await starting;
     expect((await fetch(`${again.url}/-/ready`)).status).toBe(503);
+    // Meanwhile the store's committed copies answer, marked stale; a saga it does not have
+    // (the open transaction's) is not "not found" but 503 until the restore is done.
+    const whileRestoring = await fetch(`${again.url}/saga/${s3}`);
+    expect(whileRestoring.status).toBe(200);
+    expect(whileRestoring.headers.get(STALE_HEADER)).toBe('possibly');
+    expect(((await whileRestoring.json()) as SagaDocument).revision).toBe(s3Failed.revision);
+    const unseen = await fetch(`${again.url}/saga/phantom`);
+    expect(unseen.status).toBe(503);
+    expect(((await unseen.json()) as { code: string }).code).toBe('SAGAFLOW_RESTORING');
     await open.abort();
     await waitFor(async () => (await fetch(`${again.url}/-/ready`)).status === 200, { timeoutMs: 30_000, description: 'ready once the transaction ended' });
     expect(messages().filter((m) => m.msg.includes('wiping'))).toEqual([]);

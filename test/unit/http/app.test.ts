@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { compileDefinition } from '../../../src/definition/compile.ts';
 import { parseSagaConfig } from '../../../src/definition/parse.ts';
-import { FORWARDED_HEADER, buildHttpApp } from '../../../src/http/app.ts';
+import { FORWARDED_HEADER, STALE_HEADER, buildHttpApp } from '../../../src/http/app.ts';
 import type { HttpDeps } from '../../../src/http/app.ts';
 import { HTTP_ERRORS } from '../../../src/http/errors.ts';
 import type { Envelope } from '../../../src/kafka/codec.ts';
@@ -160,10 +160,18 @@ describe('POST /event', () => {
 });
 
 describe('GET /saga/:sagaId', () => {
-  it('serves a local saga, 404 for an unknown one, 503 with Retry-After while restoring', async () => {
+  it('serves a local saga, 404 for an unknown one, a restoring store\'s copy marked stale, else 503 with Retry-After while restoring', async () => {
     const { app } = await build({
-      locate: (id) => (id === 'r' ? { kind: 'restoring', partition: 2 } : { kind: 'local', saga: id === 's1' ? saga(id) : undefined }),
+      locate: (id) => {
+        if (id === 'r') return { kind: 'restoring', partition: 2, saga: undefined };
+        if (id === 'r-copy') return { kind: 'restoring', partition: 2, saga: saga(id) };
+        return { kind: 'local', saga: id === 's1' ? saga(id) : undefined };
+      },
     });
+    const copy = await app.inject({ method: 'GET', url: '/saga/r-copy' });
+    expect(copy.statusCode).toBe(200);
+    expect(copy.headers[STALE_HEADER]).toBe('possibly');
+    expect(copy.json()).toEqual(saga('r-copy'));
     const ok = await app.inject({ method: 'GET', url: '/saga/s1' });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toEqual(saga('s1'));

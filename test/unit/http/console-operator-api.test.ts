@@ -167,7 +167,7 @@ describe('POST /saga/:sagaId/cancel', () => {
   it('answers 503 with Retry-After while the partition restores', async () => {
     const { app } = await operatorApp({
       admin,
-      extra: { queries: { locate: async () => ({ kind: 'restoring', partition: 2 }), isReady: () => false, ownedPartitions: () => [] } },
+      extra: { queries: { locate: async () => ({ kind: 'restoring', partition: 2, saga: undefined }), isReady: () => false, ownedPartitions: () => [] } },
     });
     const res = await app.inject({ method: 'POST', url: '/saga/s-1/cancel', payload: body, headers: bearer() });
     expect(res.statusCode).toBe(503);
