@@ -29,6 +29,12 @@ export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
 
 /** Header of a GET /saga answer copied from the projection, which may lag the owner's store. */
 export const STALE_HEADER = 'x-sagaflow-stale';
+/**
+ * STALE_HEADER's value on a copy from a store being restored: committed, but it may be older
+ * than a copy served before (another instance's store was further along), unlike the
+ * projection's copies (`possibly`), which never go back.
+ */
+export const STALE_RESTORING = 'restoring';
 
 export interface SagaQueries {
   locate(sagaId: string): Promise<SagaLocation>;
@@ -177,14 +183,14 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     const owner = `the instance owning partition ${partition} (${url})`;
     let status: number;
     let body: unknown;
-    let stale: boolean;
+    let stale: string | null;
     try {
       const res = await fetchImpl(`${url}/saga/${encodeURIComponent(sagaId)}`, {
         headers: { [FORWARDED_HEADER]: '1', ...forwardedAuthorization(deps.admin) },
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.status;
-      stale = res.headers.has(STALE_HEADER);
+      stale = res.headers.get(STALE_HEADER);
       const text = await res.text();
       try {
         body = JSON.parse(text) as unknown;
@@ -197,10 +203,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       return { kind: 'failed', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: timedOut ? `${owner} did not answer within ${timeoutMs} ms` : `${owner} cannot be reached` };
     }
     const code = typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string' ? body.code : undefined;
-    // The instance asked may have lost the partition meanwhile and answered from the
-    // projection: the copy keeps its possibly-stale mark.
+    // The instance asked may be restoring, or have lost the partition meanwhile and answered
+    // from the projection: the copy keeps its mark.
     if (status === 200 && typeof body === 'object' && body !== null && 'sagaId' in body && body.sagaId === sagaId) {
-      return { kind: 'found', saga: body as SagaDocument, servedBy: stale ? 'projection' : 'owner' };
+      return { kind: 'found', saga: body as SagaDocument, servedBy: stale === null ? 'owner' : stale === STALE_RESTORING ? 'restoring' : 'projection' };
     }
     // Only sagaflow's own "no such saga" is an answer: a 404 of another route or server (a
     // wrong advertised URL) says nothing about the saga.
@@ -231,7 +237,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   function replyLookup(reply: FastifyReply, result: Lookup, sagaId: string) {
     if (result.kind === 'found') {
       // A projection copy may lag the owner's store: say so.
-      if (result.servedBy === 'projection' || result.servedBy === 'restoring') reply.header(STALE_HEADER, 'possibly');
+      if (result.servedBy === 'projection') reply.header(STALE_HEADER, 'possibly');
+      if (result.servedBy === 'restoring') reply.header(STALE_HEADER, STALE_RESTORING);
       return reply.code(200).send(result.saga);
     }
     if (result.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${sagaId}" does not exist`);

@@ -83,7 +83,7 @@ describe('GET /saga/:sagaId forwarded to the owning instance', () => {
     expect(await get('unknown')).toMatchObject({ status: 404, body: { code: 'SAGAFLOW_SAGA_NOT_FOUND', message: 'saga "unknown" does not exist' } });
     expect(await get('restoring')).toMatchObject({ status: 503, retryAfter: '1', body: { code: 'SAGAFLOW_RESTORING', message: 'the owner of partition 3 is restoring' } });
     // A restoring owner that already has the saga's committed copy answers with it, marked stale.
-    expect(await get('catching-up')).toMatchObject({ status: 200, stale: 'possibly', body: { sagaId: 'catching-up', revision: 1 } });
+    expect(await get('catching-up')).toMatchObject({ status: 200, stale: 'restoring', body: { sagaId: 'catching-up', revision: 1 } });
     expect(await get('moved')).toMatchObject({ status: 503, retryAfter: '1', body: { code: 'SAGAFLOW_OWNER_UNAVAILABLE' } });
     expect(await get('broken')).toMatchObject({ status: 502, retryAfter: '1', body: { code: 'SAGAFLOW_OWNER_FAILED', message: `the instance owning partition 3 (${owner}) answered 500 SAGAFLOW_INTERNAL_ERROR` } });
     // A 404 from something that is not the saga route says nothing about the saga.

@@ -121,7 +121,7 @@ describe('restore edge cases', () => {
     // (the open transaction's) is not "not found" but 503 until the restore is done.
     const whileRestoring = await fetch(`${again.url}/saga/${s3}`);
     expect(whileRestoring.status).toBe(200);
-    expect(whileRestoring.headers.get(STALE_HEADER)).toBe('possibly');
+    expect(whileRestoring.headers.get(STALE_HEADER)).toBe('restoring');
     expect(((await whileRestoring.json()) as SagaDocument).revision).toBe(s3Failed.revision);
     const unseen = await fetch(`${again.url}/saga/phantom`);
     expect(unseen.status).toBe(503);

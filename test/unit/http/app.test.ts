@@ -170,7 +170,7 @@ describe('GET /saga/:sagaId', () => {
     });
     const copy = await app.inject({ method: 'GET', url: '/saga/r-copy' });
     expect(copy.statusCode).toBe(200);
-    expect(copy.headers[STALE_HEADER]).toBe('possibly');
+    expect(copy.headers[STALE_HEADER]).toBe('restoring');
     expect(copy.json()).toEqual(saga('r-copy'));
     const ok = await app.inject({ method: 'GET', url: '/saga/s1' });
     expect(ok.statusCode).toBe(200);

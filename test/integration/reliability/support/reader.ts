@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { STALE_HEADER } from '../../../../src/http/app.ts';
+import { STALE_HEADER, STALE_RESTORING } from '../../../../src/http/app.ts';
 import { tally } from './verify.ts';
 import type { HttpTally } from './verify.ts';
 
@@ -16,6 +16,11 @@ import type { HttpTally } from './verify.ts';
  * in time either (the projection's writes are revision-guarded). And since the projection
  * only holds committed changelog records, a later answer of an owner must not be older than
  * a copy seen in the projection.
+ *
+ * A copy from a store being restored (STALE_HEADER `restoring`) is committed but may be older
+ * than anything seen before (the store of the instance that owned the partition earlier was
+ * further along), as its mark says: tallied as `200 restoring`, it sets no floor and is held
+ * to no floor. Everything unmarked still is.
  */
 export class MonotonicReader {
   readonly answers: HttpTally = new Map();
@@ -58,11 +63,11 @@ export class MonotonicReader {
     const floor = ownFloor === undefined ? projectedFloor : Math.max(ownFloor, projectedFloor ?? ownFloor);
     let status: number;
     let body: { revision?: number; code?: string };
-    let fromProjection: boolean;
+    let stale: string | null;
     try {
       const res = await fetch(`${url}/saga/${encodeURIComponent(sagaId)}`, { signal: AbortSignal.timeout(5_000) });
       status = res.status;
-      fromProjection = res.headers.has(STALE_HEADER);
+      stale = res.headers.get(STALE_HEADER);
       body = (await res.json()) as { revision?: number; code?: string };
     } catch {
       tally(this.answers, 0, 'connection');
@@ -73,7 +78,9 @@ export class MonotonicReader {
     if (status !== 200) tally(this.answers, status, body.code);
     // 503 says retry later: do not spin (two cores run the whole cluster).
     if (status === 503) await delay(10);
-    if (status === 200 && fromProjection) {
+    if (status === 200 && stale === STALE_RESTORING) {
+      tally(this.answers, 200, 'restoring');
+    } else if (status === 200 && stale !== null) {
       tally(this.answers, 200, 'projection');
       if (typeof body.revision !== 'number') return;
       if (projectedFloor !== undefined && body.revision < projectedFloor) {
