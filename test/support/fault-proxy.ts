@@ -6,20 +6,23 @@ import { seededRandom } from '../../src/cli/prng.ts';
 
 /**
  * What the proxy does to the connections passing through it:
- * - `cut`: every open connection is reset at once (both sides see ECONNRESET or an end), as
- *   a crashed NAT, a load balancer dropping its table, or a peer's host going away;
+ * - `cut`: every open connection is reset at once (both sides see ECONNRESET), as a crashed
+ *   NAT, a load balancer dropping its table, or a peer's host going away; for `downMs` after
+ *   it, new connections are reset as soon as they are accepted (the peer is still away);
  * - `stall`: no byte moves in either direction for `ms`, while the sockets stay open (a
  *   partition that TCP does not notice); bytes sent meanwhile arrive afterwards, in order;
  * - `slow`: for `ms`, every chunk waits `latencyMs` plus its size at `bytesPerSecond`.
  */
 export type Fault =
-  | { kind: 'cut' }
+  | { kind: 'cut'; downMs?: number }
   | { kind: 'stall'; ms: number }
   | { kind: 'slow'; ms: number; latencyMs: number; bytesPerSecond: number };
 
 export interface FaultPlanOptions {
   /** Pause before each fault, in ms. */
   everyMs: readonly [number, number];
+  /** How long new connections are refused after a cut (default: not at all). */
+  downMs?: readonly [number, number];
   stallMs: readonly [number, number];
   slowMs: readonly [number, number];
   latencyMs: readonly [number, number];
@@ -53,7 +56,7 @@ export function* faultPlan(seed: number, opts: FaultPlanOptions): Generator<Plan
     const pick = random() * total;
     const fault: Fault =
       pick < w.cut
-        ? { kind: 'cut' }
+        ? { kind: 'cut', downMs: opts.downMs ? between(random, opts.downMs) : 0 }
         : pick < w.cut + w.stall
           ? { kind: 'stall', ms: between(random, opts.stallMs) }
           : { kind: 'slow', ms: between(random, opts.slowMs), latencyMs: between(random, opts.latencyMs), bytesPerSecond: between(random, opts.bytesPerSecond) };
@@ -80,6 +83,8 @@ export interface FaultCounts {
   slow: number;
   /** Connections reset by cuts. */
   connectionsCut: number;
+  /** Connections reset on arrival, while down after a cut. */
+  refused: number;
 }
 
 interface Link {
@@ -95,10 +100,12 @@ interface Link {
  * socket buffers fill as they would behind a dead link.
  */
 export class FaultProxy {
-  readonly counts: FaultCounts = { cut: 0, stall: 0, slow: 0, connectionsCut: 0 };
+  readonly counts: FaultCounts = { cut: 0, stall: 0, slow: 0, connectionsCut: 0, refused: 0 };
   private readonly server: net.Server;
   private readonly links = new Set<Link>();
   private stalledUntil = 0;
+  private downUntil = 0;
+  private holding = 0;
   private slow: { until: number; latencyMs: number; bytesPerSecond: number } | undefined;
   private chaos: { stop: boolean; done: Promise<void> } | undefined;
   private readonly log: ((line: string) => void) | undefined;
@@ -126,6 +133,11 @@ export class FaultProxy {
     return `127.0.0.1:${this.port}`;
   }
 
+  /** Chunks read but held back by a stall or slowness right now. */
+  get held(): number {
+    return this.holding;
+  }
+
   /** Open proxied connections. */
   get connections(): number {
     return this.links.size;
@@ -138,7 +150,8 @@ export class FaultProxy {
       const n = this.links.size;
       for (const link of [...this.links]) this.drop(link);
       this.counts.connectionsCut += n;
-      this.log?.(`cut ${n} connection(s) to ${this.target.port}`);
+      this.downUntil = Math.max(this.downUntil, now + (fault.downMs ?? 0));
+      this.log?.(`cut ${n} connection(s) to ${this.target.port}${fault.downMs ? `, refusing new ones for ${fault.downMs} ms` : ''}`);
     } else if (fault.kind === 'stall') {
       this.stalledUntil = Math.max(this.stalledUntil, now + fault.ms);
       this.log?.(`stalled ${this.links.size} connection(s) to ${this.target.port} for ${fault.ms} ms`);
@@ -163,13 +176,15 @@ export class FaultProxy {
     this.chaos = state;
   }
 
-  /** Ends the schedule and lifts a stall or slowness still in force. */
+  /** Ends the schedule, if any, and lifts a stall, slowness or refusal still in force. */
   async stopChaos(): Promise<void> {
-    if (!this.chaos) return;
-    this.chaos.stop = true;
-    await this.chaos.done;
-    this.chaos = undefined;
+    if (this.chaos) {
+      this.chaos.stop = true;
+      await this.chaos.done;
+      this.chaos = undefined;
+    }
     this.stalledUntil = 0;
+    this.downUntil = 0;
     this.slow = undefined;
   }
 
@@ -180,6 +195,12 @@ export class FaultProxy {
   }
 
   private accept(client: net.Socket): void {
+    if (Date.now() < this.downUntil) {
+      this.counts.refused += 1;
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = net.connect(this.target.port, this.target.host);
     const link: Link = { client, upstream };
     this.links.add(link);
@@ -201,13 +222,18 @@ export class FaultProxy {
   private async pump(from: net.Socket, to: net.Socket, link: Link): Promise<void> {
     try {
       for await (const chunk of from as AsyncIterable<Buffer>) {
-        for (;;) {
-          const wait = this.stalledUntil - Date.now();
-          if (wait <= 0) break;
-          await delay(Math.min(wait, 100));
+        this.holding += 1;
+        try {
+          for (;;) {
+            const wait = this.stalledUntil - Date.now();
+            if (wait <= 0) break;
+            await delay(Math.min(wait, 100));
+          }
+          const slow = this.slow;
+          if (slow && Date.now() < slow.until) await delay(slow.latencyMs + Math.ceil((chunk.length * 1000) / slow.bytesPerSecond));
+        } finally {
+          this.holding -= 1;
         }
-        const slow = this.slow;
-        if (slow && Date.now() < slow.until) await delay(slow.latencyMs + Math.ceil((chunk.length * 1000) / slow.bytesPerSecond));
         if (!this.links.has(link)) return;
         if (!to.write(chunk)) await drained(to);
       }

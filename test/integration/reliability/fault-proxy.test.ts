@@ -10,24 +10,21 @@ import { waitFor } from '../../support/wait.ts';
 
 // The proxy itself, against a local echo server: each fault does what the network suites rely on.
 
-const PLAN: FaultPlanOptions = { everyMs: [100, 900], stallMs: [500, 4_000], slowMs: [1_000, 5_000], latencyMs: [5, 200], bytesPerSecond: [10_000, 200_000] };
+const PLAN: FaultPlanOptions = { everyMs: [100, 900], downMs: [0, 1_000], stallMs: [500, 4_000], slowMs: [1_000, 5_000], latencyMs: [5, 200], bytesPerSecond: [10_000, 200_000] };
 
-/** A client connection that collects what comes back. */
+/** A client connection that collects what comes back; resolves once connected or closed. */
 async function connect(port: number) {
   const socket = net.connect(port, '127.0.0.1');
-  await once(socket, 'connect');
   const received: Buffer[] = [];
-  let firstAt: number | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    firstAt ??= Date.now();
-    received.push(chunk);
-  });
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
   const closed = new Promise<{ error: string | undefined }>((resolve) => {
     let error: string | undefined;
     socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
     socket.on('close', () => resolve({ error }));
   });
-  return { socket, closed, received: () => Buffer.concat(received), firstAt: () => firstAt };
+  // once() rejects on 'error': a reset connection resolves through `closed` instead.
+  await Promise.race([once(socket, 'connect').catch(() => undefined), closed]);
+  return { socket, closed, received: () => Buffer.concat(received) };
 }
 
 describe('fault proxy', () => {
@@ -79,6 +76,21 @@ describe('fault proxy', () => {
     c.socket.destroy();
   });
 
+  it('a cut with downMs resets connections on arrival until the time is up or chaos stops', async () => {
+    proxy.inject({ kind: 'cut', downMs: 60_000 });
+    const refusedBefore = proxy.counts.refused;
+    const c = await connect(proxy.port);
+    c.socket.write('x');
+    expect((await c.closed).error).toBe('ECONNRESET');
+    expect(c.received().length).toBe(0);
+    expect(proxy.counts.refused - refusedBefore).toBe(1);
+    await proxy.stopChaos();
+    const d = await connect(proxy.port);
+    d.socket.write('back');
+    await waitFor(() => (d.received().toString() === 'back' ? true : undefined), { timeoutMs: 5_000, intervalMs: 10, description: 'the echo once up again' });
+    d.socket.destroy();
+  });
+
   it('stall holds every byte while the sockets stay open, then delivers them in order', async () => {
     const c = await connect(proxy.port);
     c.socket.write('a');
@@ -92,6 +104,7 @@ describe('fault proxy', () => {
     // Half a second into a 3 s stall: nothing has come back, the connection is still open.
     expect(c.received().toString()).toBe('a');
     expect(c.socket.destroyed).toBe(false);
+    expect(proxy.held).toBeGreaterThan(0);
     await waitFor(() => (c.received().toString() === 'abcdefg' ? true : undefined), { timeoutMs: 15_000, intervalMs: 10, description: 'the held bytes' });
     expect(Date.now() - began).toBeGreaterThanOrEqual(stallMs - 50);
     c.socket.destroy();
@@ -126,6 +139,7 @@ describe('fault proxy', () => {
       expect(afterMs).toBeGreaterThanOrEqual(100);
       expect(afterMs).toBeLessThanOrEqual(900);
       if (fault.kind === 'stall') expect(fault.ms).toBeGreaterThanOrEqual(500);
+      if (fault.kind === 'cut') expect(fault.downMs).toBeLessThanOrEqual(1_000);
     }
   });
 

@@ -43,6 +43,8 @@ export interface ScenarioOptions {
   tickers?: number;
   logLevel?: string;
   instanceEnv?: Record<string, string>;
+  /** Environment of one instance (see ClusterOptions.memberEnv). */
+  memberEnv?: (member: { name: string; port: number }) => Promise<Record<string, string>>;
   sagaJson: Record<string, unknown>;
   /**
    * Project sagas into MongoDB inside every instance (saga.json's persistencyManagement is
@@ -97,6 +99,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     projection: opts.projection !== undefined,
     ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
     ...(opts.instanceEnv ? { env: opts.instanceEnv } : {}),
+    ...(opts.memberEnv ? { memberEnv: opts.memberEnv } : {}),
   });
   opts.onCleanup(() => cluster.close());
   for (const name of opts.instances) await cluster.start(name);
