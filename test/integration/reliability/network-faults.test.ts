@@ -30,7 +30,7 @@ const BROKER_VARIABLE = 'NETFAULT_KAFKA_BROKER';
 // Stalls of seconds (requests wait, transactions stay open, heartbeats stop for a while) and
 // cuts that reset the consumer's, the producer's and the coordinator's connections mid-request,
 // some refusing reconnections for a while.
-const KAFKA_FAULTS: FaultPlanOptions = { everyMs: [1_000, 3_000], downMs: [0, 3_000], stallMs: [1_000, 6_000], slowMs: [1_000, 5_000], latencyMs: [5, 150], bytesPerSecond: [20_000, 500_000] };
+const KAFKA_FAULTS: FaultPlanOptions = { everyMs: [700, 2_000], downMs: [0, 3_000], stallMs: [1_000, 6_000], slowMs: [1_000, 5_000], latencyMs: [5, 150], bytesPerSecond: [20_000, 500_000] };
 // Some stalls outlast the forward timeout (5 s).
 const HTTP_FAULTS: FaultPlanOptions = { everyMs: [500, 2_000], downMs: [0, 2_000], stallMs: [1_000, 7_000], slowMs: [1_000, 4_000], latencyMs: [50, 1_500], bytesPerSecond: [2_000, 100_000] };
 
@@ -73,7 +73,8 @@ describe('network faults', () => {
       if (!broker) throw new Error('no broker');
       const seed = chaosSeed();
       const name = uniqueName(`netfault-${client}`);
-      const log = (line: string) => console.log(`[netfault ${client} seed=${seed}] ${line}`);
+      const began = Date.now();
+      const log = (line: string) => console.log(`[netfault ${client} seed=${seed} +${((Date.now() - began) / 1000).toFixed(1)} s] ${line}`);
       const clientDir = join(dir, client);
       mkdirSync(clientDir, { recursive: true });
       log(`logs in ${clientDir}`);
@@ -121,10 +122,11 @@ describe('network faults', () => {
           const probe = new ForwardedQueryProbe(cluster, sagaIds);
           // Past the end of production until each broker link met every kind of fault.
           const everyKind = () => proxies.every((p) => p.counts.cut > 0 && p.counts.stall > 0 && p.counts.slow > 0);
-          const deadline = Date.now() + 60_000;
+          const deadline = Date.now() + 30_000;
           while (!productionDone() || (!everyKind() && Date.now() < deadline)) await delay(250);
           for (const p of [...proxies, ...peers]) await p.stopChaos();
           forwarded.probe = await probe.stop();
+          log('faults stopped');
 
           // The two ways a forwarded query fails, each made to happen once on a clean link.
           const sagaId = sagaIds[0] as string;

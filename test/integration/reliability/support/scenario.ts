@@ -104,6 +104,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   opts.onCleanup(() => cluster.close());
   for (const name of opts.instances) await cluster.start(name);
   await cluster.waitAllReady(120_000);
+  log(`${opts.instances.length} instances ready`);
 
   const codec = await jsonCodec(opts.brokers);
   const { worker, stats } = await startWorkers({
@@ -135,6 +136,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     return tickers.ids.length > 0 && Math.random() < 0.5 ? tickers.ids : created;
   };
   if (opts.monotonicReads) reader.start(readable, urls);
+  log('workers, producers and tickers running');
 
   const chunk = Math.max(1, Math.round(opts.rate / 4));
   const production = (async () => {
@@ -164,6 +166,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const tickersServed = await tickers.waitServed(urls, opts.finalTimeoutMs);
   await reader.stop();
   for (const [key, n] of reader.answers) answers.set(key, (answers.get(key) ?? 0) + n);
+  log('every saga is final; reading the topics');
   const records = await collectRun({
     kafka,
     codec,
