@@ -67,6 +67,28 @@ describe('network faults', () => {
     await own.start();
   });
 
+  it('each extra listener is advertised at its proxy, so clients never learn a way around it', async (ctx) => {
+    skipUnlessCi(ctx, unavailable);
+    for (const [member, proxy] of kafkaProxies) {
+      const admin = new Kafka({ clientId: `netfault-metadata-${member}`, brokers: [proxy.address], logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        const { brokers } = await admin.describeCluster();
+        expect(brokers.map((b) => `${b.host}:${b.port}`)).toEqual([proxy.address]);
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    // The plain listener still advertises itself (the test's own clients use it).
+    const admin = new Kafka({ clientId: 'netfault-metadata-plain', brokers: broker?.brokers ?? [], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      expect((await admin.describeCluster()).brokers.map((b) => `${b.host}:${b.port}`)).toEqual(broker?.brokers);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   describe.each(CLIENTS)('$client', ({ client }) => {
     it('sagas through instances whose broker and peer links are cut, stalled and slowed end once, nothing lost or duplicated', { timeout: 300_000 }, async (ctx) => {
       skipUnlessCi(ctx, unavailable);
