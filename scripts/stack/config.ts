@@ -24,12 +24,26 @@ export interface StackPorts {
   readonly mongo: number;
 }
 
+/**
+ * A further plaintext listener of the Kafka broker, advertised at another address: a test puts
+ * a fault proxy at `advertisedPort` in front of `port`, and clients bootstrapped through the
+ * proxy learn the proxy's address from metadata, so every connection they open passes it.
+ */
+export interface KafkaExtraListener {
+  /** Listener name, upper case (e.g. PROXIED_A); PLAINTEXT and CONTROLLER are taken. */
+  readonly name: string;
+  readonly port: number;
+  readonly advertisedPort: number;
+}
+
 export interface StackConfig {
   /** Repository root. */
   readonly repoRoot: string;
   /** Cache of downloads, builds, data, logs and pid files. */
   readonly stackDir: string;
   readonly ports: StackPorts;
+  /** Only private brokers of tests have these; the stack itself never does. */
+  readonly kafkaExtraListeners?: readonly KafkaExtraListener[];
 }
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -9,6 +9,7 @@ import { chaosSeed, killLoop } from './support/chaos.ts';
 import { describeProblems } from './support/verify.ts';
 import { reservationSagaJson, runDirectory } from './support/cluster.ts';
 import { runScenario } from './support/scenario.ts';
+import { expectExactlyOnce } from './support/exactly-once.ts';
 
 const SAGAS = Number(process.env.RELIABILITY_SAGAS ?? 1200);
 
@@ -53,13 +54,7 @@ describe.each(CLIENTS)('exactly-once under SIGKILL ($client)', ({ client, sagas 
         killLoop(cluster, { seed, minKills: 5, until: productionDone, everyMs: [3_000, 7_000], downMs: [200, 3_000], freshRatio: 0.3, log }),
     });
     expect(result.disruption.kills).toBeGreaterThanOrEqual(5);
-    expect(result.problems, describeProblems(result.problems)).toEqual([]);
-    expect(result.detectorFailures).toEqual([]);
-    expect(result.serverErrors).toEqual([]);
-    expect(result.staleReads, describeProblems(result.staleReads)).toEqual([]);
-    // The workload is clean and every event reached the processor once: nothing to dead-letter.
-    expect([...result.deadLetters]).toEqual([]);
-    expect(result.cluster.unexpectedExits).toEqual([]);
+    expectExactlyOnce(result);
     // MongoDB holds exactly the served sagas, after projectors were killed mid-write and resumed.
     expect(result.projection?.problems, describeProblems(result.projection?.problems ?? [])).toEqual([]);
     expect(result.projection?.detectorFailures).toEqual([]);

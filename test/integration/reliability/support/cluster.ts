@@ -86,6 +86,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Extra environment of every instance. */
   env?: Record<string, string>;
+  /** Extra environment of one instance, asked at each start (e.g. addresses of its own proxies). */
+  memberEnv?: (member: { name: string; port: number }) => Promise<Record<string, string>>;
   /**
    * Run the projection of saga.json's persistencyManagement inside every instance (it is
    * SIGKILLed with its instance). Off by default: most scenarios test the processor alone.
@@ -144,6 +146,7 @@ export class SagaflowCluster {
     }
     member.generation += 1;
     member.logFile = join(this.opts.dir, `${name}.${member.generation}.log`);
+    const ownEnv = this.opts.memberEnv ? await this.opts.memberEnv({ name, port: member.port }) : {};
     const fd = openSync(member.logFile, 'a');
     const child = spawn(process.execPath, [join(root, 'bin/sagaflow.js'), 'start'], {
       env: {
@@ -159,6 +162,7 @@ export class SagaflowCluster {
         LOG_LEVEL: this.opts.logLevel ?? 'info',
         ...(process.env.SAGAFLOW_KAFKA_CLIENT ? { SAGAFLOW_KAFKA_CLIENT: process.env.SAGAFLOW_KAFKA_CLIENT } : {}),
         ...this.opts.env,
+        ...ownEnv,
       },
       stdio: ['ignore', fd, fd],
     });

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadStackConfig, serviceEnv, stackPaths } from '../../../../scripts/stack/config.ts';
-import type { StackConfig } from '../../../../scripts/stack/config.ts';
+import type { KafkaExtraListener, StackConfig } from '../../../../scripts/stack/config.ts';
 import { kafkaService } from '../../../../scripts/stack/kafka.ts';
 import { silentProgress } from '../../../../scripts/stack/progress.ts';
 import type { ServiceContext } from '../../../../scripts/stack/service.ts';
@@ -26,8 +26,14 @@ export async function brokerControlUnavailable(testBrokers: readonly string[]): 
   if (!(await runningProcess(paths.run, 'kafka', config.stackDir))) {
     return `Kafka at ${local} answers but was not started by this checkout's stack (${config.stackDir}); it is not ours to stop`;
   }
-  if (!isInstalled(path.join(paths.downloads, `kafka_${versions.scala}-${versions.kafka}`), versions.kafka)) {
-    return 'the local stack has no Kafka installation to start a broker from';
+  return privateBrokerUnavailable();
+}
+
+/** Why a broker of the test's own cannot be started here (no Kafka installation), or undefined. */
+export function privateBrokerUnavailable(): string | undefined {
+  const { downloads } = stackPaths(loadStackConfig());
+  if (!isInstalled(path.join(downloads, `kafka_${versions.scala}-${versions.kafka}`), versions.kafka)) {
+    return `the local stack has no Kafka installation (${downloads}) to start a broker from`;
   }
   return undefined;
 }
@@ -36,7 +42,7 @@ export async function brokerControlUnavailable(testBrokers: readonly string[]): 
  * A stack of the test's own in `dir` (data, logs, process records) on free ports, using the
  * local stack's installations: a service started from it disturbs nobody else's.
  */
-export async function privateStackContext(dir: string): Promise<ServiceContext> {
+export async function privateStackContext(dir: string, kafkaExtraListeners: readonly KafkaExtraListener[] = []): Promise<ServiceContext> {
   const shared = stackPaths(loadStackConfig());
   const ports = {
     kafka: await freePort(),
@@ -45,7 +51,7 @@ export async function privateStackContext(dir: string): Promise<ServiceContext> 
     registryManagement: await freePort(),
     mongo: await freePort(),
   };
-  const config: StackConfig = Object.freeze({ repoRoot: loadStackConfig().repoRoot, stackDir: dir, ports });
+  const config: StackConfig = Object.freeze({ repoRoot: loadStackConfig().repoRoot, stackDir: dir, ports, kafkaExtraListeners });
   const own = stackPaths(config);
   return {
     config,
@@ -70,8 +76,9 @@ export class PrivateBroker {
     this.ctx = ctx;
   }
 
-  static async create(dir: string): Promise<PrivateBroker> {
-    const ctx = await privateStackContext(dir);
+  /** `extraListeners`: further listeners, e.g. advertised at fault proxies (see KafkaExtraListener). */
+  static async create(dir: string, extraListeners: readonly KafkaExtraListener[] = []): Promise<PrivateBroker> {
+    const ctx = await privateStackContext(dir, extraListeners);
     return new PrivateBroker(ctx.config, ctx);
   }
 

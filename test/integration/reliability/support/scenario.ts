@@ -43,6 +43,8 @@ export interface ScenarioOptions {
   tickers?: number;
   logLevel?: string;
   instanceEnv?: Record<string, string>;
+  /** Environment of one instance (see ClusterOptions.memberEnv). */
+  memberEnv?: (member: { name: string; port: number }) => Promise<Record<string, string>>;
   sagaJson: Record<string, unknown>;
   /**
    * Project sagas into MongoDB inside every instance (saga.json's persistencyManagement is
@@ -97,10 +99,12 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     projection: opts.projection !== undefined,
     ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
     ...(opts.instanceEnv ? { env: opts.instanceEnv } : {}),
+    ...(opts.memberEnv ? { memberEnv: opts.memberEnv } : {}),
   });
   opts.onCleanup(() => cluster.close());
   for (const name of opts.instances) await cluster.start(name);
   await cluster.waitAllReady(120_000);
+  log(`${opts.instances.length} instances ready`);
 
   const codec = await jsonCodec(opts.brokers);
   const { worker, stats } = await startWorkers({
@@ -132,6 +136,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     return tickers.ids.length > 0 && Math.random() < 0.5 ? tickers.ids : created;
   };
   if (opts.monotonicReads) reader.start(readable, urls);
+  log('workers, producers and tickers running');
 
   const chunk = Math.max(1, Math.round(opts.rate / 4));
   const production = (async () => {
@@ -161,6 +166,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const tickersServed = await tickers.waitServed(urls, opts.finalTimeoutMs);
   await reader.stop();
   for (const [key, n] of reader.answers) answers.set(key, (answers.get(key) ?? 0) + n);
+  log('every saga is final; reading the topics');
   const records = await collectRun({
     kafka,
     codec,
