@@ -43,6 +43,8 @@ export interface ScenarioOptions {
   tickers?: number;
   logLevel?: string;
   instanceEnv?: Record<string, string>;
+  /** Per instance name, a script run instead of bin/sagaflow.js (see SagaflowCluster.start). */
+  entries?: Readonly<Record<string, string>>;
   sagaJson: Record<string, unknown>;
   /**
    * Project sagas into MongoDB inside every instance (saga.json's persistencyManagement is
@@ -99,7 +101,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     ...(opts.instanceEnv ? { env: opts.instanceEnv } : {}),
   });
   opts.onCleanup(() => cluster.close());
-  for (const name of opts.instances) await cluster.start(name);
+  for (const name of opts.instances) {
+    const entry = opts.entries?.[name];
+    await cluster.start(name, entry === undefined ? {} : { entry });
+  }
   await cluster.waitAllReady(120_000);
 
   const codec = await jsonCodec(opts.brokers);
