@@ -138,6 +138,10 @@ export const ERROR_CATALOG = {
     message: 'The state store failed an operation',
     retryable: true,
   },
+  SAGAFLOW_STORE_NO_SPACE: {
+    message: 'The file system of the state directory is full; the partition stops and retries, reopening its store, until space returns',
+    retryable: true,
+  },
   SAGAFLOW_STORE_LOCKED: {
     message: 'The state store directory is held by another open store; retry once it is released',
     retryable: true,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { kindOf } from '../broker/errors.ts';
 import type { GroupMember, TxWriter } from '../broker/ports.ts';
 import type { OutputRecord, TopicPartitionOffset } from '../broker/records.ts';
 import type { Clock } from './clock.ts';
@@ -124,6 +125,10 @@ export class CommitGroup {
       // and whatever was built on them since, is dropped; each task re-reads its committed
       // position and restores from its store's marker, which the transaction did not move.
       if (begun) await writer.abort().catch((e: unknown) => this.log.warn({ err: e }, 'abort after a failed commit failed; the writer starts over'));
+      // A task closed meanwhile (its partition revoked or lost while the commit ran, as when
+      // a paused instance wakes up) has nothing to recover: say here what became of its work.
+      const gone = units.filter(({ task }) => task.state === 'closed').map(({ task }) => task.partition);
+      if (gone.length > 0) this.log.warn({ err, kind: kindOf(err), partitions: gone }, 'commit failed after its partitions were taken away; its work is dropped');
       for (const { task } of units) task.fail(err);
     }
   }

@@ -44,6 +44,8 @@ export interface ProcessorOptions {
    * 0: commit as soon as the previous commit is done.
    */
   commitIntervalMs?: number;
+  /** The consumer-group session (default 30 s): a member silent that long loses its partitions. */
+  sessionTimeoutMs?: number;
   /** Pending output bytes after which processing waits for a commit. */
   maxPendingBytes?: number;
   /** Largest record a task writes (see task.ts MAX_RECORD_BYTES). */
@@ -131,7 +133,7 @@ export class Processor {
       advertisedUrl: opts.advertisedUrl(),
       fromBeginning: true,
       holdAssigned: true,
-      sessionTimeoutMs: 30_000,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? 30_000,
       maxWaitMs: 100,
     });
     this.member = member;

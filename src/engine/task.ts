@@ -170,7 +170,9 @@ export class PartitionTask {
    * against the changelog (a store left from a recreated topic holds sagas that are gone).
    */
   async getRestoringSaga(sagaId: string): Promise<SagaDocument | undefined> {
-    return this.storeChecked ? this.store?.getSaga(sagaId) : undefined;
+    if (!this.storeChecked) return undefined;
+    // Best effort: a store being closed and reopened after a failure is simply not asked.
+    return this.store?.getSaga(sagaId).catch(() => undefined);
   }
 
   /** Bytes of records waiting for a commit (sealed and current units). */
@@ -206,6 +208,7 @@ export class PartitionTask {
         return;
       } catch (err) {
         if (this.isClosed()) return;
+        await this.releaseFailedStore(err);
         this.failures += 1;
         const delay = Math.min(RECOVERY_DELAY_MS.max, RECOVERY_DELAY_MS.first * 2 ** (this.failures - 1));
         this.log.error({ err, attempt: this.failures, retryInMs: delay }, 'task start failed; retrying');
@@ -384,6 +387,7 @@ export class PartitionTask {
         }
       } else {
         this.log.error({ err }, 'transaction failed; the task re-reads its position and restores');
+        await this.releaseFailedStore(err);
       }
       await new Promise((r) => setTimeout(r, RECOVERY_DELAY_MS.first));
       if (!this.isClosed()) await this.start();
@@ -680,6 +684,19 @@ export class PartitionTask {
       value,
       headers,
     };
+  }
+
+  /**
+   * After a failed store operation the store is closed and opened again by the next attempt:
+   * RocksDB keeps refusing writes after an I/O error (a full disk) until it is reopened, so
+   * retrying on the same handle would never recover once space returns. Its data is safe: a
+   * write batch is all or nothing, and restore replays the changelog from the marker.
+   */
+  private async releaseFailedStore(err: unknown): Promise<void> {
+    if (!isSagaflowError(err, 'SAGAFLOW_STORE_FAILED') && !isSagaflowError(err, 'SAGAFLOW_STORE_NO_SPACE')) return;
+    const s = this.store;
+    this.store = undefined;
+    await s?.close().catch(() => undefined);
   }
 
   private isClosed(): boolean {

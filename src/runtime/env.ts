@@ -22,6 +22,11 @@ export interface RuntimeEnv {
   kafkaClient: ClientName;
   /** Longest time between commits while there is work; undefined: the client's default. */
   commitIntervalMs: number | undefined;
+  /**
+   * The processor's consumer-group session: how long a member that stops heartbeating (paused,
+   * partitioned away) keeps its partitions before the group moves them.
+   */
+  sessionTimeoutMs: number;
   /** How long SIGTERM/SIGINT may take to commit, leave the group and close the stores before the process exits anyway. */
   shutdownGraceMs: number;
   /**
@@ -55,6 +60,7 @@ export const SAGAFLOW_ENV_VARS = [
   'SAGAFLOW_PROJECTION',
   'SAGAFLOW_KAFKA_CLIENT',
   'SAGAFLOW_COMMIT_INTERVAL_MS',
+  'SAGAFLOW_SESSION_TIMEOUT_MS',
   'SAGAFLOW_SHUTDOWN_GRACE_MS',
   'SAGAFLOW_ADMIN_TOKEN',
   'SAGAFLOW_ADMIN_TOKEN_FILE',
@@ -170,6 +176,8 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     projection: flag(env, 'SAGAFLOW_PROJECTION', true),
     kafkaClient: client as ClientName,
     commitIntervalMs: interval === undefined || interval === '' ? undefined : integer(env, 'SAGAFLOW_COMMIT_INTERVAL_MS', 100, 0, 60_000),
+    // Kafka's default group.min/max.session.timeout.ms bound what a broker accepts.
+    sessionTimeoutMs: integer(env, 'SAGAFLOW_SESSION_TIMEOUT_MS', 30_000, 6_000, 1_800_000),
     shutdownGraceMs: integer(env, 'SAGAFLOW_SHUTDOWN_GRACE_MS', 30_000, 1_000, 3_600_000),
     admin: adminAccess(env, cwd),
     engineKafka: Object.freeze(engineKafkaEnv(env)),

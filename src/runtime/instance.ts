@@ -158,6 +158,7 @@ export async function startInstance(opts: {
       openStore: async (p) => new PartitionStore(await openRocksDbStore(join(stateDir, `${topics.events}-${p}`))),
       logger,
       ...(env.commitIntervalMs === undefined ? {} : { commitIntervalMs: env.commitIntervalMs }),
+      sessionTimeoutMs: env.sessionTimeoutMs,
       ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       recordLimits: limits,

@@ -10,7 +10,13 @@ import { silenceKnownKafkajsWarnings } from './warnings.ts';
  * `sagaflow start`: reads the environment and saga.json once, starts an instance and runs
  * until SIGINT/SIGTERM. Invalid configuration ends with one clear line and exit code 1.
  */
-export async function runStart(env: Record<string, string | undefined>, cwd: string, stderr: (line: string) => void): Promise<number> {
+export async function runStart(
+  env: Record<string, string | undefined>,
+  cwd: string,
+  stderr: (line: string) => void,
+  /** Fault injection for tests that run the real command in a child process (see Processor). */
+  faults: { beforeCommit?: (partitions: number[]) => Promise<void> | void } = {},
+): Promise<number> {
   silenceKnownKafkajsWarnings();
   let runtime;
   let config;
@@ -24,7 +30,7 @@ export async function runStart(env: Record<string, string | undefined>, cwd: str
   const logger = pino({ level: runtime.logLevel, base: { service: 'sagaflow' } });
   let instance;
   try {
-    instance = await startInstance({ env: runtime, config, logger });
+    instance = await startInstance({ env: runtime, config, logger, ...(faults.beforeCommit ? { beforeCommit: faults.beforeCommit } : {}) });
   } catch (err) {
     // One line, no stack: the code and message say what to fix.
     for (const line of describe(err)) stderr(line);

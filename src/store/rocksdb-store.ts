@@ -63,6 +63,14 @@ function closedError(): SagaflowError {
 
 function storeFailed(operation: string, dir: string, cause: unknown): SagaflowError {
   const detail = cause instanceof Error ? cause.message : String(cause);
+  // librocksdb reports the errno only in its message ("IO error: No space left on device").
+  if (/no space left on device|ENOSPC/i.test(detail)) {
+    return new SagaflowError('SAGAFLOW_STORE_NO_SPACE', {
+      message: `RocksDB ${operation} failed in ${dir}: the file system is full (${detail}); free space or grow the volume, the partition resumes by itself`,
+      retryable: true,
+      cause,
+    });
+  }
   return new SagaflowError('SAGAFLOW_STORE_FAILED', {
     message: `RocksDB ${operation} failed in ${dir}: ${detail}`,
     retryable: false,

@@ -131,12 +131,18 @@ export class KafkajsGroupMember implements GroupMember {
   }
 
   private onJoin(memberId: string, assignment: Record<string, number[] | undefined>): void {
+    // A new member id: the coordinator forgot this member (its session expired while the
+    // process was paused or cut off), so every partition it held may have been processed by
+    // another member since. They are lost, not revoked: nothing of them is committed on the
+    // way out, and the ones assigned again start over from what is committed.
+    const expired = this.id !== undefined && this.id !== memberId;
     this.id = memberId;
     const now = new Map<string, TopicPartition>();
     for (const topic of [...this.opts.topics, ...(this.opts.coPartitioned ?? [])]) for (const partition of assignment[topic] ?? []) now.set(key({ topic, partition }), { topic, partition });
-    const removed = [...this.owned].filter(([k]) => !now.has(k)).map(([, tp]) => tp);
-    const added = [...now].filter(([k]) => !this.owned.has(k)).map(([, tp]) => tp);
+    const removed = [...this.owned].filter(([k]) => expired || !now.has(k)).map(([, tp]) => tp);
+    const added = [...now].filter(([k]) => expired || !this.owned.has(k)).map(([, tp]) => tp);
     this.owned = now;
+    if (expired) this.log.warn({ memberId, partitions: removed.length }, 'the group forgot this member (session expired); its partitions are lost');
     // Paused before the consumer's first fetch after the join: nothing of them is delivered
     // until the engine has restored and resumes them.
     if (added.length > 0 && this.opts.holdAssigned) this.pause(added);
@@ -144,7 +150,7 @@ export class KafkajsGroupMember implements GroupMember {
     if (!listener) return;
     this.changes = this.changes
       .then(async () => {
-        if (removed.length > 0) await listener.onRevoked(removed, false);
+        if (removed.length > 0) await listener.onRevoked(removed, expired);
         if (added.length > 0) await listener.onAssigned(added);
       })
       .catch((err: unknown) => this.log.error({ err }, 'rebalance handling failed'));

@@ -9,6 +9,7 @@ import { Processor } from '../../../src/engine/processor.ts';
 import { SagaflowError } from '../../../src/errors.ts';
 import type { Envelope, ProcessorCodec } from '../../../src/kafka/codec.ts';
 import type { SagaDocument } from '../../../src/saga/types.ts';
+import type { KeyValueStore } from '../../../src/store/key-value-store.ts';
 import { MemoryStore } from '../../../src/store/memory-store.ts';
 import { PartitionStore } from '../../../src/store/partition-store.ts';
 import { MemoryBroker } from './memory-broker.ts';
@@ -42,7 +43,18 @@ export const jsonCodec = (encodeSaga?: (saga: SagaDocument) => Buffer): Processo
 
 /** A processor over the in-memory broker, with stores that outlive a processor (like state dirs). */
 export async function harness(
-  opts: { codec?: ProcessorCodec; v1?: boolean; maxRecordBytes?: number; stores?: Map<number, MemoryStore>; broker?: MemoryBroker; definition?: CompiledDefinition; clock?: Clock; otherInputs?: string[] } = {},
+  opts: {
+    codec?: ProcessorCodec;
+    v1?: boolean;
+    maxRecordBytes?: number;
+    stores?: Map<number, MemoryStore>;
+    broker?: MemoryBroker;
+    definition?: CompiledDefinition;
+    clock?: Clock;
+    otherInputs?: string[];
+    /** Puts something between a task and the memory behind its store (fault injection); called on every open. */
+    wrapStore?: (partition: number, kv: KeyValueStore) => KeyValueStore;
+  } = {},
 ) {
   const broker = opts.broker ?? new MemoryBroker();
   const otherInputs = opts.otherInputs ?? [];
@@ -67,7 +79,7 @@ export async function harness(
     openStore: async (p) => {
       let store = kv.get(p);
       if (!store) kv.set(p, (store = new MemoryStore()));
-      return new ReopenedStore(store);
+      return new ReopenedStore(opts.wrapStore ? opts.wrapStore(p, store) : store);
     },
     logger: pino({ level: 'silent' }),
     commitIntervalMs: 60_000,
@@ -99,7 +111,7 @@ export async function harness(
 
 /** Each task opens its store; closing the PartitionStore must not lose the memory behind it. */
 export class ReopenedStore extends PartitionStore {
-  constructor(kv: MemoryStore) {
+  constructor(kv: KeyValueStore) {
     super({
       get: (k) => kv.get(k),
       getMany: (ks) => kv.getMany(ks),

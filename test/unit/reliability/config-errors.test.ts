@@ -62,6 +62,15 @@ describe('configuration errors at start', () => {
     );
   });
 
+  it('reads SAGAFLOW_SESSION_TIMEOUT_MS within what a broker accepts by default', () => {
+    const env = { CONFIGURATIONS_FILE_PATH: 'saga.json' };
+    expect(readRuntimeEnv(env, '/').sessionTimeoutMs).toBe(30_000);
+    expect(readRuntimeEnv({ ...env, SAGAFLOW_SESSION_TIMEOUT_MS: '6000' }, '/').sessionTimeoutMs).toBe(6_000);
+    expect(() => readRuntimeEnv({ ...env, SAGAFLOW_SESSION_TIMEOUT_MS: '1000' }, '/')).toThrow(
+      expect.objectContaining({ code: 'SAGAFLOW_CONFIG_INVALID', path: 'env.SAGAFLOW_SESSION_TIMEOUT_MS', message: 'env.SAGAFLOW_SESSION_TIMEOUT_MS: 1000 is out of range; set a number between 6000 and 1800000' }),
+    );
+  });
+
   // Regression: an invalid saga.json was reported as a header line plus one indented line per
   // issue; a log collector split it into lines without the code or the file.
   it('prints one line per issue, each with code, file and JSON path', async () => {

@@ -121,8 +121,11 @@ export class SagaflowCluster {
     writeFileSync(this.configPath, JSON.stringify(opts.sagaJson, null, 2));
   }
 
-  /** Starts a new member, or restarts a stopped one (same port; `fresh` wipes its state first). */
-  async start(name: string, opts: { fresh?: boolean } = {}): Promise<Member> {
+  /**
+   * Starts a new member, or restarts a stopped one (same port; `fresh` wipes its state first).
+   * `entry`: a script run instead of bin/sagaflow.js, with the same arguments and environment.
+   */
+  async start(name: string, opts: { fresh?: boolean; entry?: string } = {}): Promise<Member> {
     let member = this.members.get(name);
     if (!member) {
       const port = await freePort();
@@ -148,7 +151,7 @@ export class SagaflowCluster {
     member.logFile = join(this.opts.dir, `${name}.${member.generation}.log`);
     const ownEnv = this.opts.memberEnv ? await this.opts.memberEnv({ name, port: member.port }) : {};
     const fd = openSync(member.logFile, 'a');
-    const child = spawn(process.execPath, [join(root, 'bin/sagaflow.js'), 'start'], {
+    const child = spawn(process.execPath, [opts.entry ?? join(root, 'bin/sagaflow.js'), 'start'], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
@@ -213,6 +216,26 @@ export class SagaflowCluster {
     this.counters.stops += 1;
   }
 
+  /** Sends a signal without waiting for anything (SIGSTOP/SIGCONT pause and resume the whole process). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    const child = this.require(name).child;
+    if (!child) throw new Error(`member ${name} is not running`);
+    child.kill(signal);
+  }
+
+  /** Whether the member's process is stopped (SIGSTOP), from /proc (Linux). */
+  isPaused(name: string): boolean {
+    const pid = this.members.get(name)?.child?.pid;
+    if (pid === undefined) return false;
+    try {
+      // "pid (comm) S ...": the state follows the last parenthesis.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+    } catch {
+      return false;
+    }
+  }
+
   running(): Member[] {
     return [...this.members.values()].filter((m) => m.child !== undefined);
   }
@@ -247,6 +270,11 @@ export class SagaflowCluster {
       }
       await delay(250);
     }
+  }
+
+  /** GET /-/ready of a member: whether it is ready and the partitions it owns (undefined: no answer). */
+  readinessOf(name: string): Promise<{ ready: boolean; partitions: number[] } | undefined> {
+    return this.readiness(this.require(name));
   }
 
   private async readiness(member: Member): Promise<{ ready: boolean; partitions: number[] } | undefined> {

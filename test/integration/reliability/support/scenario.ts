@@ -45,6 +45,8 @@ export interface ScenarioOptions {
   instanceEnv?: Record<string, string>;
   /** Environment of one instance (see ClusterOptions.memberEnv). */
   memberEnv?: (member: { name: string; port: number }) => Promise<Record<string, string>>;
+  /** Per instance name, a script run instead of bin/sagaflow.js (see SagaflowCluster.start). */
+  entries?: Readonly<Record<string, string>>;
   sagaJson: Record<string, unknown>;
   /**
    * Project sagas into MongoDB inside every instance (saga.json's persistencyManagement is
@@ -102,7 +104,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     ...(opts.memberEnv ? { memberEnv: opts.memberEnv } : {}),
   });
   opts.onCleanup(() => cluster.close());
-  for (const name of opts.instances) await cluster.start(name);
+  for (const name of opts.instances) {
+    const entry = opts.entries?.[name];
+    await cluster.start(name, entry === undefined ? {} : { entry });
+  }
   await cluster.waitAllReady(120_000);
   log(`${opts.instances.length} instances ready`);
 
