@@ -17,6 +17,7 @@ import { engineChannels } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { outboxRecord } from './outbox-records.ts';
 import type { OutboxTarget } from './outbox-records.ts';
+import type { EncodedSagas, RestoredRecord } from '../store/partition-store.ts';
 import { UnitOfWork } from './unit-of-work.ts';
 import type { InputOutputs } from './unit-of-work.ts';
 
@@ -25,8 +26,8 @@ export interface TaskStore {
   getSaga(sagaId: string): Promise<SagaDocument | undefined>;
   getSagas(sagaIds: readonly string[]): Promise<Map<string, SagaDocument>>;
   readChangelogMarker(): Promise<bigint | undefined>;
-  applyCommitted(sagas: SagaDocument[], changelogOffset: bigint, firedHints?: readonly string[]): Promise<void>;
-  applyRestored(records: { key: string; value: SagaDocument | null }[], lastOffset: bigint): Promise<void>;
+  applyCommitted(sagas: SagaDocument[], changelogOffset: bigint, firedHints?: readonly string[], encoded?: EncodedSagas): Promise<void>;
+  applyRestored(records: RestoredRecord[], lastOffset: bigint): Promise<void>;
   /** The timer index (see src/store/partition-store.ts). */
   dueTimers(beforeMs: number, limit: number): Promise<{ key: string; dueMs: number; sagaId: string }[]>;
   nextTimerDueMs(): Promise<number | undefined>;
@@ -304,10 +305,16 @@ export class PartitionTask {
     // times out); the partition stays paused meanwhile.
     for (;;) {
       const restored = await this.deps.changelogReader.readPartition(changelogTopic, partition, after, async (batch) => {
-        const decoded: { key: string; value: SagaDocument | null }[] = [];
+        const decoded: RestoredRecord[] = [];
+        const json = this.deps.codec.sagaJson === true;
         for (const r of batch) {
           if (r.key === null) continue;
-          decoded.push({ key: r.key.toString('utf8'), value: r.value === null ? null : await this.deps.codec.decodeSaga(changelogTopic, r.value) });
+          const key = r.key.toString('utf8');
+          if (r.value === null) decoded.push({ key, value: null });
+          else {
+            const value = await this.deps.codec.decodeSaga(changelogTopic, r.value);
+            decoded.push(json ? { key, value, json: r.value } : { key, value });
+          }
         }
         const last = batch[batch.length - 1]?.offset;
         if (last !== undefined) await store.applyRestored(decoded, last);
@@ -355,7 +362,9 @@ export class PartitionTask {
     if (unit.lastChangelogIndex >= 0) {
       const marker = offsets[unit.lastChangelogIndex];
       if (marker === undefined) throw new Error(`no offset for changelog record ${unit.lastChangelogIndex} of ${offsets.length}`);
-      await this.store.applyCommitted(unit.overlay.entries(), marker, unit.firedHints);
+      // A JSON changelog record holds the very bytes the store keeps: encoded once, written twice.
+      const encoded: EncodedSagas | undefined = this.deps.codec.sagaJson === true ? (saga) => unit.changelogValue(saga.sagaId) : undefined;
+      await this.store.applyCommitted(unit.overlay.entries(), marker, unit.firedHints, encoded);
     } else if (unit.firedHints.length > 0) {
       await this.store.dropTimerHints(unit.firedHints);
     }

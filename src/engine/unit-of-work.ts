@@ -20,12 +20,19 @@ export interface InputOutputs {
  * changelog records on the task's partition, dead letters) and the input positions reached.
  * Nothing here touches Kafka: the processor's committer writes it in a transaction, then
  * the task applies the overlay to its store.
+ *
+ * A saga changed several times in one unit gets one changelog record, its last document (Kafka
+ * Streams' record cache does the same): the transaction makes every change of the unit visible
+ * at once, so no reader could ever see the intermediate documents, and the store takes only
+ * the last one anyway. Commands, dead letters and forwarded events are all kept, in order.
  */
 export class UnitOfWork {
   readonly overlay: TransactionOverlay;
-  readonly records: OutputRecord[] = [];
-  /** Index in `records` of the last changelog record: its offset becomes the store's marker. */
-  lastChangelogIndex = -1;
+  /** Commands, dead letters and forwarded events, in the order the inputs produced them. */
+  readonly #outputs: OutputRecord[] = [];
+  /** The last changelog record of each saga changed in this unit. */
+  readonly #changelog = new Map<string, OutputRecord>();
+  #records: OutputRecord[] | undefined;
   /** Key and value bytes of `records`. */
   bytes = 0;
   /** topic -> offset of the next input record, for the inputs this unit consumed. */
@@ -41,9 +48,28 @@ export class UnitOfWork {
     this.overlay = new TransactionOverlay(base);
   }
 
+  /**
+   * The records to write: the other outputs first, then one changelog record per changed saga.
+   * Built once, when the unit is written (the unit takes no input after it is sealed).
+   */
+  get records(): readonly OutputRecord[] {
+    this.#records ??= [...this.#outputs, ...this.#changelog.values()];
+    return this.#records;
+  }
+
+  /** Index in `records` of the last changelog record (its offset becomes the store's marker), -1 without one. */
+  get lastChangelogIndex(): number {
+    return this.#changelog.size === 0 ? -1 : this.#outputs.length + this.#changelog.size - 1;
+  }
+
+  /** The changelog value written for `sagaId` in this unit (the encoding of its last document). */
+  changelogValue(sagaId: string): Buffer | null | undefined {
+    return this.#changelog.get(sagaId)?.value;
+  }
+
   /** Nothing to write and no position moved: no transaction needed. */
   get empty(): boolean {
-    return this.records.length === 0 && this.positions.size === 0 && this.firedHints.length === 0;
+    return this.#outputs.length === 0 && this.#changelog.size === 0 && this.positions.size === 0 && this.firedHints.length === 0;
   }
 
   /** Adds what one input record produced; its position moves past it. */
@@ -55,11 +81,15 @@ export class UnitOfWork {
 
   /** Adds what a timer firing produced: no input position moves (a transaction no record caused). */
   includeOutputs(outputs: InputOutputs): void {
+    this.#records = undefined;
     if (outputs.saga) this.overlay.set(outputs.saga);
     for (const r of outputs.commands) this.add(r);
-    if (outputs.changelog) {
-      this.add(outputs.changelog);
-      this.lastChangelogIndex = this.records.length - 1;
+    if (outputs.changelog && outputs.saga) {
+      const sagaId = outputs.saga.sagaId;
+      const replaced = this.#changelog.get(sagaId);
+      if (replaced) this.bytes -= recordBytes(replaced);
+      this.#changelog.set(sagaId, outputs.changelog);
+      this.bytes += recordBytes(outputs.changelog);
     }
     for (const r of outputs.deadLetters) this.add(r);
     if (outputs.forwarded) {
@@ -71,7 +101,7 @@ export class UnitOfWork {
   }
 
   private add(record: OutputRecord): void {
-    this.records.push(record);
+    this.#outputs.push(record);
     this.bytes += recordBytes(record);
   }
 }

@@ -4,6 +4,7 @@ import type { ProcessorCodec } from './codec.ts';
 import { registerSchemas } from './serdes/avro.ts';
 import type { TopicSchema } from './serdes/avro.ts';
 import { createSerdes } from './serdes/create.ts';
+import { jsonSagaSerde } from './serdes/json.ts';
 import type { Serdes } from './serdes/create.ts';
 
 export interface CodecTopics {
@@ -43,5 +44,6 @@ export function codecOf(serdes: Serdes): ProcessorCodec {
     decodeCommand: (topic, value) => serdes.command.deserialize(topic, value),
     encodeSaga: (topic, saga) => serdes.saga.serialize(topic, saga),
     decodeSaga: (topic, value) => serdes.saga.deserialize(topic, value),
+    sagaJson: serdes.saga === jsonSagaSerde,
   };
 }

@@ -19,4 +19,10 @@ export interface ProcessorCodec {
   decodeCommand(topic: string, value: Buffer | null): Promise<Envelope>;
   encodeSaga(topic: string, saga: SagaDocument): Promise<Buffer>;
   decodeSaga(topic: string, value: Buffer | null): Promise<SagaDocument>;
+  /**
+   * True when `encodeSaga` writes exactly `JSON.stringify(saga)` as UTF-8, which is also how the
+   * state store keeps a document: the task then stores the changelog bytes as they are instead
+   * of encoding each document a second time (and restore copies them without re-encoding).
+   */
+  readonly sagaJson?: boolean;
 }

@@ -8,12 +8,17 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /**
  * Flow Manager's default merge of an event payload into saga metadata, without touching either
  * input: each first-level key of the payload replaces the metadata's. (The deep merge,
- * settings.deepMergeMetadata, is lodash's and comes with the compiled definition.) Keys are
- * defined as own data properties, so a payload key `__proto__` is stored as data and never
- * changes a prototype.
+ * settings.deepMergeMetadata, is lodash's and comes with the compiled definition.)
+ *
+ * The payload's values are copied; the metadata's other values are shared with the input, not
+ * copied: saga documents are values nobody changes once built (the transition builds a new
+ * one, hooks run on copies in their sandbox), so a revision can share what it did not change
+ * with the revision before, and a transition costs what the event changed, not the size of the
+ * metadata. A key `__proto__` is stored as data and never changes a prototype.
  */
 export function shallowMergeMetadata(metadata: Record<string, unknown>, payload: Record<string, unknown>): Record<string, unknown> {
-  const result = copyObject(metadata);
+  // Spread defines own data properties (a `__proto__` key stays data).
+  const result: Record<string, unknown> = { ...metadata };
   for (const key of Object.keys(payload)) define(result, key, cloneJson(payload[key]));
   return result;
 }
@@ -31,6 +36,12 @@ function copyObject(source: Record<string, unknown>): Record<string, unknown> {
   return copy;
 }
 
+/**
+ * Sets an own data property. Plain assignment is several times cheaper than defineProperty
+ * and equivalent on these objects (own or no such key, no setters), except for `__proto__`,
+ * where assignment would change the prototype.
+ */
 function define(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }

@@ -86,7 +86,16 @@ function decodeMarker(value: Buffer): bigint | undefined {
 export interface RestoredRecord {
   key: string;
   value: SagaDocument | null;
+  /** The record's bytes when they are the document as the store keeps it (JSON changelog): stored as they are. */
+  json?: Buffer;
 }
+
+/**
+ * The stored bytes of a committed document when the caller has them already (the changelog
+ * value of a JSON changelog is exactly the document's JSON text): undefined, and the store
+ * encodes it. The bytes must be `JSON.stringify(saga)` of that very document.
+ */
+export type EncodedSagas = (saga: SagaDocument) => Buffer | null | undefined;
 
 /**
  * The state of one owned input partition, over a `KeyValueStore` of its own.
@@ -137,10 +146,10 @@ export class PartitionStore {
    * changelog record that transaction wrote) in one atomic batch. Call only after
    * `transaction.commit()` resolved.
    */
-  async applyCommitted(sagas: Iterable<SagaDocument>, changelogOffset: bigint, firedHints: readonly string[] = []): Promise<void> {
+  async applyCommitted(sagas: Iterable<SagaDocument>, changelogOffset: bigint, firedHints: readonly string[] = [], encoded?: EncodedSagas): Promise<void> {
     const batch: WriteBatch = { puts: [], deletes: [...firedHints] };
     for (const saga of sagas) {
-      batch.puts.push([sagaKey(saga.sagaId), encodeSaga(saga)]);
+      batch.puts.push([sagaKey(saga.sagaId), encoded?.(saga) ?? encodeSaga(saga)]);
       for (const hint of hintsOf(saga)) batch.puts.push([hint, EMPTY]);
     }
     batch.puts.push([MARKER_KEY, encodeMarker(changelogOffset)]);
@@ -175,16 +184,16 @@ export class PartitionStore {
    * Within the batch the last record of a key wins, as compaction would decide.
    */
   async applyRestored(records: readonly RestoredRecord[], lastOffset: bigint): Promise<void> {
-    const latest = new Map<string, SagaDocument | null>();
+    const latest = new Map<string, RestoredRecord>();
     for (const record of records) {
       latest.delete(record.key);
-      latest.set(record.key, record.value);
+      latest.set(record.key, record);
     }
     const batch: WriteBatch = { puts: [], deletes: [] };
-    for (const [sagaId, saga] of latest) {
+    for (const [sagaId, { value: saga, json }] of latest) {
       if (saga === null) batch.deletes.push(sagaKey(sagaId));
       else {
-        batch.puts.push([sagaKey(sagaId), encodeSaga(saga)]);
+        batch.puts.push([sagaKey(sagaId), json ?? encodeSaga(saga)]);
         for (const hint of hintsOf(saga)) batch.puts.push([hint, EMPTY]);
       }
     }

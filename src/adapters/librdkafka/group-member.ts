@@ -10,8 +10,9 @@ import { InstanceDirectory } from './directory.ts';
 import { rdkafka } from './native.ts';
 
 /** What the typings of the binding leave out (lib/kafka-consumer.js has them). */
-interface CooperativeConsumer {
-  incrementalAssign(assignments: TopicPartition[]): void;
+export interface CooperativeConsumer {
+  /** `offset`: where to start reading (a consumer outside any group, which has no committed position). */
+  incrementalAssign(assignments: (TopicPartition & { offset?: number })[]): void;
   incrementalUnassign(assignments: TopicPartition[]): void;
   assignmentLost(): boolean;
   commitCb(toppars: { topic: string; partition: number; offset: number }[], cb: (err: LibrdKafkaError | null) => void): void;

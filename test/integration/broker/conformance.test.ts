@@ -165,6 +165,35 @@ for (const name of ['librdkafka', 'kafkajs'] as const) {
       expect(empty).toMatchObject({ records: 0, end: 0n });
     });
 
+    it('reads several partitions at once, as tasks restore after a rebalance: each to its own end, a failing read leaving the others whole', async () => {
+      const client = await clientFor(name);
+      const topic = await createTopic({ prefix: 'conf-restore-many', partitions: 3, config: { 'cleanup.policy': 'compact' } });
+      const writer = await writerFor(client);
+      await writer.begin();
+      const sent = writer.send([0, 1, 2].flatMap((partition) => Array.from({ length: 10 * (partition + 1) }, (_, i) => ({ topic, partition, key: `p${partition}-${i}`, value: Buffer.from(`v${partition}-${i}`) }))));
+      await writer.commit();
+      await sent;
+      const reader = client.changelogReader();
+      const seen = new Map<number, InputRecord[]>([[0, []], [1, []], [2, []]]);
+      const read = (partition: number, fail = false) =>
+        reader.readPartition(topic, partition, undefined, async (records) => {
+          if (fail) throw new Error(`store of partition ${partition} is broken`);
+          seen.get(partition)?.push(...records);
+        });
+      const [p0, p1, p2] = await Promise.allSettled([read(0), read(1), read(2, true)]);
+      expect(p0).toMatchObject({ status: 'fulfilled', value: { records: 10, lastOffset: 9n } });
+      expect(p1).toMatchObject({ status: 'fulfilled', value: { records: 20, lastOffset: 19n } });
+      // The failure reaches the caller (kafkajs wraps it in a BrokerError).
+      expect(p2.status).toBe('rejected');
+      expect(seen.get(2)).toEqual([]);
+      expect(seen.get(0)?.map((r) => r.key?.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `p0-${i}`));
+      expect(seen.get(1)?.every((r) => r.partition === 1)).toBe(true);
+      // Read again, once the earlier reads are over: the failed partition from where it stood.
+      const again = await read(2);
+      expect(again.records).toBe(30);
+      expect(seen.get(2)?.map((r) => r.offset)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
+    });
+
     it('finds offsets by timestamp (the end where no record is that late), and ends a partition read when its signal aborts', async () => {
       const client = await clientFor(name);
       const topic = await createTopic({ prefix: 'conf-time', partitions: 2 });

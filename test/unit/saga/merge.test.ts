@@ -10,7 +10,7 @@ describe('shallowMergeMetadata', () => {
     expect(shallowMergeMetadata(base, { list: [3], a: null })).toEqual({ a: null, nested: { x: 1, y: { z: 1 } }, list: [3] });
   });
 
-  it('modifies neither input and shares nothing with them', () => {
+  it('modifies neither input and shares nothing with the payload', () => {
     const metadata = { nested: { x: 1 } };
     const payload = { nested: { y: [1] }, other: { k: 1 } };
     const merged = shallowMergeMetadata(metadata, payload);
@@ -19,6 +19,24 @@ describe('shallowMergeMetadata', () => {
     (merged.other as { k: number }).k = 2;
     expect(payload.other.k).toBe(1);
     expect(merged.nested).not.toBe(payload.nested);
+    expect(merged).not.toBe(metadata);
+  });
+
+  it('shares the metadata values the payload does not replace (documents are never changed in place)', () => {
+    const kept = { deep: { list: [1, 2] } };
+    const metadata = { kept, replaced: { old: true } };
+    const merged = shallowMergeMetadata(metadata, { replaced: { new: true } });
+    expect(merged.kept).toBe(kept);
+    expect(merged.replaced).toEqual({ new: true });
+    expect(metadata.replaced).toEqual({ old: true });
+  });
+
+  it('keeps a "__proto__" key of the metadata as data when copying it', () => {
+    const metadata = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as Record<string, unknown>;
+    const merged = shallowMergeMetadata(metadata, { b: 2 });
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect(Object.keys(merged)).toEqual(['__proto__', 'a', 'b']);
+    expect(JSON.stringify(merged)).toBe('{"__proto__":{"polluted":true},"a":1,"b":2}');
   });
 
   it('stores a "__proto__" key as data and never changes a prototype', () => {
@@ -37,6 +55,14 @@ describe('cloneJson and isPlainObject', () => {
     const copy = cloneJson(value);
     expect(copy).toEqual(value);
     expect(copy.a).not.toBe(value.a);
+  });
+
+  it('copies a "__proto__" key as data, at any depth', () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "n": [{"__proto__": 1}]}') as Record<string, unknown>;
+    const copy = cloneJson(value);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('recognises plain objects only', () => {
