@@ -8,7 +8,7 @@
 //
 //   npm run stack -- up
 //   node test/soak/run.ts --duration 10m [--instances 3] [--partitions 6] [--rate 15] [--seed 42]
-//                         [--broker private|shared] [--keep]
+//                         [--broker private|shared] [--keep] [--session-timeout 10s]
 //
 // Services: KAFKA_BROKERS or the local stack. --broker private (the default when the local
 // stack has its Kafka installation) runs the soak on a broker of its own, which it restarts.
@@ -40,6 +40,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     broker: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'session-timeout': { type: 'string' },
   },
 });
 
@@ -106,6 +107,9 @@ async function main(): Promise<void> {
     dir,
     partitions,
     sagaJson: reservationSagaJson({ brokers, ...topics, validatePayloads: true }),
+    // How long a SIGKILLed instance's partitions wait for the group to move them (and its
+    // sagas answer 503): the instances' SAGAFLOW_SESSION_TIMEOUT_MS.
+    ...(values['session-timeout'] ? { env: { SAGAFLOW_SESSION_TIMEOUT_MS: String(parseDuration(values['session-timeout'])) } } : {}),
   });
   cleanups.push(() => cluster.close());
   const names = Array.from({ length: instanceCount }, (_, i) => String.fromCharCode(97 + i));
@@ -326,6 +330,8 @@ async function main(): Promise<void> {
   }
   check('victim sagas recorded each refused event once', victimRevisions);
   check(`no read went back in time (${reader.reads} reads)`, reader.staleReads);
+  const unavailable = [...reader.answers].filter(([key]) => key.startsWith('503')).reduce((n, [, count]) => n + count, 0);
+  log(`availability: ${unavailable} of ${reader.reads} monotonic reads answered 503 (${((100 * unavailable) / Math.max(reader.reads, 1)).toFixed(1)} %), ${reader.answers.get('200 restoring') ?? 0} answered from a restoring store`);
   for (const [key, n] of reader.answers) answers.set(key, (answers.get(key) ?? 0) + n);
   check('no 5xx other than 503', serverErrors(answers));
   check(`no instance exited on its own (${cluster.unexpectedExits.length - exits().length} refused to start while the broker was away)`, exits().map(describeExit));
