@@ -1,4 +1,5 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
+import type { CommandKind } from '../definition/types.ts';
 import { durationMs } from '../definition/timers.ts';
 import { applyInput, creationEnvelope, toSagaInput, undecodableVerdict } from '../engine/ingress.ts';
 import type { DeadLetterVerdict } from '../engine/ingress.ts';
@@ -38,7 +39,7 @@ export interface LineResult {
   state?: string;
   isFinal?: boolean;
   /** A command built by a hook shows the payload the hook returned (others carry the metadata). */
-  commands: { label: string; channel: string; kind: 'main' | 'sideEffect'; attempt?: number; payload?: unknown }[];
+  commands: { label: string; channel: string; kind: CommandKind; attempt?: number; payload?: unknown }[];
   reason?: string;
 }
 

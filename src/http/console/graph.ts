@@ -1,6 +1,7 @@
 import type { CompiledDefinition } from '../../definition/compile.ts';
 import { businessKey } from '../../definition/compile.ts';
 import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE } from '../../saga/cancel.ts';
+import type { CommandKind } from '../../definition/types.ts';
 
 /*
  * The state machine as a graph the console draws: one lane per business state (in the order
@@ -14,7 +15,7 @@ import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE } from '../../saga/cancel.ts'
 export interface GraphCommand {
   label: string;
   channel: string;
-  kind: 'main' | 'sideEffect';
+  kind: CommandKind;
   /** Sends in all, the first included, when the command has a `retry`. */
   maxAttempts?: number;
 }
