@@ -129,5 +129,13 @@ export function joinMessage(data: unknown, found: string): string {
   return `must be "all", "any" or {"atLeast": n} with n a whole number from 1 to the number of branches (found ${shown})`;
 }
 
-/** Ajv schema paths of the `join` rule: its sub-errors are folded into the oneOf's message. */
-export const JOIN_SCHEMA_PATH = '#/definitions/parallel/properties/join/oneOf';
+/**
+ * Where Ajv reports the `join` rule: `.../properties/join/oneOf` (Ajv inlines the parallel
+ * definition, so the path does not name it; `join` is the only property of that name). Its
+ * sub-errors are folded into the oneOf's one message.
+ */
+export function joinSchemaError(schemaPath: string): 'oneOf' | 'branch' | undefined {
+  const m = /(?:^#|\/)properties\/join\/oneOf(\/.*)?$/.exec(schemaPath);
+  if (m === null) return undefined;
+  return m[1] === undefined ? 'oneOf' : 'branch';
+}
