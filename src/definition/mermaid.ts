@@ -1,3 +1,4 @@
+import { describeJoin } from './parallel.ts';
 import { businessKey } from './references.ts';
 import type { CommandSpec, MachineDefinition, StateSpec } from './types.ts';
 
@@ -67,8 +68,7 @@ function forkAndJoin(state: StateSpec, idOf: (stateId: string) => string): strin
   const parallel = state.parallel;
   if (parallel === undefined) return [];
   const id = idOf(state.id);
-  const n = parallel.branches.length;
-  const join = parallel.join === 'all' ? `join all ${n}` : parallel.join === 'any' ? `join any of ${n}` : `join at least ${parallel.join.atLeast} of ${n}`;
+  const join = describeJoin(parallel.join, parallel.branches.length);
   const lines = [`state ${id}_fork <<fork>>`, `state ${id}_join <<join>>`, `${id} --> ${id}_fork`];
   parallel.branches.forEach((branch, j) => {
     lines.push(`state "${quoted(`${branch.command.label} via ${branch.command.channel}`)}" as ${id}_branch_${j}`);

@@ -22,6 +22,13 @@ export interface CompiledParallel {
 /** Labels the engine gives a meaning of its own before any state sees them (src/saga/cancel.ts). */
 const CANCEL_EVENT = '__cancel__';
 
+/** What a join waits for, in words: `join all 3`, `join any of 3`, `join at least 2 of 3`. */
+export function describeJoin(join: JoinSpec, branches: number): string {
+  if (join === 'all') return `join all ${branches}`;
+  if (join === 'any') return `join any of ${branches}`;
+  return `join at least ${join.atLeast} of ${branches}`;
+}
+
 export function joinNeeded(join: JoinSpec, branches: number): number {
   if (join === 'all') return branches;
   if (join === 'any') return 1;
