@@ -1,4 +1,5 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
+import type { CommandKind } from '../definition/types.ts';
 import { durationMs } from '../definition/timers.ts';
 import { applyInput, creationEnvelope, toSagaInput, undecodableVerdict } from '../engine/ingress.ts';
 import type { DeadLetterVerdict } from '../engine/ingress.ts';
@@ -10,7 +11,7 @@ import { toEnvelope } from '../kafka/serdes/json.ts';
 import { CANCEL_EVENT } from '../saga/cancel.ts';
 import { DELIVERY_FAILED_EVENT } from '../saga/delivery-failure.ts';
 import { transition } from '../saga/transition.ts';
-import type { Outcome, PendingTimer, SagaDocument, SagaInput } from '../saga/types.ts';
+import type { Outcome, PendingTimer, SagaDocument, SagaInput, ServiceInvocation } from '../saga/types.ts';
 
 export interface SimulatorOptions {
   /** ISO-8601 timestamp of an input line (1-based line number). */
@@ -38,7 +39,7 @@ export interface LineResult {
   state?: string;
   isFinal?: boolean;
   /** A command built by a hook shows the payload the hook returned (others carry the metadata). */
-  commands: { label: string; channel: string; kind: 'main' | 'sideEffect'; attempt?: number; payload?: unknown }[];
+  commands: { label: string; channel: string; kind: CommandKind; attempt?: number; payload?: unknown }[];
   reason?: string;
 }
 
@@ -53,6 +54,8 @@ export interface SagaSummary {
   path: string[];
   ignoredEvents: number;
   metadata: Record<string, unknown>;
+  /** The saga's service summary (parallel states' commands and their answers), when it has one. */
+  serviceSummary?: ServiceInvocation[];
 }
 
 /** A line as what reaches the engine: a record (key and decoded value, or why it does not decode), or what stops it before. */
@@ -203,6 +206,7 @@ export class Simulator {
       path: saga.history.states.map((s) => s.state),
       ignoredEvents: saga.ignoredEvents.length,
       metadata: saga.metadata,
+      ...(saga.serviceSummary === undefined ? {} : { serviceSummary: saga.serviceSummary }),
     }));
   }
 

@@ -3,24 +3,27 @@ import { compileHooks } from './hooks.ts';
 import type { CommandPayloadHook, MetadataMerge } from './hooks.ts';
 import { IssueList, formatPath } from './issues.ts';
 import { lodashDeepMerge } from './metadata-merge.ts';
+import { compileParallel } from './parallel.ts';
+import type { CompiledParallel } from './parallel.ts';
 import { compileRetry, compileTimeout } from './timers.ts';
 import type { CompiledRetry, CompiledTimeout } from './timers.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
 import type { PayloadValidator } from './payload-schema.ts';
 import { DEFAULT_CREATION_EVENT, businessKey, checkReferences } from './references.ts';
-import type { BusinessEntry, BusinessId, CommandSpec, CommunicationProtocol, MachineDefinition, SagaConfig } from './types.ts';
+import type { BusinessEntry, BusinessId, CommandKind, CommandSpec, CommunicationProtocol, MachineDefinition, SagaConfig } from './types.ts';
 
 export type { PayloadValidator } from './payload-schema.ts';
+export type { CompiledParallel } from './parallel.ts';
 export type { CommandHookInput, CommandPayloadHook, HookClock, HookResult, MetadataMerge } from './hooks.ts';
 
 export const DEFAULT_DUPLICATE_WINDOW = 100;
 export const DEFAULT_IGNORED_EVENTS_WINDOW = 100;
 
-/** A command a state emits on entry: its outputCommand (`main`) first, then its side effects. */
+/** A command a state emits on entry: its outputCommand (`main`) first, then its side effects, then its parallel branches' commands. */
 export interface CompiledCommand {
   label: string;
   channel: string;
-  kind: 'main' | 'sideEffect';
+  kind: CommandKind;
   /** The command's `hook`, compiled into its sandbox: it builds the payload instead of the metadata. */
   hook?: { path: string; run: CommandPayloadHook };
   /** Sent again while the saga stays in the state. */
@@ -52,6 +55,8 @@ export interface CompiledState {
   transitions: ReadonlyMap<string, CompiledTransition>;
   /** Delivered as an event when the saga is still in this state (same entry) this long after entering it. */
   timeout?: CompiledTimeout;
+  /** Branches whose commands are the last of `commands`, and the join that moves the saga on. */
+  parallel?: CompiledParallel;
 }
 
 export interface CompiledSettings {
@@ -129,7 +134,7 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
     });
     const sideEffects = spec.sideEffects ?? [];
     const commands: CompiledCommand[] = [];
-    const command = (c: CommandSpec, kind: CompiledCommand['kind'], path: (string | number)[]): CompiledCommand => {
+    const command = (c: CommandSpec, kind: CommandKind, path: (string | number)[]): CompiledCommand => {
       const hookPath = formatPath(path);
       const run = hooks.commands.get(hookPath);
       const compiled: CompiledCommand = { label: c.label, channel: c.channel, kind };
@@ -139,6 +144,7 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
     };
     if (spec.outputCommand) commands.push(command(spec.outputCommand, 'main', ['machineDefinition', 'states', i, 'outputCommand', 'hook']));
     sideEffects.forEach((effect, j) => commands.push(command(effect, 'sideEffect', ['machineDefinition', 'states', i, 'sideEffects', j, 'hook'])));
+    spec.parallel?.branches.forEach((b, j) => commands.push(command(b.command, 'branch', ['machineDefinition', 'states', i, 'parallel', 'branches', j, 'command', 'hook'])));
 
     const state: CompiledState = {
       id: spec.id,
@@ -150,6 +156,7 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
     };
     if (spec.description !== undefined) state.description = spec.description;
     if (spec.timeout !== undefined && !spec.isFinal) state.timeout = compileTimeout(spec.timeout);
+    if (spec.parallel !== undefined) state.parallel = compileParallel(spec.parallel);
     if (spec.outputCommand !== undefined) state.outputCommand = spec.outputCommand;
     if (spec.businessStateId !== undefined) {
       state.businessStateId = spec.businessStateId;

@@ -51,6 +51,9 @@ export function findHooks(config: SagaConfig): FoundHook[] {
     state.sideEffects?.forEach((effect, j) => {
       if (effect.hook) found.push({ path: [...base, 'sideEffects', j, 'hook'], spec: effect.hook, kind: 'command' });
     });
+    state.parallel?.branches.forEach((branch, j) => {
+      if (branch.command.hook) found.push({ path: [...base, 'parallel', 'branches', j, 'command', 'hook'], spec: branch.command.hook, kind: 'command' });
+    });
   });
   const merge = config.settings?.deepMergeMetadata?.hook;
   if (merge) found.push({ path: ['settings', 'deepMergeMetadata', 'hook'], spec: merge, kind: 'merge' });

@@ -1,3 +1,4 @@
+import { describeJoin } from './parallel.ts';
 import { businessKey } from './references.ts';
 import type { CommandSpec, MachineDefinition, StateSpec } from './types.ts';
 
@@ -6,7 +7,8 @@ const SAFE_ID = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * The machine as a Mermaid `stateDiagram-v2`: states (with descriptions), transitions
  * labelled with their input event, business states as composite groups, commands and side
- * effects as notes, `[*]` for the initial and the final states. Deterministic.
+ * effects as notes, a parallel state's branches between a fork and a join, `[*]` for the
+ * initial and the final states. Deterministic.
  */
 export function renderMermaid(machine: MachineDefinition): string {
   const ids = new Map<string, string>();
@@ -45,6 +47,7 @@ export function renderMermaid(machine: MachineDefinition): string {
     }
     if (state.isFinal) lines.push(`    ${idOf(state.id)} --> [*]`);
   }
+  for (const state of machine.states) lines.push(...forkAndJoin(state, idOf).map((l) => `    ${l}`));
   for (const state of machine.states) {
     const commands: string[] = [];
     if (state.outputCommand) commands.push(commandText('command', state.outputCommand));
@@ -55,6 +58,25 @@ export function renderMermaid(machine: MachineDefinition): string {
     lines.push('    end note');
   }
   return lines.join('\n');
+}
+
+/**
+ * A parallel state forks into one node per branch command; each branch reaches the join on its
+ * done events, and the join leads to onJoin's target, labelled with what it waits for.
+ */
+function forkAndJoin(state: StateSpec, idOf: (stateId: string) => string): string[] {
+  const parallel = state.parallel;
+  if (parallel === undefined) return [];
+  const id = idOf(state.id);
+  const join = describeJoin(parallel.join, parallel.branches.length);
+  const lines = [`state ${id}_fork <<fork>>`, `state ${id}_join <<join>>`, `${id} --> ${id}_fork`];
+  parallel.branches.forEach((branch, j) => {
+    lines.push(`state "${quoted(`${branch.command.label} via ${branch.command.channel}`)}" as ${id}_branch_${j}`);
+    lines.push(`${id}_fork --> ${id}_branch_${j}`);
+    lines.push(`${id}_branch_${j} --> ${id}_join : ${text(branch.done.join(', '))}`);
+  });
+  lines.push(`${id}_join --> ${idOf(parallel.onJoin.targetState)} : ${text(join)}`);
+  return lines;
 }
 
 function declaration(state: StateSpec, id: string): string[] {

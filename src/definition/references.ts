@@ -2,6 +2,7 @@ import { formatPath, quoteList } from './issues.ts';
 import type { IssueList, PathSegment } from './issues.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
 import { DELIVERY_FAILED_EVENT } from './types.ts';
+import { branchCommands, checkParallel, joinTargets } from './parallel.ts';
 import { checkTimers } from './timers.ts';
 import type { BusinessEntry, BusinessId, CommandSpec, SagaConfig, StateSpec } from './types.ts';
 
@@ -48,6 +49,7 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
     const commands: [CommandSpec, PathSegment[]][] = [];
     if (state.outputCommand) commands.push([state.outputCommand, [...sp, 'outputCommand']]);
     state.sideEffects?.forEach((c, j) => commands.push([c, [...sp, 'sideEffects', j]]));
+    commands.push(...branchCommands(state, sp));
     for (const [command, cp] of commands) {
       if (!protocolIds.has(command.channel)) {
         issues.error(
@@ -59,6 +61,7 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
       }
     }
     checkTransitions(state, sp, stateIndex, businessEvents, creationEvent, issues);
+    checkParallel(machine, state, sp, stateIndex, creationEvent, issues);
   });
 
   config.communicationProtocols.forEach((protocol, i) => {
@@ -100,7 +103,8 @@ function checkTransitions(
       `final state "${state.id}" must not have outgoing transitions: remove them or set isFinal to false`,
     );
   }
-  if (!state.isFinal && transitions.length === 0) {
+  // A parallel state's join is a way out too.
+  if (!state.isFinal && transitions.length === 0 && state.parallel === undefined) {
     issues.error(
       [...sp, 'outgoingTransitions'],
       `non-final state "${state.id}" has no way out: add an outgoing transition or set isFinal to true`,
@@ -218,10 +222,10 @@ function checkGraph(config: SagaConfig, stateIndex: Map<string, number>, issues:
   const forward = new Map<string, string[]>();
   const backward = new Map<string, string[]>();
   for (const state of states) {
-    for (const t of state.outgoingTransitions ?? []) {
-      if (!stateIndex.has(t.targetState)) continue;
-      forward.set(state.id, [...(forward.get(state.id) ?? []), t.targetState]);
-      backward.set(t.targetState, [...(backward.get(t.targetState) ?? []), state.id]);
+    for (const target of [...(state.outgoingTransitions ?? []).map((t) => t.targetState), ...joinTargets(state)]) {
+      if (!stateIndex.has(target)) continue;
+      forward.set(state.id, [...(forward.get(state.id) ?? []), target]);
+      backward.set(target, [...(backward.get(target) ?? []), state.id]);
     }
   }
   const reachable = closure([initialState], forward);
@@ -239,7 +243,7 @@ function checkGraph(config: SagaConfig, stateIndex: Map<string, number>, issues:
         ['machineDefinition', 'states', i],
         `state "${state.id}" is unreachable from initialState "${initialState}": no transition leads to it; remove it or add a transition to it`,
       );
-    } else if (finals.length > 0 && !canFinish.has(state.id) && (state.outgoingTransitions ?? []).length > 0) {
+    } else if (finals.length > 0 && !canFinish.has(state.id) && ((state.outgoingTransitions ?? []).length > 0 || state.parallel !== undefined)) {
       // A non-final state without transitions is already an error; this is about cycles.
       issues.warn(
         ['machineDefinition', 'states', i],

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { quoteList } from './issues.ts';
+import { joinMessage, joinSchemaError } from './parallel.ts';
 import type { IssueList, PathSegment } from './issues.ts';
 
 /** Location of the JSON Schema of saga.json; read from the package, from src/ and dist/ alike. */
@@ -87,6 +88,9 @@ function formatSchemaError(error: ErrorObject, raw: unknown): FormattedError | u
   const path = instanceSegments(error.instancePath, raw);
   const params = error.params as Record<string, unknown>;
   if (error.schemaPath.startsWith('#/definitions/duration/')) return { path, message: durationMessage(error.data), warning: false };
+  const join = joinSchemaError(error.schemaPath);
+  if (join === 'oneOf') return { path, message: joinMessage(error.data, jsonType(error.data)), warning: false };
+  if (join === 'branch') return undefined;
   switch (error.keyword) {
     case 'if':
       // The failing `then` branch reports its own, more precise errors.

@@ -77,13 +77,18 @@ export function checkTimers(machine: MachineDefinition, creationEvent: string, i
     for (const [path, retry] of retries) {
       if (retry === undefined) continue;
       if (state.isFinal) issues.warn(path, `state "${state.id}" is final: timers end with the saga, so the command is sent once`);
-      const first = durationMs(retry.initialDelay) ?? 0;
-      const cap = retry.maxDelay === undefined ? undefined : (durationMs(retry.maxDelay) ?? 0);
-      if (cap !== undefined && cap < first) issues.error([...path, 'maxDelay'], `is shorter than initialDelay (${cap} ms < ${first} ms): make it at least as long`);
-      if (retry.maxAttempts === 1) issues.warn([...path, 'maxAttempts'], 'is 1: the command is sent once, as without retry');
+      checkRetry(path, retry, issues);
     }
   });
   if (machine.deadline !== undefined && machine.deadline.event === creationEvent) {
     issues.error([...md, 'deadline', 'event'], `"${creationEvent}" is the creation event: name the deadline's event otherwise`);
   }
+}
+
+/** The checks of one command's `retry` that do not depend on its state. */
+export function checkRetry(path: readonly PathSegment[], retry: RetrySpec, issues: IssueList): void {
+  const first = durationMs(retry.initialDelay) ?? 0;
+  const cap = retry.maxDelay === undefined ? undefined : (durationMs(retry.maxDelay) ?? 0);
+  if (cap !== undefined && cap < first) issues.error([...path, 'maxDelay'], `is shorter than initialDelay (${cap} ms < ${first} ms): make it at least as long`);
+  if (retry.maxAttempts === 1) issues.warn([...path, 'maxAttempts'], 'is 1: the command is sent once, as without retry');
 }

@@ -3,6 +3,7 @@ import { IssueList } from './issues.ts';
 import type { PathSegment } from './issues.ts';
 import { isSecretPlaceholder } from './secrets.ts';
 import type { CommandSpec, KafkaProtocol, RestProtocol, SagaConfig } from './types.ts';
+import { branchCommands } from './parallel.ts';
 
 // The topology `sagaflow start` derives from a saga.json: which kafka channel carries the
 // events, the application id, the topic of each kafka command channel and the rest channels
@@ -67,6 +68,7 @@ function commandsOf(config: SagaConfig): { command: CommandSpec; path: PathSegme
   return config.machineDefinition.states.flatMap((state, i) => [
     ...(state.outputCommand ? [{ command: state.outputCommand, path: ['machineDefinition', 'states', i, 'outputCommand', 'channel'] }] : []),
     ...(state.sideEffects ?? []).map((command, j) => ({ command, path: ['machineDefinition', 'states', i, 'sideEffects', j, 'channel'] })),
+    ...branchCommands(state, ['machineDefinition', 'states', i]).map(([command, path]) => ({ command, path: [...path, 'channel'] })),
   ]);
 }
 

@@ -21,6 +21,9 @@ export interface HookSpec {
   content: string;
 }
 
+/** Where a command comes from in its state: outputCommand, a sideEffects entry, or a parallel branch. */
+export type CommandKind = 'main' | 'sideEffect' | 'branch';
+
 export interface CommandSpec {
   label: string;
   /** Id of an entry of `communicationProtocols`. */
@@ -71,6 +74,24 @@ export interface StateSpec {
   timeout?: TimeoutSpec;
   /** Not valid on a state (it belongs on a command): kept so the check can say where it goes. */
   retry?: unknown;
+  /** sagaflow extension: commands sent together on entry, and the join that moves the saga on (src/definition/parallel.ts). */
+  parallel?: ParallelSpec;
+}
+
+/** One command of a parallel state and the events that answer it. */
+export interface ParallelBranchSpec {
+  command: CommandSpec;
+  /** Any one of these events completes the branch. */
+  done: string[];
+}
+
+/** How many branches must be complete for the saga to move on: every one, one, or at least n. */
+export type JoinSpec = 'all' | 'any' | { atLeast: number };
+
+export interface ParallelSpec {
+  branches: ParallelBranchSpec[];
+  join: JoinSpec;
+  onJoin: { targetState: string };
 }
 
 export interface BusinessEntry {

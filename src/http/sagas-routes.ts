@@ -90,6 +90,11 @@ export const sagaDocumentSchema = {
       description: 'commands on rest channels that could not be delivered (4xx, or retries exhausted); absent until the first',
       items: { type: 'object', additionalProperties: true },
     },
+    serviceSummary: {
+      type: 'array',
+      description: 'the commands parallel states sent and their answers (sentAt, answeredAt, answer, durationMs, late); absent until the first',
+      items: { type: 'object', additionalProperties: true },
+    },
   },
 } as const;
 

@@ -1,6 +1,8 @@
 import type { CompiledCommand, CompiledDefinition, CompiledState, CompiledTransition } from '../definition/compile.ts';
 import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE, CANCEL_EVENT, parseCancelPayload } from './cancel.ts';
 import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
+import { completeCount, invocationsOnEntry, joinHolds, matchAnswer, recordAnswer, withoutRetriesOf } from './parallel.ts';
+import type { AnswerMatch } from './parallel.ts';
 import { addMs, currentEntry, deadlineTimer, retryDelayMs, sameTimer, sortTimers, timersOnEntry } from './timers.ts';
 import type {
   Command,
@@ -12,6 +14,7 @@ import type {
   SagaDocument,
   SagaInput,
   SentCommandRecord,
+  ServiceInvocation,
   StateHistoryEntry,
   TransitionResult,
 } from './types.ts';
@@ -83,6 +86,8 @@ function create(def: CompiledDefinition, existing: SagaDocument | undefined, inp
     return { outcome: 'hook-failed', saga: undefined, changed: false, commands: [], reason: entered.reason };
   }
   saga.commands = entered.records;
+  const summary = invocationsOnEntry(state, saga, undefined, entered.commands, input.timestamp);
+  if (summary) saga.serviceSummary = summary;
   const timers = state.isFinal ? undefined : timersOnEntry(state, saga, deadlineTimer(def, input.timestamp), input.timestamp);
   if (timers) saga.timers = timers;
   return { outcome: 'created', saga, changed: true, commands: entered.commands };
@@ -106,6 +111,8 @@ function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, i
   const admitted = admit(def, stored, input);
   if ('result' in admitted) return admitted.result;
   const { saga } = admitted;
+  const answer = matchAnswer(def, saga, input.label);
+  if (answer !== undefined) return answerBranch(def, saga, input, answer);
   const taken = transitionFor(def, saga, input.label);
   if ('unexpected' in taken) return ignore(def, saga, input, 'unexpected', taken.unexpected);
   const { state, found } = taken;
@@ -123,18 +130,55 @@ function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, i
   if (target === undefined) {
     return ignore(def, saga, input, 'unexpected', `targetState "${found.targetState}" is not in the saga definition`);
   }
-  let metadata = saga.metadata;
-  if (isPlainObject(input.payload)) {
-    const { enabled, merge } = def.settings.deepMergeMetadata;
-    if (enabled) {
-      const merged = merge(saga.metadata, input.payload, { timestamp: input.timestamp, seed: `${saga.sagaId}\u0000${saga.revision + 1}\u0000${input.label}` });
-      if (!merged.ok) return hookFailed(def, saga, input, merged.reason);
-      metadata = merged.value;
-    } else {
-      metadata = shallowMergeMetadata(saga.metadata, input.payload);
-    }
+  const metadata = mergedMetadata(def, saga, input);
+  if (!metadata.ok) return hookFailed(def, saga, input, metadata.reason);
+  return moveTo(def, saga, target, historyEntry(input, found), metadata.value, input, 'applied');
+}
+
+/** The saga's metadata with the event's payload merged in (a payload that is not an object changes nothing). */
+function mergedMetadata(def: CompiledDefinition, saga: SagaDocument, input: EventInput): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
+  if (!isPlainObject(input.payload)) return { ok: true, value: saga.metadata };
+  const { enabled, merge } = def.settings.deepMergeMetadata;
+  if (!enabled) return { ok: true, value: shallowMergeMetadata(saga.metadata, input.payload) };
+  return merge(saga.metadata, input.payload, { timestamp: input.timestamp, seed: `${saga.sagaId}\u0000${saga.revision + 1}\u0000${input.label}` });
+}
+
+/**
+ * A `done` event (see src/saga/parallel.ts for which invocation it answers). The first answer
+ * of a branch of the current entry completes it and merges its payload into the metadata, as
+ * an applied event does; when the join then holds the saga moves to onJoin.targetState, with
+ * the event in its history. Any other answer is recorded in the service summary only.
+ */
+function answerBranch(def: CompiledDefinition, saga: SagaDocument, input: EventInput, match: AnswerMatch): TransitionResult {
+  const before = saga.serviceSummary ?? [];
+  const invocation = before[match.index] as ServiceInvocation;
+  const summary = recordAnswer(before, match.index, input, !match.current, def.settings.ignoredEventsWindow);
+  const recorded: SagaDocument = {
+    ...saga,
+    revision: saga.revision + 1,
+    updatedAt: input.timestamp,
+    recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
+    serviceSummary: summary,
+  };
+  const what = `"${input.label}" answers "${invocation.label}" (branch ${invocation.branch} of state "${invocation.state}", entered at revision ${invocation.revision})`;
+  if (!match.current || invocation.answeredAt !== undefined) {
+    const why = invocation.answeredAt !== undefined ? `the branch was already complete (by "${invocation.answer ?? ''}" at ${invocation.answeredAt})` : 'the saga has left that state entry';
+    return { outcome: 'answer-recorded', saga: recorded, changed: true, commands: [], reason: `${what}, but ${why}: recorded in the service summary only` };
   }
-  return moveTo(def, saga, target, historyEntry(input, found), metadata, input, 'applied');
+  const metadata = mergedMetadata(def, saga, input);
+  if (!metadata.ok) return hookFailed(def, saga, input, metadata.reason);
+  const { parallel } = match;
+  if (joinHolds(parallel, summary, invocation.state, invocation.entry)) {
+    const target = def.states.get(parallel.targetState);
+    if (target === undefined) return ignore(def, saga, input, 'unexpected', `onJoin.targetState "${parallel.targetState}" is not in the saga definition`);
+    return moveTo(def, saga, target, historyEntry(input, undefined), metadata.value, input, 'applied', summary);
+  }
+  recorded.metadata = metadata.value;
+  const timers = withoutRetriesOf(saga.timers, invocation);
+  if (timers) recorded.timers = timers;
+  else delete recorded.timers;
+  const complete = completeCount(summary, invocation.state, invocation.entry);
+  return { outcome: 'branch-done', saga: recorded, changed: true, commands: [], reason: `${what}: ${complete} of ${parallel.branches.length} branches complete, the join needs ${parallel.needed}` };
 }
 
 /** The transition the saga's current state takes on `label`, or why there is none. */
@@ -167,6 +211,7 @@ export function acceptance(def: CompiledDefinition, sagaId: string, saga: SagaDo
   }
   if (saga === undefined) return { accepted: false, outcome: 'unknown-saga', reason: `saga "${sagaId}" does not exist` };
   if (saga.isFinal) return { accepted: false, outcome: 'already-final', reason: finalReason(saga) };
+  if (matchAnswer(def, saga, label) !== undefined) return { accepted: true };
   const taken = transitionFor(def, saga, label);
   return 'unexpected' in taken ? { accepted: false, outcome: 'unexpected', reason: taken.unexpected } : { accepted: true };
 }
@@ -242,6 +287,7 @@ function moveTo(
   metadata: Record<string, unknown>,
   input: Received,
   outcome: 'applied' | 'cancelled',
+  summary = saga.serviceSummary,
 ): TransitionResult {
   // Built field by field, Flow Manager's fields first, so the business state of the previous
   // state never lingers when the target state has none.
@@ -267,6 +313,8 @@ function moveTo(
   const entered = enter(target, next, event.timestamp);
   if (!entered.ok) return hookFailed(def, saga, input, entered.reason);
   next.commands = [...saga.commands, ...entered.records];
+  const invocations = invocationsOnEntry(target, next, summary, entered.commands, event.timestamp);
+  if (invocations) next.serviceSummary = invocations;
   const timers = timersOnEntry(target, next, saga.timers ?? [], event.timestamp);
   if (timers) next.timers = timers;
   return { outcome, saga: next, changed: true, commands: entered.commands };

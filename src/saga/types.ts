@@ -1,4 +1,4 @@
-import type { BusinessId } from '../definition/types.ts';
+import type { BusinessId, CommandKind } from '../definition/types.ts';
 
 /** Entry of `history.states`, Flow Manager shape. */
 export interface StateHistoryEntry {
@@ -29,7 +29,7 @@ export interface Command {
   label: string;
   channel: string;
   payload: unknown;
-  kind: 'main' | 'sideEffect';
+  kind: CommandKind;
   /** JSON path of the hook that built `payload`; absent when the payload is the saga's metadata. */
   hook?: string;
   /** Which send this is, from 1; a retry resends with the revision of the first send. */
@@ -41,7 +41,7 @@ export interface Command {
 export interface SentCommandRecord {
   label: string;
   channel: string;
-  kind: 'main' | 'sideEffect';
+  kind: CommandKind;
   state: string;
   timestamp: string;
   /** Saga revision that emitted it: (sagaId, revision, label) identifies a command exactly once. */
@@ -125,6 +125,34 @@ export interface SagaDocument {
   timers?: PendingTimer[];
   /** Failed deliveries of commands on rest channels, oldest first; absent until the first one. */
   deliveryFailures?: DeliveryFailureRecord[];
+  /** One entry per command a parallel state sent, in the order sent; absent until the first (src/saga/parallel.ts). */
+  serviceSummary?: ServiceInvocation[];
+}
+
+/**
+ * A parallel branch's command and its answer, as the service summary keeps it. `state`,
+ * `entry` (index in `history.states`) and `branch` name it; the answer fields are absent
+ * while no `done` event came.
+ */
+export interface ServiceInvocation {
+  state: string;
+  entry: number;
+  branch: number;
+  label: string;
+  channel: string;
+  /** Revision of the first send: with the label it names the command on the commands topic. */
+  revision: number;
+  sentAt: string;
+  answeredAt?: string;
+  /** Label of the `done` event that completed the branch. */
+  answer?: string;
+  answerEventId?: string;
+  /** answeredAt - sentAt. */
+  durationMs?: number;
+  /** The answer came after the saga had left the state entry (join held without it, timeout, cancel): recorded, not applied. */
+  late?: true;
+  /** Answers after the first (the branch was already complete): recorded, not applied; bounded by settings.ignoredEventsWindow. */
+  ignoredAnswers?: { event: string; timestamp: string; eventId?: string }[];
 }
 
 export type SagaInput =
@@ -195,7 +223,11 @@ export type Outcome =
   /** A timer came due that the saga no longer waits on (it moved on, or it fired already). */
   | 'stale-timer'
   /** A failed delivery recorded in `deliveryFailures` (changed = true); the state stays. */
-  | 'delivery-failed';
+  | 'delivery-failed'
+  /** A parallel branch completed and the join does not hold yet (changed = true); the state stays. */
+  | 'branch-done'
+  /** An answer of a branch already complete, or of a state entry the saga has left: recorded in the service summary only. */
+  | 'answer-recorded';
 
 export interface TransitionResult {
   outcome: Outcome;

@@ -12,11 +12,13 @@ import type { ProcessorCodec } from '../../src/kafka/codec.ts';
 import { readRuntimeEnv } from '../../src/runtime/env.ts';
 import { startInstance } from '../../src/runtime/instance.ts';
 import type { Instance } from '../../src/runtime/instance.ts';
+import type { SagaDocument } from '../../src/saga/types.ts';
 import { SagaWorker } from '../../src/worker/client.ts';
 import { services } from './services.ts';
 import { uniqueName } from './names.ts';
 import { registerCleanup } from './cleanup.ts';
 import { kafkaClient } from './kafka.ts';
+import { waitFor } from './wait.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -235,4 +237,17 @@ export async function readTopic(
     await admin.disconnect();
   }
   return records;
+}
+
+/** The saga as `GET /saga/:id` serves it, once `ready` holds for it (polled until a deadline). */
+export async function sagaWhen(url: string, sagaId: string, ready: (saga: SagaDocument) => boolean, description = `saga ${sagaId} as expected`): Promise<SagaDocument> {
+  return waitFor(
+    async () => {
+      const res = await fetch(`${url}/saga/${encodeURIComponent(sagaId)}`);
+      if (res.status !== 200) return undefined;
+      const saga = (await res.json()) as SagaDocument;
+      return ready(saga) ? saga : undefined;
+    },
+    { timeoutMs: 60_000, description },
+  );
 }

@@ -1,3 +1,4 @@
+import type { CommandKind } from '../../definition/types.ts';
 import type { GraphLayout, GraphNode } from './graph.ts';
 import type { SagaPath } from './saga-path.ts';
 
@@ -28,6 +29,7 @@ export function formatCount(n: number): string {
 const TITLE_CHARS = 27;
 const COMMAND_CHARS = 29;
 const LABEL_CHARS = 28;
+const COMMAND_KIND_NAMES: Record<CommandKind, string> = { main: 'command', sideEffect: 'side effect', branch: 'parallel branch command' };
 
 function edgeAttributes(from: string, event: string, to: string, steps: number[]): string {
   const stepText = steps.length > 0 ? ` data-steps="${steps.join(' ')}"` : '';
@@ -75,14 +77,14 @@ function node(n: GraphNode, overlay: GraphOverlay, visits: number[]): string {
   if (n.isFinal) parts.push(`<rect class="node-ring" x="${n.x + 3}" y="${n.y + 3}" width="${n.width - 6}" height="${n.height - 6}" rx="6"/>`);
   parts.push(`<text class="node-title" x="${n.x + 12}" y="${n.y + 21}">${escapeXml(clip(n.id, TITLE_CHARS))}</text>`);
   n.commands.forEach((c, i) => {
-    const mark = c.kind === 'main' ? '▸' : '+';
+    const mark = c.kind === 'main' ? '▸' : c.kind === 'branch' ? '∥' : '+';
     const retries = c.maxAttempts === undefined ? '' : ` ↻${c.maxAttempts}`;
     const text = clip(`${mark} ${c.label}`, COMMAND_CHARS - retries.length) + retries;
     // The channel gets what room the label leaves, and goes first when there is none.
     const room = COMMAND_CHARS - text.length - 3;
     const channel = room >= 5 ? `<tspan class="channel"> · ${escapeXml(clip(c.channel, room))}</tspan>` : '';
     parts.push(
-      `<text class="command ${c.kind === 'main' ? 'main' : 'side'}" x="${n.x + 12}" y="${n.y + 32 + 12 + i * 16}"><title>${escapeXml(`${c.kind === 'main' ? 'command' : 'side effect'} ${c.label} on channel ${c.channel}${c.maxAttempts === undefined ? '' : `, sent up to ${c.maxAttempts} times while the saga stays`}`)}</title>${escapeXml(text)}${channel}</text>`,
+      `<text class="command ${c.kind === 'main' ? 'main' : c.kind === 'branch' ? 'branch' : 'side'}" x="${n.x + 12}" y="${n.y + 32 + 12 + i * 16}"><title>${escapeXml(`${COMMAND_KIND_NAMES[c.kind]} ${c.label} on channel ${c.channel}${c.maxAttempts === undefined ? '' : `, sent up to ${c.maxAttempts} times while the saga stays`}`)}</title>${escapeXml(text)}${channel}</text>`,
     );
   });
   if (n.commands.length === 0) {

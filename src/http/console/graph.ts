@@ -1,6 +1,8 @@
-import type { CompiledDefinition } from '../../definition/compile.ts';
+import type { CompiledDefinition, CompiledState } from '../../definition/compile.ts';
 import { businessKey } from '../../definition/compile.ts';
+import { describeJoin } from '../../definition/parallel.ts';
 import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE } from '../../saga/cancel.ts';
+import type { CommandKind } from '../../definition/types.ts';
 
 /*
  * The state machine as a graph the console draws: one lane per business state (in the order
@@ -14,7 +16,7 @@ import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE } from '../../saga/cancel.ts'
 export interface GraphCommand {
   label: string;
   channel: string;
-  kind: 'main' | 'sideEffect';
+  kind: CommandKind;
   /** Sends in all, the first included, when the command has a `retry`. */
   maxAttempts?: number;
 }
@@ -210,12 +212,17 @@ export function layoutMachine(def: CompiledDefinition): GraphLayout {
   const builtIn = !def.states.has(CANCELLED_STATE);
   const all = builtIn ? [...states, BUILT_IN_CANCELLED_STATE] : states;
   const order = all.map((s) => s.id);
-  const successors = new Map(all.map((s) => [s.id, s.outgoingTransitions.map((t) => t.targetState).filter((t) => def.states.has(t))]));
+  // A parallel state's join is an edge like a transition, labelled with what it waits for.
+  const exitsOf = (s: CompiledState) => [
+    ...s.outgoingTransitions.map((t) => ({ to: t.targetState, event: t.inputEvent })),
+    ...(s.parallel ? [{ to: s.parallel.targetState, event: describeJoin(s.parallel.join, s.parallel.branches.length) }] : []),
+  ];
+  const successors = new Map(all.map((s) => [s.id, exitsOf(s).map((t) => t.to).filter((t) => def.states.has(t))]));
   const { rank, forward } = rankStates(order, successors, def.initialState);
   const maxDeclared = Math.max(0, ...states.map((s) => rank.get(s.id) ?? 0));
   if (builtIn) rank.set(CANCELLED_STATE, maxDeclared);
 
-  const transitions = all.flatMap((s) => s.outgoingTransitions.filter((t) => def.states.has(t.targetState)).map((t) => ({ from: s.id, to: t.targetState, event: t.inputEvent })));
+  const transitions = all.flatMap((s) => exitsOf(s).filter((t) => def.states.has(t.to)).map((t) => ({ from: s.id, to: t.to, event: t.event })));
   const outs = new Map<string, number>();
   const ins = new Map<string, number>();
   for (const t of transitions) {

@@ -1,4 +1,4 @@
-import type { BusinessId } from '../../definition/types.ts';
+import type { BusinessId, CommandKind } from '../../definition/types.ts';
 import type { PendingTimer, SagaDocument } from '../../saga/types.ts';
 import type { SagaEventRecord } from './ports.ts';
 
@@ -29,7 +29,7 @@ export type TimelineEntry =
       at: string;
       label: string;
       channel: string;
-      commandKind: 'main' | 'sideEffect';
+      commandKind: CommandKind;
       state: string;
       revision: number;
       /** Which send of the command this was (the sagaflow-attempt header): above 1, a retry timer sent it. */

@@ -48,6 +48,7 @@ export const SAGA_FIELDS: Record<keyof SagaDocument, string> = {
   recentEventIds: 'recentEventIds',
   timers: 'timersJson',
   deliveryFailures: 'deliveryFailures',
+  serviceSummary: 'serviceSummaryJson',
 };
 
 export const DELIVERY_FAILURE_FIELDS: Record<keyof DeliveryFailureRecord, string> = {
@@ -172,6 +173,8 @@ export interface AvroSagaDocument {
   timersJson: string | null;
   /** Absent in records written before the field existed (BACKWARD: the reader's default). */
   deliveryFailures?: AvroDeliveryFailure[] | null;
+  /** Absent in records written before the field existed. */
+  serviceSummaryJson?: string | null;
 }
 
 function jsonText(topic: string, value: unknown, what: string): string {
@@ -281,6 +284,7 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
             state: f.state,
             timestamp: f.timestamp,
           })),
+    serviceSummaryJson: saga.serviceSummary === undefined ? null : jsonText(topic, saga.serviceSummary, `the service summary of saga ${saga.sagaId}`),
   };
 }
 
@@ -363,5 +367,8 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
             }),
           ),
         }),
+    ...(record.serviceSummaryJson === null || record.serviceSummaryJson === undefined
+      ? {}
+      : { serviceSummary: parseJsonText(topic, record.serviceSummaryJson, 'serviceSummaryJson') as SagaDocument['serviceSummary'] }),
   };
 }

@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSagaConfig } from '../../../src/definition/parse.ts';
 import type { SagaConfig } from '../../../src/definition/types.ts';
-import type { SagaDocument } from '../../../src/saga/types.ts';
 import { waitFor } from '../../support/wait.ts';
-import { codecFor, readTopic, startTestInstance, testChannelConfigurations, testKafka, uniqueFlow } from '../../support/sagaflow.ts';
+import { codecFor, readTopic, sagaWhen, startTestInstance, testChannelConfigurations, testKafka, uniqueFlow } from '../../support/sagaflow.ts';
 import type { FlowTopics } from '../../support/sagaflow.ts';
 
 // The invoice example (hooks in plain and base64 on commands and side effects, a lodash
@@ -24,18 +23,6 @@ async function post(url: string, path: string, body: unknown): Promise<Response>
   return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-async function sagaWhere(url: string, sagaId: string, ready: (saga: SagaDocument) => boolean): Promise<SagaDocument> {
-  return waitFor(
-    async () => {
-      const res = await fetch(`${url}/saga/${encodeURIComponent(sagaId)}`);
-      if (res.status !== 200) return undefined;
-      const saga = (await res.json()) as SagaDocument;
-      return ready(saga) ? saga : undefined;
-    },
-    { timeoutMs: 60_000 },
-  );
-}
-
 describe.each(['json', 'avro'] as const)('hooks in a running instance (%s)', (serialization) => {
   it('send the payloads hooks build, hold sagas whose hooks fail, and dead-letter a creation whose hook fails', async () => {
     const flow = uniqueFlow(`hooks-${serialization}`);
@@ -50,7 +37,7 @@ describe.each(['json', 'avro'] as const)('hooks in a running instance (%s)', (se
     });
     expect(created.status).toBe(201);
     const { sagaId } = (await created.json()) as { sagaId: string };
-    const saga = await sagaWhere(instance.url, sagaId, (s) => s.revision === 1);
+    const saga = await sagaWhen(instance.url, sagaId, (s) => s.revision === 1);
 
     // A creation whose hook throws: produced straight to the events topic, as a service would.
     const producer = testKafka().producer();
@@ -99,14 +86,14 @@ describe.each(['json', 'avro'] as const)('hooks in a running instance (%s)', (se
     ]) {
       expect((await post(instance.url, '/event', { key: sagaId, value })).status).toBe(202);
     }
-    const held = await sagaWhere(instance.url, sagaId, (s) => s.ignoredEvents.length === 1);
+    const held = await sagaWhen(instance.url, sagaId, (s) => s.ignoredEvents.length === 1);
     expect(held.currentState).toBe('awaitingPayment');
     expect(held.metadata.attempts).toEqual([{ reason: 'declined' }, { reason: 'expired' }]);
     expect(held.ignoredEvents[0]).toMatchObject({ event: 'paymentReceived', eventId: 'pay-1', outcome: 'hook-failed', state: 'awaitingPayment' });
     expect(held.ignoredEvents[0]?.reason).toMatch(/^hook machineDefinition\.states\[2\]\.sideEffects\[0\]\.hook threw TypeError: /);
 
     expect((await post(instance.url, '/event', { key: sagaId, value: { messageLabel: 'paymentReceived', messagePayload: { payment: { amount: 25 } }, eventId: 'pay-1' } })).status).toBe(202);
-    const paid = await sagaWhere(instance.url, sagaId, (s) => s.isFinal);
+    const paid = await sagaWhen(instance.url, sagaId, (s) => s.isFinal);
     expect(paid.currentState).toBe('invoicePaid');
     const receipts = await readTopic(flow.commands, { until: (r) => r.some((x) => x.headers['sagaflow-revision'] === String(paid.revision)), timeoutMs: 30_000 });
     const receipt = await codec.decodeCommand(flow.commands, receipts.at(-1)?.value ?? null);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ServiceInvocation } from '../../../src/saga/types.ts';
 import { ROOT, runCli } from './run-cli.ts';
 
 interface Summary {
@@ -12,6 +13,7 @@ interface Summary {
   path: string[];
   ignoredEvents: number;
   metadata: Record<string, unknown>;
+  serviceSummary?: ServiceInvocation[];
 }
 
 interface Result {
@@ -194,6 +196,43 @@ describe('sagaflow simulate on the examples', () => {
       ['pay-3', 'orderExpired', 11, 1],
     ]);
     expect(notApplied(lines)).toEqual([[12, 'pay-3', 'already-final', undefined, 'saga is in final state "orderExpired", which accepts no events']]);
+  });
+
+  it('user-provisioning: parallel branches joined, a repeated answer, a timeout over a branch that never answered, its late answer, the service summary', async () => {
+    const { lines, summaries } = await simulate('user-provisioning');
+    expect(lines).toEqual(expected('user-provisioning'));
+    const generated = [...summaries.keys()][2] ?? '';
+    expect(sagaTable(summaries)).toEqual([
+      // created, userCreated, mailboxReady, mailboxFailed (recorded), groupsAdded, homeFolderCreated (join)
+      ['user-1', 'provisioned', 6, 0],
+      // created, userCreated, homeFolderCreated, retry, groupsAdded, groupsAdded (recorded), timeout, mailboxReady (late), helpdeskResolved
+      ['user-2', 'provisioned', 9, 0],
+      [generated, 'userRejected', 3, 1],
+    ]);
+    expect(summaries.get('user-1')?.path).toEqual(['creatingUser', 'provisioning', 'provisioned']);
+    expect(summaries.get('user-2')?.path).toEqual(['creatingUser', 'provisioning', 'awaitingHelpdesk', 'provisioned']);
+    const services = (sagaId: string) => summaries.get(sagaId)?.serviceSummary?.map((i) => [i.label, i.answer ?? null, i.durationMs ?? null, i.late ?? false, (i.ignoredAnswers ?? []).map((a) => a.event)]);
+    expect(services('user-1')).toEqual([
+      ['addToGroups', 'groupsAdded', 4000, false, []],
+      ['provisionMailbox', 'mailboxReady', 2000, false, ['mailboxFailed']],
+      ['createHomeFolder', 'homeFolderCreated', 5000, false, []],
+    ]);
+    expect(services('user-2')).toEqual([
+      ['addToGroups', 'groupsAdded', 67_000, false, ['groupsAdded']],
+      ['provisionMailbox', 'mailboxReady', 670_000, true, []],
+      ['createHomeFolder', 'homeFolderCreated', 5000, false, []],
+    ]);
+    expect(summaries.get(generated)?.serviceSummary).toBeUndefined();
+    expect(notApplied(lines).map(([line, sagaId, outcome, deadLetter, reason]) => [line, sagaId, outcome, deadLetter, reason?.split(':')[0]])).toEqual([
+      [5, 'user-1', 'branch-done', undefined, '"mailboxReady" answers "provisionMailbox" (branch 1 of state "provisioning", entered at revision 2)'],
+      [6, 'user-1', 'answer-recorded', undefined, '"mailboxFailed" answers "provisionMailbox" (branch 1 of state "provisioning", entered at revision 2), but the branch was already complete (by "mailboxReady" at 2024-01-01T00'],
+      [7, 'user-1', 'branch-done', undefined, '"groupsAdded" answers "addToGroups" (branch 0 of state "provisioning", entered at revision 2)'],
+      [9, 'user-2', 'branch-done', undefined, '"homeFolderCreated" answers "createHomeFolder" (branch 2 of state "provisioning", entered at revision 2)'],
+      [11, 'user-2', 'branch-done', undefined, '"groupsAdded" answers "addToGroups" (branch 0 of state "provisioning", entered at revision 2)'],
+      [12, 'user-2', 'answer-recorded', undefined, '"groupsAdded" answers "addToGroups" (branch 0 of state "provisioning", entered at revision 2), but the branch was already complete (by "groupsAdded" at 2024-01-01T00'],
+      [14, 'user-2', 'answer-recorded', undefined, '"mailboxReady" answers "provisionMailbox" (branch 1 of state "provisioning", entered at revision 2), but the saga has left that state entry'],
+      [18, generated, 'already-final', undefined, 'saga is in final state "userRejected", which accepts no events'],
+    ]);
   });
 
   it('is reproducible with --seed and takes random ids without it', async () => {

@@ -71,6 +71,27 @@ describe('the topology start derives', () => {
     expect(layout.restChannels.get('hook')?.configurations.endpoint).toBe('audit-service');
   });
 
+  it('counts the commands of parallel branches: a rest channel only a branch uses goes through the outbox, a kafka one gets its topic', () => {
+    const layout = kafkaLayout(
+      config((raw) => {
+        (raw.communicationProtocols as Json[]).push(
+          { id: 'mail', type: 'rest', configurations: { endpoint: 'mail-service' } },
+          { id: 'storage', type: 'kafka', configurations: { brokers: ['localhost:9092'], outputTopics: ['storage-commands'] } },
+        );
+        set(raw, 'machineDefinition.states[0].parallel', {
+          branches: [
+            { command: { label: 'provisionMailbox', channel: 'mail' }, done: ['mailboxReady'] },
+            { command: { label: 'createHomeFolder', channel: 'storage' }, done: ['homeFolderCreated'] },
+          ],
+          join: 'all',
+          onJoin: { targetState: 'done' },
+        });
+      }),
+    );
+    expect([...layout.restChannels.keys()]).toEqual(['mail']);
+    expect(layout.commandTopics.get('storage')).toBe('storage-commands');
+  });
+
   it('takes the brokers and application id of a saga.json without kafka channels from the environment', () => {
     const restOnly = validConfig((raw) => {
       raw.communicationProtocols = [{ id: 'hook', type: 'rest', configurations: { endpoint: 'audit-service' } }];

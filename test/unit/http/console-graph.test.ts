@@ -139,6 +139,19 @@ describe('layoutMachine', () => {
     expect(JSON.stringify(layoutMachine(def))).toBe(JSON.stringify(layout));
   });
 
+  it("draws a parallel state's join as an edge to onJoin's target, and its branch commands", async () => {
+    const layout = layoutMachine(await example('user-provisioning'));
+    checkLayout(layout);
+    expect(layout.edges.filter((e) => e.from === 'provisioning').map((e) => `${e.event} ${e.to}`).sort()).toEqual(['join all 3 provisioned', 'provisioningTimedOut awaitingHelpdesk']);
+    const provisioning = layout.nodes.find((n) => n.id === 'provisioning');
+    expect(provisioning?.commands.map((c) => `${c.kind} ${c.label}`)).toEqual(['branch addToGroups', 'branch provisionMailbox', 'branch createHomeFolder']);
+    expect((layout.nodes.find((n) => n.id === 'provisioned')?.rank ?? 0) > (provisioning?.rank ?? 0)).toBe(true);
+    const svg = renderGraphSvg(layout);
+    expect(svg).toContain('∥ addToGroups ↻3');
+    expect(svg).toContain('parallel branch command provisionMailbox on channel mail');
+    expect(svg.match(/<text class="command branch"/g)).toHaveLength(3);
+  });
+
   it('keeps room on a state for each of its exits', async () => {
     const layout = layoutMachine((await example('car-dealer')));
     for (const n of layout.nodes) {

@@ -1,6 +1,6 @@
 import { compileDefinition } from '../../../src/definition/compile.ts';
 import type { CompiledDefinition } from '../../../src/definition/compile.ts';
-import type { Settings } from '../../../src/definition/types.ts';
+import type { JoinSpec, Settings } from '../../../src/definition/types.ts';
 import { transition } from '../../../src/saga/transition.ts';
 import type { SagaDocument, SagaInput } from '../../../src/saga/types.ts';
 import { parse } from '../definition/fixtures.ts';
@@ -90,4 +90,56 @@ export function run(def: CompiledDefinition, inputs: SagaInput[]): SagaDocument 
   for (const input of inputs) saga = transition(def, saga, input).saga;
   if (saga === undefined) throw new Error('no saga after the inputs');
   return saga;
+}
+
+/**
+ * provisioning (parallel: createUser | addToGroups (retried) | createMailbox, join per test,
+ * timeout 1 min) --join--> provisioned --finish / mailboxReady--> done; the timeout and
+ * "abort" lead to timedOut.
+ */
+export function parallelDefinition(join: JoinSpec = 'all'): Promise<CompiledDefinition> {
+  const result = parse({
+    machineDefinition: {
+      initialState: 'provisioning',
+      states: [
+        {
+          id: 'provisioning',
+          isFinal: false,
+          sideEffects: [{ label: 'audit', channel: 'http' }],
+          parallel: {
+            branches: [
+              { command: { label: 'createUser', channel: 'bus' }, done: ['userCreated', 'userFailed'] },
+              { command: { label: 'addToGroups', channel: 'bus', retry: { maxAttempts: 3, initialDelay: '10s' } }, done: ['groupsAdded'] },
+              { command: { label: 'createMailbox', channel: 'http' }, done: ['mailboxReady', 'mailboxFailed'] },
+            ],
+            join,
+            onJoin: { targetState: 'provisioned' },
+          },
+          timeout: { after: '1m', event: 'provisioningTimedOut' },
+          outgoingTransitions: [
+            { inputEvent: 'provisioningTimedOut', targetState: 'timedOut' },
+            { inputEvent: 'abort', targetState: 'timedOut' },
+          ],
+        },
+        {
+          id: 'provisioned',
+          isFinal: false,
+          outputCommand: { label: 'welcome', channel: 'bus' },
+          outgoingTransitions: [
+            { inputEvent: 'finish', targetState: 'done' },
+            { inputEvent: 'mailboxReady', targetState: 'done' },
+          ],
+        },
+        { id: 'done', isFinal: true },
+        { id: 'timedOut', isFinal: true },
+      ],
+    },
+    communicationProtocols: [
+      { id: 'bus', type: 'kafka', configurations: { brokers: ['k:9092'], outputTopics: ['commands'] } },
+      { id: 'http', type: 'rest', configurations: { endpoint: 'mail' } },
+    ],
+    persistencyManagement: {},
+  });
+  if (result.config === undefined) throw new Error(`parallel fixture is invalid: ${JSON.stringify(result.errors)}`);
+  return compileDefinition(result.config);
 }

@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import type { CompiledDefinition } from '../../../src/definition/compile.ts';
 import { seededRandom } from '../../../src/cli/prng.ts';
 import { transition } from '../../../src/saga/transition.ts';
-import type { SagaDocument, SagaInput, TransitionResult } from '../../../src/saga/types.ts';
+import type { PendingTimer, SagaDocument, SagaInput, TransitionResult } from '../../../src/saga/types.ts';
 import { set } from '../definition/fixtures.ts';
-import { definition, ts } from './fixtures.ts';
+import { definition, parallelDefinition, ts } from './fixtures.ts';
 
 const SEQUENCES = 3000;
+const PARALLEL_SEQUENCES = 2000;
 const LABELS = ['go', 'cancel', 'finish', 'again', 'fail', 'unknownEvent'];
 
 function pick<T>(random: () => number, items: readonly T[]): T {
@@ -52,9 +53,33 @@ function checkSaga(def: CompiledDefinition, saga: SagaDocument, changes: number)
   for (let i = 1; i < saga.history.states.length; i += 1) {
     const from = def.states.get(saga.history.states[i - 1]?.state ?? '');
     const event = saga.history.events[i]?.event ?? '';
-    check(from?.transitions.get(event)?.targetState === saga.history.states[i]?.state, `history step ${i} is an edge of the machine`);
+    const to = saga.history.states[i]?.state;
+    const joined = from?.parallel?.byDone.has(event) === true && from.parallel.targetState === to;
+    check(from?.transitions.get(event)?.targetState === to || joined, `history step ${i} is an edge of the machine (a transition or a join)`);
   }
+  checkSummary(def, saga);
   check(isDeepStrictEqual(JSON.parse(JSON.stringify(saga)), saga), 'the document round-trips through JSON');
+}
+
+/** The service summary: one invocation per branch of each parallel state entry, answers consistent with the state. */
+function checkSummary(def: CompiledDefinition, saga: SagaDocument): void {
+  const summary = saga.serviceSummary ?? [];
+  const expected = saga.history.states.flatMap((entry, i) => (def.states.get(entry.state)?.parallel?.branches ?? []).map((b, branch) => `${entry.state}/${i}/${branch}/${b.label}`));
+  check(isDeepStrictEqual(summary.map((v) => `${v.state}/${v.entry}/${v.branch}/${v.label}`), expected), 'one invocation per branch of every parallel state entry, in order');
+  const entry = saga.history.states.length - 1;
+  for (const v of summary) {
+    check(v.sentAt === saga.history.states[v.entry]?.timestamp, 'an invocation is sent when its state is entered');
+    check((v.answeredAt === undefined) === (v.answer === undefined) && (v.answeredAt === undefined) === (v.durationMs === undefined), 'answer fields come together');
+    if (v.answeredAt !== undefined) check(v.durationMs === Date.parse(v.answeredAt) - Date.parse(v.sentAt), 'duration is answeredAt - sentAt');
+    if (v.late === true) check(v.entry < entry || saga.isFinal, 'a late answer is for an entry the saga left');
+    check((v.ignoredAnswers ?? []).length <= def.settings.ignoredEventsWindow, 'ignored answers bounded');
+  }
+  const parallel = def.states.get(saga.currentState)?.parallel;
+  if (parallel !== undefined && !saga.isFinal) {
+    const complete = summary.filter((v) => v.entry === entry && v.answeredAt !== undefined).length;
+    check(complete < parallel.needed, 'a saga still in its parallel state has not reached the join');
+    check(summary.every((v) => v.entry !== entry || v.late !== true), 'no late answer in the current entry');
+  }
 }
 
 function checkStep(def: CompiledDefinition, before: SagaDocument | undefined, input: SagaInput, result: TransitionResult): void {
@@ -64,11 +89,17 @@ function checkStep(def: CompiledDefinition, before: SagaDocument | undefined, in
   } else {
     check(result.saga === before, 'no change returns the same saga');
   }
+  if (result.outcome === 'branch-done' || result.outcome === 'answer-recorded') {
+    check(result.saga?.currentState === before?.currentState && result.saga?.history.states.length === before?.history.states.length, 'an answer that does not join leaves the saga in its state');
+  }
+  if (result.outcome === 'answer-recorded') check(isDeepStrictEqual(result.saga?.metadata, before?.metadata), 'a recorded-only answer does not merge');
   if (result.outcome === 'applied' || result.outcome === 'created') {
     const entered = def.states.get(result.saga?.currentState ?? '');
     check(isDeepStrictEqual(result.commands.map((c) => c.label), entered?.commands.map((c) => c.label)), 'commands are those of the entered state');
+  } else if (result.outcome === 'retried') {
+    check(result.commands.length === 1 && result.commands[0]?.attempt !== 1, 'a retry sends one command again');
   } else {
-    check(result.commands.length === 0, 'only applied and created send commands');
+    check(result.commands.length === 0, 'only applied, created and retried send commands');
   }
   if (before?.isFinal === true) check(result.saga?.currentState === before.currentState, 'a final saga never moves');
   if (result.outcome === 'hook-failed') {
@@ -78,6 +109,38 @@ function checkStep(def: CompiledDefinition, before: SagaDocument | undefined, in
     );
     check(before === undefined || isDeepStrictEqual(result.saga?.recentEventIds, before.recentEventIds), 'a failed hook does not remember the eventId');
   }
+}
+
+/** Runs `count` random sequences (a definition each, up to `maxLength` inputs from a fresh input source), checking every step. */
+function runSequences(
+  random: () => number,
+  definitions: readonly CompiledDefinition[],
+  count: number,
+  maxLength: number,
+  inputs: () => (step: number, saga: SagaDocument | undefined) => SagaInput,
+): { steps: number; outcomes: Set<string> } {
+  const outcomes = new Set<string>();
+  let steps = 0;
+  for (let sequence = 0; sequence < count; sequence += 1) {
+    const def = pick(random, definitions);
+    const next = inputs();
+    let saga: SagaDocument | undefined;
+    let changes = 0;
+    const length = 1 + Math.floor(random() * maxLength);
+    for (let step = 0; step < length; step += 1) {
+      const input = next(step, saga);
+      const snapshot = saga === undefined ? undefined : JSON.stringify(saga);
+      const result = transition(def, saga, input);
+      outcomes.add(result.outcome);
+      if (snapshot !== undefined) check(JSON.stringify(saga) === snapshot, 'the input saga is not modified');
+      checkStep(def, saga, input, result);
+      if (result.changed) changes += 1;
+      saga = result.saga;
+      if (saga !== undefined) checkSaga(def, saga, changes);
+      steps += 1;
+    }
+  }
+  return { steps, outcomes };
 }
 
 describe('transition, property-based', () => {
@@ -94,28 +157,31 @@ describe('transition, property-based', () => {
         set(raw, 'machineDefinition.states[1].outputCommand.hook', { type: 'file', content: 'export default ({ saga }) => (saga.metadata.tag === "b" && saga.metadata.n % 2 === 1 ? { payload: [] } : { payload: { n: saga.metadata.n } })' });
       }),
     ]);
-    const outcomes = new Set<string>();
-    let steps = 0;
-    for (let sequence = 0; sequence < SEQUENCES; sequence += 1) {
-      const def = pick(random, definitions);
-      let saga: SagaDocument | undefined;
-      let changes = 0;
-      const length = 1 + Math.floor(random() * 25);
-      for (let step = 0; step < length; step += 1) {
-        const input = randomInput(random, step, step === 0 && random() < 0.9);
-        const snapshot = saga === undefined ? undefined : JSON.stringify(saga);
-        const result = transition(def, saga, input);
-        outcomes.add(result.outcome);
-        if (snapshot !== undefined) check(JSON.stringify(saga) === snapshot, 'the input saga is not modified');
-        checkStep(def, saga, input, result);
-        if (result.changed) changes += 1;
-        saga = result.saga;
-        if (saga !== undefined) checkSaga(def, saga, changes);
-        steps += 1;
-      }
-    }
+    const { steps, outcomes } = runSequences(random, definitions, SEQUENCES, 25, () => (step) => randomInput(random, step, step === 0 && random() < 0.9));
     expect(steps).toBeGreaterThan(SEQUENCES * 10);
     // The generator reaches every outcome, so the invariants were checked on all of them.
     expect([...outcomes].sort()).toEqual(['already-exists', 'already-final', 'applied', 'created', 'duplicate', 'hook-failed', 'rejected', 'unexpected', 'unknown-saga']);
+  });
+
+  it(`keeps every saga of a parallel state valid over ${PARALLEL_SEQUENCES} random sequences of answers, other events and timers`, { timeout: 30_000 }, async () => {
+    const random = seededRandom(20261201);
+    const definitions = await Promise.all([parallelDefinition('all'), parallelDefinition('any'), parallelDefinition({ atLeast: 2 }), parallelDefinition({ atLeast: 3 })]);
+    const labels = ['userCreated', 'userFailed', 'groupsAdded', 'mailboxReady', 'mailboxFailed', 'abort', 'finish', 'unknownEvent'];
+    const { steps, outcomes } = runSequences(random, definitions, PARALLEL_SEQUENCES, 15, () => {
+      // A timer kept from earlier in the sequence, fired again or after the saga moved on.
+      let seen: PendingTimer | undefined;
+      return (step, saga) => {
+        const due = saga?.timers?.[0];
+        if (due !== undefined && seen === undefined) seen = due;
+        if (seen !== undefined && random() < 0.05) return { kind: 'timer', sagaId: 'saga-1', timer: seen, timestamp: ts(step) };
+        if (step === 0 || random() < 0.05) return { kind: 'create', sagaId: 'saga-1', associatedEntityId: 'e', metadata: { step }, timestamp: ts(step) };
+        if (due !== undefined && random() < 0.2) return { kind: 'timer', sagaId: 'saga-1', timer: due, timestamp: due.dueAt > ts(step) ? due.dueAt : ts(step) };
+        const input: SagaInput = { kind: 'event', sagaId: 'saga-1', label: pick(random, labels), payload: randomPayload(random), timestamp: ts(step) };
+        if (random() < 0.5) input.eventId = `e-${Math.floor(random() * 8)}`;
+        return input;
+      };
+    });
+    expect(steps).toBeGreaterThan(PARALLEL_SEQUENCES * 5);
+    expect([...outcomes].sort()).toEqual(['already-exists', 'already-final', 'answer-recorded', 'applied', 'branch-done', 'created', 'duplicate', 'retried', 'stale-timer', 'unexpected']);
   });
 });

@@ -119,6 +119,13 @@ describe('Avro record mapping', () => {
     ]);
   });
 
+  it('reads a document written before serviceSummaryJson existed, and writes null for a saga without one', () => {
+    const { serviceSummaryJson: _summary, ...older } = sagaToAvro('c', fullSaga());
+    expect(Object.keys(sagaFromAvro('c', older))).not.toContain('serviceSummary');
+    expect(sagaToAvro('c', minimalSaga()).serviceSummaryJson).toBeNull();
+    expect(sagaFromAvro('c', sagaToAvro('c', fullSaga())).serviceSummary).toEqual(fullSaga().serviceSummary);
+  });
+
   it('fails with SAGAFLOW_DECODE_FAILED on JSON text that is not JSON', () => {
     let error: unknown;
     try {

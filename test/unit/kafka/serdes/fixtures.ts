@@ -35,6 +35,7 @@ export function fullSaga(): SagaDocument {
     commands: [
       { label: 'VALIDATE', channel: 'kafka', kind: 'main', state: 'CREATED', timestamp: '2025-01-01T00:00:00.000Z', revision: 1 },
       { label: 'AUDIT', channel: 'kafka', kind: 'sideEffect', state: 'CREATED', timestamp: '2025-01-01T00:00:00.000Z', revision: 1 },
+      { label: 'RESERVE', channel: 'kafka', kind: 'branch', state: 'PAYMENT_PENDING', timestamp: '2025-01-01T00:00:01.000Z', revision: 2 },
     ],
     ignoredEvents: [
       { event: 'PAID', timestamp: '2025-01-01T00:00:00.500Z', eventId: 'evt-0', outcome: 'unexpected', reason: 'not accepted in CREATED', state: 'CREATED' },
@@ -44,6 +45,23 @@ export function fullSaga(): SagaDocument {
     deliveryFailures: [
       { channel: 'crm', label: 'AUDIT', revision: 1, status: 400, reason: 'answered 400 Bad Request', state: 'CREATED', timestamp: '2025-01-01T00:00:00.700Z' },
       { channel: 'crm', label: 'VALIDATE', revision: 1, attempt: 2, reason: 'retries exhausted: timed out', state: 'PAYMENT_PENDING', timestamp: '2025-01-01T00:00:01.200Z' },
+    ],
+    serviceSummary: [
+      {
+        state: 'PAYMENT_PENDING',
+        entry: 1,
+        branch: 0,
+        label: 'RESERVE',
+        channel: 'kafka',
+        revision: 2,
+        sentAt: '2025-01-01T00:00:01.000Z',
+        answeredAt: '2025-01-01T00:00:01.250Z',
+        answer: 'RESERVED',
+        answerEventId: 'evt-2',
+        durationMs: 250,
+        late: true,
+        ignoredAnswers: [{ event: 'RESERVED', timestamp: '2025-01-01T00:00:01.300Z', eventId: 'evt-3' }],
+      },
     ],
   };
 }
