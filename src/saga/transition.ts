@@ -310,6 +310,8 @@ function moveTo(
     ignoredEvents: saga.ignoredEvents,
     recentEventIds: remember(saga.recentEventIds, input.eventId, def.settings.duplicateWindow),
   };
+  // A record of the saga as a whole, kept across states like the history.
+  if (saga.deliveryFailures) next.deliveryFailures = saga.deliveryFailures;
   const entered = enter(target, next, event.timestamp);
   if (!entered.ok) return hookFailed(def, saga, input, entered.reason);
   next.commands = [...saga.commands, ...entered.records];

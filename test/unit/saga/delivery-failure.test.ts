@@ -52,6 +52,12 @@ describe('a failed delivery reported to the saga', () => {
     expect(result.reason).toBe('"celebrate" (revision 3) could not be delivered on channel "http": retries exhausted: connection refused');
   });
 
+  it('stays recorded when the saga moves on to other states', () => {
+    const moved = run(def, [create(), failed({}, ts(5)), event('go', { n: 1 }, ts(6)), event('finish', {}, ts(7))]);
+    expect(moved.currentState).toBe('done');
+    expect(moved.deliveryFailures?.map((f) => [f.label, f.state, f.timestamp])).toEqual([['notify', 'start', ts(5)]]);
+  });
+
   it('is a duplicate when its eventId was seen (a dispatcher that re-reported after a crash)', () => {
     const once = run(def, [create(), failed({}, ts(5), 'k')]);
     const again = transition(def, once, failed({}, ts(6), 'k'));
