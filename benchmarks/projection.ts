@@ -29,7 +29,9 @@ import { createProcessorCodec } from '../src/kafka/codec-factory.ts';
 import { DEFAULT_KAFKA_CLIENT } from '../src/runtime/env.ts';
 import type { ProcessorCodec } from '../src/kafka/codec.ts';
 import { MongoSagaSink } from '../src/projection/mongo-sink.ts';
+import type { MongoSagaSinkOptions } from '../src/projection/mongo-sink.ts';
 import { Projector } from '../src/projection/projector.ts';
+import type { ProjectorOptions } from '../src/projection/projector.ts';
 import type { SagaSink, SinkWriteResult } from '../src/projection/sink.ts';
 import type { KafkaProtocol } from '../src/definition/types.ts';
 import type { SagaCollection } from '../src/projection/mongo.ts';
@@ -82,7 +84,7 @@ export interface LagResult extends LatencyStats {
   missing: number;
 }
 
-const silent = pino({ level: 'silent' });
+export const silent = pino({ level: 'silent' });
 
 /**
  * Reads a changelog from its beginning, read_committed, until every partition's last stable
@@ -166,14 +168,14 @@ class TimedSink implements SagaSink {
   }
 }
 
-async function serverName(client: MongoClient): Promise<string> {
+export async function serverName(client: MongoClient): Promise<string> {
   const info = await client.db('admin').command({ buildInfo: 1 });
   if ('ferretdbVersion' in info) return `FerretDB ${String(info.ferretdbVersion)}`;
   if ('secantusVersion' in info) return `SecantusDB ${String(info.secantusVersion)}`;
   return `MongoDB-compatible ${String(info.version)}`;
 }
 
-interface Context {
+export interface Context {
   bench: BenchKafka;
   /** The projector's client: sagaflow's default, as `sagaflow start` runs it. */
   client: BrokerClient;
@@ -185,13 +187,19 @@ interface Context {
   collections: SagaCollection[];
 }
 
+/** Settings of the projector and its sink that differ from `sagaflow start`'s (levers compared side by side). */
+export interface ProjectionTuning {
+  projector?: Pick<ProjectorOptions, 'chunkSize' | 'readAheadBytes'>;
+  sink?: Pick<MongoSagaSinkOptions, 'ordered'>;
+}
+
 /** A projector of `topic` into a fresh collection, through a timed sink. */
-async function startProjection(ctx: Context, topic: string, name: string) {
+async function startProjection(ctx: Context, topic: string, name: string, tuning: ProjectionTuning = {}) {
   const collection = ctx.mongo.db().collection<SagaDocument>(`bench_${ctx.stamp.replace('-', '_')}_${name}`);
   ctx.collections.push(collection);
-  const sink = new TimedSink(new MongoSagaSink(collection, { client: ctx.mongo }));
+  const sink = new TimedSink(new MongoSagaSink(collection, { client: ctx.mongo, ...tuning.sink }));
   const groupId = `bench-${ctx.stamp}-${name}`;
-  const projector = new Projector({ client: ctx.client, applicationId: groupId, codec: ctx.codec, sink, logger: silent, changelogTopic: topic, groupId, lagIntervalMs: 0 });
+  const projector = new Projector({ client: ctx.client, applicationId: groupId, codec: ctx.codec, sink, logger: silent, changelogTopic: topic, groupId, lagIntervalMs: 0, ...tuning.projector });
   await projector.start();
   return {
     collection,
@@ -205,8 +213,16 @@ async function startProjection(ctx: Context, topic: string, name: string) {
 }
 
 /** Projects the whole changelog and times it. */
-async function measureThroughput(ctx: Context, topic: string, records: readonly ChangelogRecord[], result: ProjectionResult, timeoutMs: number): Promise<void> {
-  const run = await startProjection(ctx, topic, 'throughput');
+export async function measureThroughput(
+  ctx: Context,
+  topic: string,
+  records: readonly ChangelogRecord[],
+  result: ProjectionResult,
+  timeoutMs: number,
+  tuning: ProjectionTuning = {},
+  name = 'throughput',
+): Promise<void> {
+  const run = await startProjection(ctx, topic, name, tuning);
   try {
     const began = Date.now();
     let at10: number | undefined;

@@ -70,6 +70,11 @@ export interface MongoSagaSinkOptions {
   /** Asked what server this is when `strategy` is `auto` (not closed by the sink: its opener owns it). */
   client?: MongoClient;
   strategy?: MongoWriteStrategy | 'auto';
+  /**
+   * Bulk writes in order (stop at the first error) or not (every statement runs, and the
+   * server may apply them as it likes). Default: unordered, ordered on FerretDB (see below).
+   */
+  ordered?: boolean;
 }
 
 /**
@@ -102,11 +107,14 @@ export class MongoSagaSink implements SagaSink {
   private bulkStatements = FERRETDB_BULK_STATEMENTS;
   private pending: { sagas: readonly SagaDocument[]; resolve: (r: SinkWriteResult) => void; reject: (e: unknown) => void }[] = [];
   private draining: Promise<void> | undefined;
+  private readonly wantedOrdered: boolean | undefined;
+  private ordered = true;
 
   constructor(collection: SagaCollection, options: MongoSagaSinkOptions = {}) {
     this.collection = collection;
     this.client = options.client;
     this.wanted = options.strategy ?? 'auto';
+    this.wantedOrdered = options.ordered;
   }
 
   /** The strategy in use (known after `init`). */
@@ -124,6 +132,9 @@ export class MongoSagaSink implements SagaSink {
       }
     }
     if (kind !== undefined && kind !== 'ferretdb') this.bulkStatements = MAX_BULK_STATEMENTS;
+    // A statement that fails does not stop the others: a lost race is sorted out one by one
+    // below either way. FerretDB stays ordered, the way it was measured to work.
+    this.ordered = this.wantedOrdered ?? kind === 'ferretdb';
     if (this.wanted !== 'auto') this.chosen = this.wanted;
     else this.chosen = kind === undefined || kind === 'mongodb' ? 'replace' : 'compare-and-set';
     await ensureSagaIndexes(this.collection, { revisionIndex: this.chosen === 'compare-and-set' });
@@ -210,7 +221,7 @@ export class MongoSagaSink implements SagaSink {
     if (sagas.length === 0) return;
     try {
       // Copies: the driver adds _id to the documents it inserts, and these are the caller's.
-      await this.collection.insertMany(sagas.map((saga) => ({ ...withoutId(saga) })), { ordered: true });
+      await this.collection.insertMany(sagas.map((saga) => ({ ...withoutId(saga) })), { ordered: this.ordered });
     } catch (err) {
       if (!isDuplicateKey(err)) throw storeError('inserting sagas', err);
       lost.push(...sagas);
@@ -228,7 +239,7 @@ export class MongoSagaSink implements SagaSink {
       }));
       let matched: number;
       try {
-        matched = (await this.collection.bulkWrite(ops, { ordered: true })).matchedCount;
+        matched = (await this.collection.bulkWrite(ops, { ordered: this.ordered })).matchedCount;
       } catch (err) {
         if (!isDuplicateKey(err)) throw storeError('replacing sagas', err);
         lost.push(...slice);

@@ -24,6 +24,12 @@ export interface ProjectorOptions {
   groupId?: string;
   /** Most changelog records per sink write; the offset is committed after each write. */
   chunkSize?: number;
+  /**
+   * Bytes of changelog records read ahead while writes are in flight, over all partitions:
+   * what arrives during a write goes into the partition's next write, where a saga's
+   * revisions make one document. 0 = each batch read is written before the next is read.
+   */
+  readAheadBytes?: number;
   /** Backoff between failed sink writes (and retryable decode failures). */
   backoff?: BackoffOptions;
   /** How often the lag is measured and kept for metrics; 0 = never (call `lag()`). */
@@ -50,12 +56,30 @@ export interface ProjectorStatus {
   lastError?: { code: string; message: string; at: string };
   pausedPartitions: number[];
   recordsRead: number;
+  /** Records read from the changelog and not yet written (see `readAheadBytes`). */
+  recordsBuffered: number;
   sagasWritten: number;
   sagasStale: number;
   writeFailures: number;
   poisonRecords: number;
   /** Last measured lag (see `lagIntervalMs`). */
   lastLag?: ProjectionLag;
+}
+
+/** Records of one partition waiting for their write; replaced when the partition changes hands. */
+interface Backlog {
+  records: InputRecord[];
+  queued: boolean;
+}
+
+/**
+ * About 55,000 records of the benchmark's sagas (1.7 KB each): measured against 20,000 and
+ * none, the larger the read-ahead the fewer documents a backlog costs (benchmarks/README.md).
+ */
+export const DEFAULT_READ_AHEAD_BYTES = 96 * 1024 * 1024;
+
+function recordBytes(r: InputRecord): number {
+  return (r.value?.length ?? 0) + (r.key?.length ?? 0);
 }
 
 const ABORTED = Symbol('aborted');
@@ -90,12 +114,19 @@ export class Projector {
   private readonly owned = new Set<number>();
   /** Per partition: its batches one after the other. */
   private readonly queues = new Map<number, Promise<void>>();
+  /** Per partition: records read and not yet taken by a write, and whether a write for them is queued. */
+  private readonly backlogs = new Map<number, Backlog>();
+  /** Records (and their bytes) read and not yet written (or dropped), over all partitions. */
+  private buffered = 0;
+  private bufferedBytes = 0;
+  private readonly waitingForRoom: (() => void)[] = [];
+  private readonly readAheadBytes: number;
   /** Per partition: the position committed last. */
   private readonly committedAt = new Map<number, bigint>();
   private stopping = new AbortController();
   private lagTimer: NodeJS.Timeout | undefined;
   private readonly paused = new Set<number>();
-  private readonly stats: Omit<ProjectorStatus, 'pausedPartitions' | 'lastLag' | 'lastError'> & Pick<ProjectorStatus, 'lastError' | 'lastLag'> = {
+  private readonly stats: Omit<ProjectorStatus, 'pausedPartitions' | 'lastLag' | 'lastError' | 'recordsBuffered'> & Pick<ProjectorStatus, 'lastError' | 'lastLag'> = {
     state: 'new',
     failing: false,
     consecutiveFailures: 0,
@@ -112,7 +143,8 @@ export class Projector {
     this.topic = opts.changelogTopic ?? changelogTopicName(opts.applicationId);
     this.groupId = opts.groupId ?? `${opts.applicationId}-projection`;
     // Large chunks: a saga's revisions usually fall in one chunk, so it is written once.
-    this.chunkSize = opts.chunkSize ?? 2_000;
+    this.chunkSize = opts.chunkSize ?? 20_000;
+    this.readAheadBytes = opts.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.log = opts.logger.child({ component: 'projection', sink: opts.sink.kind, topic: this.topic });
   }
@@ -160,6 +192,7 @@ export class Projector {
         for (const { partition } of partitions) {
           this.owned.add(partition);
           this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+          this.dropBacklog(partition);
         }
         this.log.info({ partitions: partitions.map((p) => p.partition) }, 'projection partitions assigned');
       },
@@ -168,12 +201,14 @@ export class Projector {
           this.owned.delete(partition);
           this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
           this.committedAt.delete(partition);
+          this.dropBacklog(partition);
         }
         // Work in progress for them stops before committing; the next owner replays it.
         await Promise.all(partitions.map((p) => this.queues.get(p.partition)));
       },
       onRecords: (records) => this.onRecords(records),
-      onCaughtUp: (tp, position) => this.enqueue(tp.partition, (epoch) => this.commitEnd(tp, position, epoch)),
+      // Queued behind the partition's writes, not waited for: the member reads on meanwhile.
+      onCaughtUp: async (tp, position) => void this.enqueue(tp.partition, (epoch) => this.commitEnd(tp, position, epoch)),
       onFatal: (err) => {
         this.stats.state = 'crashed';
         this.recordFailure(err);
@@ -203,6 +238,7 @@ export class Projector {
     this.lagTimer = undefined;
     await this.member?.stop().catch((err: unknown) => this.log.warn({ err }, 'projection consumer stop failed'));
     await this.admin?.close().catch(() => undefined);
+    for (const partition of [...this.backlogs.keys()]) this.dropBacklog(partition);
     this.member = undefined;
     this.admin = undefined;
     this.paused.clear();
@@ -211,7 +247,7 @@ export class Projector {
   }
 
   status(): ProjectorStatus {
-    return { ...this.stats, pausedPartitions: [...this.paused].sort((a, b) => a - b) };
+    return { ...this.stats, recordsBuffered: this.buffered, pausedPartitions: [...this.paused].sort((a, b) => a - b) };
   }
 
   /** Changelog end minus committed position, measured now (and kept for `status`/`metrics`). */
@@ -228,6 +264,7 @@ export class Projector {
     const s = this.stats;
     return {
       sagaflow_projection_records_read_total: s.recordsRead,
+      sagaflow_projection_records_buffered: this.buffered,
       sagaflow_projection_sagas_written_total: s.sagasWritten,
       sagaflow_projection_sagas_stale_total: s.sagasStale,
       sagaflow_projection_write_failures_total: s.writeFailures,
@@ -238,15 +275,51 @@ export class Projector {
     };
   }
 
+  /**
+   * Adds the records to their partitions' backlogs and queues one write per partition that
+   * has none queued; a write takes the whole backlog when it starts, so under load writes
+   * grow and a saga's revisions read meanwhile are written once. Resolves once the records
+   * read ahead are within `readAheadBytes` (the member reads nothing until then).
+   */
   private onRecords(records: readonly InputRecord[]): Promise<void> {
-    const byPartition = new Map<number, InputRecord[]>();
     for (const r of records) {
-      let list = byPartition.get(r.partition);
-      if (!list) byPartition.set(r.partition, (list = []));
-      list.push(r);
+      let backlog = this.backlogs.get(r.partition);
+      if (!backlog) this.backlogs.set(r.partition, (backlog = { records: [], queued: false }));
+      backlog.records.push(r);
+      this.buffered += 1;
+      this.bufferedBytes += recordBytes(r);
+      if (backlog.queued) continue;
+      backlog.queued = true;
+      const queued = backlog;
+      // Partitions in parallel (their writes meet in the sink, which merges them), each in order.
+      void this.enqueue(r.partition, async (epoch) => {
+        queued.queued = false;
+        const taken = queued.records.splice(0);
+        try {
+          await this.project(r.partition, taken, epoch);
+        } finally {
+          this.release(taken);
+        }
+      });
     }
-    // Partitions in parallel (their writes meet in the sink, which merges them), each in order.
-    return Promise.all([...byPartition].map(([partition, list]) => this.enqueue(partition, (epoch) => this.project(partition, list, epoch)))).then(() => undefined);
+    if (this.bufferedBytes <= this.readAheadBytes) return Promise.resolve();
+    return new Promise((resolve) => this.waitingForRoom.push(resolve));
+  }
+
+  private release(records: readonly InputRecord[]): void {
+    this.buffered -= records.length;
+    for (const r of records) this.bufferedBytes -= recordBytes(r);
+    if (this.bufferedBytes > this.readAheadBytes) return;
+    for (const resolve of this.waitingForRoom.splice(0)) resolve();
+  }
+
+  /** A partition given or taken: what was read for it is read again from its committed offset. */
+  private dropBacklog(partition: number): void {
+    const backlog = this.backlogs.get(partition);
+    if (!backlog) return;
+    this.backlogs.delete(partition);
+    // A write already queued for it finds an empty backlog (and a stale epoch).
+    this.release(backlog.records.splice(0));
   }
 
   private enqueue(partition: number, work: (epoch: number) => Promise<unknown>): Promise<void> {

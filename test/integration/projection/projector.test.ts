@@ -37,6 +37,47 @@ describe('Projector: changelog -> MongoDB', () => {
     expect(states).toEqual(new Set(['reservationCreated', 'reservationValidated', 'reservationConfirmed', 'reservationFailed']));
   });
 
+  it('reads ahead while a write is in flight and writes what arrived meanwhile at once, each saga once', async () => {
+    const codec = await jsonCodec();
+    const topic = await createTopic({ prefix: 'projection-changelog', partitions: 1, config: COMPACTED });
+    const flow = simulateTutorial(tutorialDefinition(), 200, { seed: 13 });
+    const half = Math.floor(flow.revisions.length / 2);
+    await produceChangelog(topic, codec, flow.revisions.slice(0, half));
+    const collection = await mongoCollection<SagaDocument>('sagas');
+    const mongo = await mongoSink(collection);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const writes: string[][] = [];
+    const gated: SagaSink = {
+      kind: 'gated',
+      init: () => mongo.init(),
+      async write(sagas) {
+        writes.push(sagas.map((s) => s.sagaId));
+        if (writes.length === 1) await held;
+        return mongo.write(sagas);
+      },
+      close: () => mongo.close(),
+    };
+    const projector = testProjector({ changelogTopic: topic, codec, sink: gated });
+    await projector.start();
+    await waitFor(() => writes.length === 1, { timeoutMs: 30_000, description: 'the first write' });
+    await produceChangelog(topic, codec, flow.revisions.slice(half));
+    // The first write is held: the member reads on until every record is buffered.
+    await waitFor(() => writes.length === 1 && projector.status().recordsBuffered === flow.revisions.length, {
+      timeoutMs: 30_000,
+      description: 'the whole changelog read ahead behind the first write',
+    });
+    release();
+    await waitCaughtUp(projector);
+    expectSameSagas(await storedSagas(collection), flow.finals);
+    // Everything read meanwhile went in one more write, each saga once, however many of its revisions it read.
+    expect(writes).toHaveLength(2);
+    const second = writes[1] ?? [];
+    expect(new Set(second).size).toBe(second.length);
+    expect(second.length).toBeLessThan(flow.revisions.length - half);
+    expect(projector.status().recordsBuffered).toBe(0);
+  });
+
   it('replaying the whole changelog twice leaves identical documents and writes nothing', async () => {
     const codec = await jsonCodec();
     const topic = await changelogTopic();
