@@ -21,6 +21,8 @@ export interface EventHistoryEntry {
   reason?: string;
   /** Set when a timer (state timeout or saga deadline) delivered the event, not a service. */
   timer?: { kind: 'timeout' | 'deadline'; dueAt: string };
+  /** Choreography: the event had no transition in `state` and its onUnexpected moved the saga; `reason` says why it was unexpected. */
+  unexpected?: { state: string; reason: string };
 }
 
 /** A command emitted on entering a state (main command or side effect). */
@@ -195,7 +197,11 @@ export type Outcome =
   /** A timer came due that the saga no longer waits on (it moved on, or it fired already). */
   | 'stale-timer'
   /** A failed delivery recorded in `deliveryFailures` (changed = true); the state stays. */
-  | 'delivery-failed';
+  | 'delivery-failed'
+  /** Choreography: an event the state has no transition for moved the saga to the state's onUnexpected target. */
+  | 'unexpected-transition'
+  /** Choreography: a startOn event for a saga that does not exist, with a payload that cannot be metadata (changed = false, dead-lettered). */
+  | 'invalid-start';
 
 export interface TransitionResult {
   outcome: Outcome;
