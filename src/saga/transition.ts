@@ -121,7 +121,8 @@ function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, i
     if (target === undefined) return ignore(def, saga, input, 'unexpected', taken.unexpected);
     const event = historyEntry(input, undefined);
     event.unexpected = { state: saga.currentState, reason: taken.unexpected };
-    return moveTo(def, saga, target, event, saga.metadata, input, 'unexpected-transition');
+    const moved = moveTo(def, saga, target, event, saga.metadata, input, 'unexpected-transition');
+    return moved.outcome === 'unexpected-transition' ? { ...moved, reason: taken.unexpected } : moved;
   }
   const { state, found } = taken;
   const problems = found.validatePayload?.(input.payload) ?? [];

@@ -214,6 +214,6 @@ export interface TransitionResult {
   saga: SagaDocument | undefined;
   changed: boolean;
   commands: Command[];
-  /** Human-readable reason for any outcome other than created / applied / cancelled. */
+  /** Human-readable reason for any outcome other than created / applied / cancelled (for unexpected-transition: why the event was unexpected). */
   reason?: string;
 }

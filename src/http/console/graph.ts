@@ -200,6 +200,9 @@ class Slots {
   }
 }
 
+/** Label of the edge a state's onUnexpected draws: any event the state has no transition for. */
+export const UNEXPECTED_EDGE = '(unexpected)';
+
 /**
  * Lays out the machine of a compiled definition. The built-in `__cancelled__` state is drawn in
  * an operator lane when the definition does not declare a state of that name: any running saga
@@ -210,12 +213,16 @@ export function layoutMachine(def: CompiledDefinition): GraphLayout {
   const builtIn = !def.states.has(CANCELLED_STATE);
   const all = builtIn ? [...states, BUILT_IN_CANCELLED_STATE] : states;
   const order = all.map((s) => s.id);
-  const successors = new Map(all.map((s) => [s.id, s.outgoingTransitions.map((t) => t.targetState).filter((t) => def.states.has(t))]));
+  const successors = new Map(all.map((s) => [s.id, [...s.outgoingTransitions.map((t) => t.targetState), ...(s.onUnexpected === undefined ? [] : [s.onUnexpected])].filter((t) => def.states.has(t))]));
   const { rank, forward } = rankStates(order, successors, def.initialState);
   const maxDeclared = Math.max(0, ...states.map((s) => rank.get(s.id) ?? 0));
   if (builtIn) rank.set(CANCELLED_STATE, maxDeclared);
 
-  const transitions = all.flatMap((s) => s.outgoingTransitions.filter((t) => def.states.has(t.targetState)).map((t) => ({ from: s.id, to: t.targetState, event: t.inputEvent })));
+  const transitions = all.flatMap((s) => [
+    ...s.outgoingTransitions.filter((t) => def.states.has(t.targetState)).map((t) => ({ from: s.id, to: t.targetState, event: t.when === undefined ? t.inputEvent : `${t.inputEvent} [when]` })),
+    // Choreography: the catch-all edge of a state with onUnexpected.
+    ...(s.onUnexpected !== undefined && def.states.has(s.onUnexpected) ? [{ from: s.id, to: s.onUnexpected, event: UNEXPECTED_EDGE }] : []),
+  ]);
   const outs = new Map<string, number>();
   const ins = new Map<string, number>();
   for (const t of transitions) {
@@ -375,6 +382,6 @@ export function layoutMachine(def: CompiledDefinition): GraphLayout {
     lanes,
     nodes,
     edges,
-    start: { x: (initial?.x ?? 0) - 52, y: initial ? centre(initial) : 0, event: def.creationEvent },
+    start: { x: (initial?.x ?? 0) - 52, y: initial ? centre(initial) : 0, event: [def.creationEvent, ...def.startOn].join(' | ') },
   };
 }
