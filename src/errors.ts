@@ -94,6 +94,14 @@ export const ERROR_CATALOG = {
     message: 'A creation event lacks {associatedEntityId, metadata} (dead-lettered)',
     retryable: false,
   },
+  SAGAFLOW_CORRELATION_MISSING: {
+    message: 'An event of an observed topic has no string saga id at its channel\'s correlation.sagaId pointer (dead-lettered)',
+    retryable: false,
+  },
+  SAGAFLOW_INVALID_START: {
+    message: 'A startOn event for a saga that does not exist has a payload that is not an object, so it cannot become the metadata (dead-lettered)',
+    retryable: false,
+  },
   SAGAFLOW_UNKNOWN_SAGA: {
     message: 'An event addresses a saga that does not exist (dead-lettered)',
     retryable: false,

@@ -1,7 +1,7 @@
 import type { CompiledDefinition } from '../definition/compile.ts';
 import type { CommandKind } from '../definition/types.ts';
 import { durationMs } from '../definition/timers.ts';
-import { applyInput, creationEnvelope, toSagaInput, undecodableVerdict } from '../engine/ingress.ts';
+import { applyInput, correlate, creationEnvelope, toSagaInput, undecodableVerdict } from '../engine/ingress.ts';
 import type { DeadLetterVerdict } from '../engine/ingress.ts';
 import { eventRequestEnvelope, unexpectedEventRefusal } from '../http/event-request.ts';
 import type { Refusal } from '../http/event-request.ts';
@@ -60,7 +60,8 @@ export interface SagaSummary {
 
 /** A line as what reaches the engine: a record (key and decoded value, or why it does not decode), or what stops it before. */
 type Resolved =
-  | { key: string | null; decoded: { envelope: Envelope } | { failure: unknown } }
+  | { key: string | null; decoded: { envelope: Envelope } | { failure: unknown }; observed?: true }
+  | { deadLetter: DeadLetterVerdict; event: string }
   | { error: string }
   | { unknown: string }
   | { refused: Refusal; key: string; event: string };
@@ -75,6 +76,9 @@ type Resolved =
  *     saga created for that entity)
  *   {"key": sagaId, "value": {"messageLabel", "messagePayload"?, "eventId"?}}   a POST /event
  *     body, refused or produced as the route does
+ *   {"topic", "key"?, "value": {"messageLabel", "messagePayload"?, "eventId"?}}   a record on an
+ *     input topic: on an observed topic (a channel with `correlation`) the key is anything and
+ *     the saga is found in the value, as the engine forwards it; on another, the key is the sagaId
  *   {"advance": "30s"}   moves the virtual clock on (a duration as in saga.json)
  * A message whose label is the creation event creates the saga, as on Kafka; a record the
  * engine dead-letters (no key, a value that does not decode, a bad creation, a duplicate...)
@@ -114,9 +118,10 @@ export class Simulator {
     if ('error' in resolved) return { line, outcome: 'invalid-input', commands: [], reason: resolved.error };
     if ('unknown' in resolved) return { line, outcome: 'unknown-saga', commands: [], reason: resolved.unknown };
     if ('refused' in resolved) return { line, sagaId: resolved.key, event: resolved.event, outcome: 'refused', refused: resolved.refused.code, commands: [], reason: resolved.refused.message };
+    if ('deadLetter' in resolved) return deadLettered(line, { event: resolved.event }, resolved.deadLetter);
     const { key, decoded } = resolved;
-    const where = key === null || key === '' ? {} : { sagaId: key };
-    if ('failure' in decoded) return deadLettered(line, where, undecodableVerdict(key, decoded.failure));
+    const where = key === null || key === '' || resolved.observed ? {} : { sagaId: key };
+    if ('failure' in decoded) return deadLettered(line, where, undecodableVerdict(key, decoded.failure, resolved.observed !== true));
     const ingress = toSagaInput(this.def, key, decoded.envelope, Date.parse(now));
     if ('deadLetter' in ingress) return deadLettered(line, { ...where, event: decoded.envelope.messageLabel }, ingress.deadLetter);
     return this.apply(line, ingress.input);
@@ -226,6 +231,7 @@ export class Simulator {
       if (typeof sagaId !== 'string' || sagaId === '') return { error: '"sagaId" must be a non-empty string' };
       return { key: sagaId, decoded: { envelope: creationEnvelope(this.def, spec.associatedEntityId, spec.metadata) } };
     }
+    if ('topic' in value) return this.topicRecord(value);
     if ('key' in value) return this.eventRequest(value.key, value.value);
     if (!('messageLabel' in value)) return { error: 'missing "messageLabel" (or "create")' };
     let key: unknown = value.sagaId;
@@ -240,6 +246,25 @@ export class Simulator {
     } catch (failure) {
       return { key: key ?? null, decoded: { failure } };
     }
+  }
+
+  /** A record on a named input topic; an observed topic's record as the engine forwards it (keyed by the sagaId its value names). */
+  private topicRecord(line: Record<string, unknown>): Resolved {
+    const { topic, key, value } = line;
+    if (typeof topic !== 'string' || topic === '') return { error: '"topic" must be a non-empty string' };
+    if (key !== undefined && key !== null && typeof key !== 'string') return { error: '"key" must be a string or null' };
+    if (!isRecord(value)) return { error: '"value" must be an object {messageLabel, messagePayload}' };
+    const observed = this.def.observed.has(topic);
+    let envelope: Envelope;
+    try {
+      envelope = toEnvelope(topic, value);
+    } catch (failure) {
+      return { key: key ?? null, decoded: { failure }, ...(observed ? { observed } : {}) };
+    }
+    const correlated = correlate(this.def, topic, envelope);
+    if (correlated === undefined) return { key: key ?? null, decoded: { envelope } };
+    if ('deadLetter' in correlated) return { deadLetter: correlated.deadLetter, event: envelope.messageLabel };
+    return { key: correlated.sagaId, decoded: { envelope } };
   }
 
   /** A POST /event body: refused as the route refuses it, else the record it produces. */

@@ -7,6 +7,8 @@ import { compileParallel } from './parallel.ts';
 import type { CompiledParallel } from './parallel.ts';
 import { compileRetry, compileTimeout } from './timers.ts';
 import type { CompiledRetry, CompiledTimeout } from './timers.ts';
+import { compileWhen, observedTopics, routesOf } from './choreography.ts';
+import type { ObservedTopic } from './choreography.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
 import type { PayloadValidator } from './payload-schema.ts';
 import { DEFAULT_CREATION_EVENT, businessKey, checkReferences } from './references.ts';
@@ -38,6 +40,8 @@ export interface CompiledTransition {
   payloadValidationSchema?: Record<string, unknown>;
   /** Present when the transition has a payloadValidationSchema. */
   validatePayload?: PayloadValidator;
+  /** Choreography: the transition's `when` (taken only when the payload matches), compiled. */
+  when?: PayloadValidator;
 }
 
 export interface CompiledState {
@@ -51,8 +55,12 @@ export interface CompiledState {
   /** outputCommand then sideEffects, in file order. */
   commands: readonly CompiledCommand[];
   outgoingTransitions: readonly CompiledTransition[];
-  /** outgoingTransitions by inputEvent. */
+  /** outgoingTransitions by inputEvent: the first one for it. */
   transitions: ReadonlyMap<string, CompiledTransition>;
+  /** Choreography: every transition for an inputEvent, in file order; the first whose `when` matches is taken. */
+  routes: ReadonlyMap<string, readonly CompiledTransition[]>;
+  /** Choreography: where an event with no transition leads (`onUnexpected.targetState`). */
+  onUnexpected?: string;
   /** Delivered as an event when the saga is still in this state (same entry) this long after entering it. */
   timeout?: CompiledTimeout;
   /** Branches whose commands are the last of `commands`, and the join that moves the saga on. */
@@ -88,6 +96,10 @@ export interface CompiledDefinition {
   settings: CompiledSettings;
   /** Delivered as an event this long after creation, whatever non-final state the saga is in. */
   deadline?: CompiledTimeout;
+  /** Choreography: labels of the events that create a saga that does not exist. */
+  startOn: ReadonlySet<string>;
+  /** Choreography: observed input topics, whose records carry their saga id in their value. */
+  observed: ReadonlyMap<string, ObservedTopic>;
 }
 
 export { businessKey } from './references.ts';
@@ -130,8 +142,11 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
         // checkReferences above refused schemas that do not compile.
         if (result.ok) compiled.validatePayload = result.validate;
       }
+      const when = compileWhen(t);
+      if (when !== undefined) compiled.when = when;
       return compiled;
     });
+    const routes = routesOf(outgoingTransitions);
     const sideEffects = spec.sideEffects ?? [];
     const commands: CompiledCommand[] = [];
     const command = (c: CommandSpec, kind: CommandKind, path: (string | number)[]): CompiledCommand => {
@@ -152,8 +167,10 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
       sideEffects,
       commands,
       outgoingTransitions,
-      transitions: new Map(outgoingTransitions.map((t) => [t.inputEvent, t])),
+      transitions: new Map([...routes].map(([event, list]) => [event, list[0] as CompiledTransition])),
+      routes,
     };
+    if (spec.onUnexpected !== undefined) state.onUnexpected = spec.onUnexpected.targetState;
     if (spec.description !== undefined) state.description = spec.description;
     if (spec.timeout !== undefined && !spec.isFinal) state.timeout = compileTimeout(spec.timeout);
     if (spec.parallel !== undefined) state.parallel = compileParallel(spec.parallel);
@@ -187,5 +204,7 @@ export async function compileDefinition(config: SagaConfig): Promise<CompiledDef
       ignoredEventsWindow: settings.ignoredEventsWindow ?? DEFAULT_IGNORED_EVENTS_WINDOW,
     },
     ...(machine.deadline ? { deadline: compileTimeout(machine.deadline) } : {}),
+    startOn: new Set(machine.startOn ?? []),
+    observed: observedTopics(config),
   };
 }

@@ -39,12 +39,15 @@ export function renderMermaid(machine: MachineDefinition): string {
   }
   for (const state of ungrouped) lines.push(...declaration(state, idOf(state.id)).map((l) => `    ${l}`));
 
-  lines.push(`    [*] --> ${idOf(machine.initialState)}`);
+  // Choreography: the events that start a saga label the initial arrow.
+  const startOn = machine.startOn ?? [];
+  lines.push(startOn.length === 0 ? `    [*] --> ${idOf(machine.initialState)}` : `    [*] --> ${idOf(machine.initialState)} : ${text(`starts on ${startOn.join(' or ')}`)}`);
   for (const state of machine.states) {
     for (const t of state.outgoingTransitions ?? []) {
       const label = t.payloadValidationSchema === undefined ? t.inputEvent : `${t.inputEvent} (validated)`;
-      lines.push(`    ${idOf(state.id)} --> ${idOf(t.targetState)} : ${text(label)}`);
+      lines.push(`    ${idOf(state.id)} --> ${idOf(t.targetState)} : ${text(t.when === undefined ? label : `${label} [${whenText(t.when)}]`)}`);
     }
+    if (state.onUnexpected !== undefined) lines.push(`    ${idOf(state.id)} --> ${idOf(state.onUnexpected.targetState)} : ${text('any unexpected event')}`);
     if (state.isFinal) lines.push(`    ${idOf(state.id)} --> [*]`);
   }
   for (const state of machine.states) lines.push(...forkAndJoin(state, idOf).map((l) => `    ${l}`));
@@ -77,6 +80,12 @@ function forkAndJoin(state: StateSpec, idOf: (stateId: string) => string): strin
   });
   lines.push(`${id}_join --> ${idOf(parallel.onJoin.targetState)} : ${text(join)}`);
   return lines;
+}
+
+/** A short reading of a `when`: its `title` or `description` when it has one, else "when". */
+function whenText(when: Record<string, unknown>): string {
+  const named = typeof when.title === 'string' ? when.title : typeof when.description === 'string' ? when.description : undefined;
+  return named === undefined ? 'when' : `when ${named}`;
 }
 
 function declaration(state: StateSpec, id: string): string[] {

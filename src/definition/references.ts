@@ -1,5 +1,6 @@
 import { formatPath, quoteList } from './issues.ts';
 import type { IssueList, PathSegment } from './issues.ts';
+import { checkChoreography, checkRoutes, choreographyEdges } from './choreography.ts';
 import { compilePayloadSchema } from './payload-schema.ts';
 import { DELIVERY_FAILED_EVENT } from './types.ts';
 import { branchCommands, checkParallel, joinTargets } from './parallel.ts';
@@ -39,6 +40,8 @@ export function checkReferences(config: SagaConfig, issues: IssueList): void {
     issues.error([...md, 'creationEvent'], `"${DELIVERY_FAILED_EVENT}" is reserved for failed deliveries of commands on rest channels; choose another creation event`);
   }
   checkTimers(machine, creationEvent, issues);
+  // Choreography extensions (observed topics, startOn, onUnexpected): src/definition/choreography.ts.
+  checkChoreography(config, stateIndex, creationEvent, issues);
   const channelsUsed = new Map<string, PathSegment[]>();
 
   states.forEach((state, i) => {
@@ -110,18 +113,10 @@ function checkTransitions(
       `non-final state "${state.id}" has no way out: add an outgoing transition or set isFinal to true`,
     );
   }
-  const seenEvents = new Map<string, number>();
+  // Transitions sharing an inputEvent (routing on payload with `when`): src/definition/choreography.ts.
+  checkRoutes(state, sp, issues);
   transitions.forEach((transition, k) => {
     const tp: PathSegment[] = [...sp, 'outgoingTransitions', k];
-    const first = seenEvents.get(transition.inputEvent);
-    if (first !== undefined) {
-      issues.error(
-        [...tp, 'inputEvent'],
-        `duplicate inputEvent "${transition.inputEvent}" in state "${state.id}" (also at ${formatPath([...sp, 'outgoingTransitions', first, 'inputEvent'])}): an event can lead to one state only`,
-      );
-    } else {
-      seenEvents.set(transition.inputEvent, k);
-    }
     if (transition.inputEvent === DELIVERY_FAILED_EVENT) {
       issues.error(
         [...tp, 'inputEvent'],
@@ -222,7 +217,7 @@ function checkGraph(config: SagaConfig, stateIndex: Map<string, number>, issues:
   const forward = new Map<string, string[]>();
   const backward = new Map<string, string[]>();
   for (const state of states) {
-    for (const target of [...(state.outgoingTransitions ?? []).map((t) => t.targetState), ...joinTargets(state)]) {
+    for (const target of [...(state.outgoingTransitions ?? []).map((t) => t.targetState), ...joinTargets(state), ...choreographyEdges(state)]) {
       if (!stateIndex.has(target)) continue;
       forward.set(state.id, [...(forward.get(state.id) ?? []), target]);
       backward.set(target, [...(backward.get(target) ?? []), state.id]);

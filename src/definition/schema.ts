@@ -66,6 +66,7 @@ const REQUIRED_HINTS: Record<string, string> = {
   endpoint: 'set the host name of the service to call',
   key: 'name the environment variable that holds the secret',
   path: 'name the file that holds the secret',
+  sagaId: 'set it to the JSON Pointer of the saga id in the event value, e.g. "/messagePayload/orderId"',
   content: 'give the hook\'s ES module, e.g. "export default ({ saga }) => ({ payload: saga.metadata })"',
 };
 

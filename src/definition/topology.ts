@@ -87,7 +87,18 @@ export function checkTopology(config: SagaConfig, issues: IssueList, env: Engine
     if (p.type === 'rest' && commands.some(({ command }) => command.channel === p.id)) restChannels.set(p.id, p);
   }
   if (kafkaChannels.length === 0) return environmentTopology(env, restChannels, issues);
-  const channel = kafkaChannels.find((p) => (p.configurations.inputTopics?.length ?? 0) > 0);
+  // Choreography: an observed channel's topics belong to other services; forwarded events go
+  // to the saga's own events topic, the first input topic of a channel without correlation.
+  const channel = kafkaChannels.find((p) => (p.configurations.inputTopics?.length ?? 0) > 0 && p.configurations.correlation === undefined);
+  const observing = kafkaChannels.find((p) => p.configurations.correlation !== undefined && (p.configurations.inputTopics?.length ?? 0) > 0);
+  if (!channel && observing) {
+    issues.error(
+      ['communicationProtocols', config.communicationProtocols.indexOf(observing), 'configurations', 'correlation'],
+      `channel "${observing.id}" observes topics of other services, and the saga needs an events topic of its own that sagaflow forwards their events to: add a kafka channel without correlation whose inputTopics name it, e.g. "${observing.configurations.consumerGroup ?? 'saga'}-events"`,
+      'SAGAFLOW_CONFIG_INVALID',
+    );
+    return undefined;
+  }
   if (!channel) {
     issues.error(['communicationProtocols'], "no kafka channel has inputTopics; add the events topic to a kafka channel's configurations.inputTopics", 'SAGAFLOW_CONFIG_INVALID');
     return undefined;

@@ -60,6 +60,8 @@ export interface TransitionSpec {
   businessEventId?: BusinessId;
   /** JSON Schema the event payload must satisfy for the transition to apply. */
   payloadValidationSchema?: Record<string, unknown>;
+  /** sagaflow extension (choreography): JSON Schema of the payload choosing among transitions that share an inputEvent. */
+  when?: Record<string, unknown>;
 }
 
 export interface StateSpec {
@@ -72,6 +74,8 @@ export interface StateSpec {
   outgoingTransitions?: TransitionSpec[];
   /** sagaflow extension: an event delivered when the saga is still in the state this long after entering it. */
   timeout?: TimeoutSpec;
+  /** sagaflow extension (choreography): where an event the state has no transition for leads. */
+  onUnexpected?: { targetState: string };
   /** Not valid on a state (it belongs on a command): kept so the check can say where it goes. */
   retry?: unknown;
   /** sagaflow extension: commands sent together on entry, and the join that moves the saga on (src/definition/parallel.ts). */
@@ -102,6 +106,8 @@ export interface BusinessEntry {
 export interface MachineDefinition {
   initialState: string;
   creationEvent?: string;
+  /** sagaflow extension (choreography): labels of the events that create a saga that does not exist. */
+  startOn?: string[];
   states: StateSpec[];
   businessStates?: BusinessEntry[];
   businessEvents?: BusinessEntry[];
@@ -131,6 +137,8 @@ export interface KafkaProtocol {
     serialization?: 'json' | 'avro';
     /** sagaflow extension: schema registry used when serialization is "avro". */
     schemaRegistry?: { url: string; auth?: { username: string; password: string } };
+    /** sagaflow extension (choreography): the input topics are observed; the saga id is the string at this JSON Pointer into the event value. */
+    correlation?: { sagaId: string };
   };
 }
 

@@ -1,3 +1,4 @@
+import { resolvePointer } from '../definition/choreography.ts';
 import type { CompiledDefinition } from '../definition/compile.ts';
 import { isSagaflowError } from '../errors.ts';
 import type { KnownErrorCode } from '../errors.ts';
@@ -55,15 +56,37 @@ export function toSagaInput(definition: CompiledDefinition, key: string | null, 
   return { input };
 }
 
+/**
+ * Choreography: the saga of a record of an observed topic (its channel has a `correlation`):
+ * the string at the channel's pointer into the decoded value, whatever the record's key.
+ * Undefined for a topic that is not observed (its records are keyed by sagaId); a verdict
+ * when the pointer finds no non-empty string. The engine forwards the record to the saga's
+ * home partition of the events topic, keyed by that id, and applies it there.
+ */
+export function correlate(definition: CompiledDefinition, topic: string, envelope: Envelope): { sagaId: string } | { deadLetter: DeadLetterVerdict } | undefined {
+  const observed = definition.observed.get(topic);
+  if (observed === undefined) return undefined;
+  const found = resolvePointer(envelope, observed.segments);
+  if (typeof found === 'string' && found !== '') return { sagaId: found };
+  const what = found === undefined ? 'nothing' : found === '' ? 'an empty string' : `a ${found === null ? 'null' : Array.isArray(found) ? 'array' : typeof found}`;
+  return {
+    deadLetter: {
+      code: 'SAGAFLOW_CORRELATION_MISSING',
+      reason: `the event "${envelope.messageLabel}" of observed topic "${topic}" has ${what} at ${JSON.stringify(observed.pointer)} (correlation.sagaId of channel "${observed.channel}"), where its saga id must be a non-empty string`,
+    },
+  };
+}
+
 const MISSING_KEY: DeadLetterVerdict = { code: 'SAGAFLOW_EVENT_MISSING_KEY', reason: 'the record has no key; the key must be the sagaId' };
 
 /**
  * The verdict on a record whose value cannot be decoded (not one that may decode later: a
  * registry that is down is retried, not dead-lettered). A record without a key is reported as
- * such first, whatever its value, as for a record that decodes.
+ * such first, whatever its value, as for a record that decodes; not on an observed topic
+ * (`keyed` false), whose key is not the sagaId.
  */
-export function undecodableVerdict(key: string | null, err: unknown): DeadLetterVerdict {
-  if (key === null || key === '') return MISSING_KEY;
+export function undecodableVerdict(key: string | null, err: unknown, keyed = true): DeadLetterVerdict {
+  if (keyed && (key === null || key === '')) return MISSING_KEY;
   const code: KnownErrorCode = isSagaflowError(err) ? (err.code as KnownErrorCode) : 'SAGAFLOW_DECODE_FAILED';
   return { code, reason: err instanceof Error ? err.message : String(err) };
 }
@@ -103,6 +126,8 @@ export function deadLetterCodeOf(result: Pick<TransitionResult, 'outcome' | 'cha
       return 'SAGAFLOW_UNKNOWN_SAGA';
     case 'already-exists':
       return 'SAGAFLOW_SAGA_EXISTS';
+    case 'invalid-start':
+      return 'SAGAFLOW_INVALID_START';
     default:
       return undefined;
   }

@@ -10,7 +10,7 @@ import type { Envelope, ProcessorCodec } from '../kafka/codec.ts';
 import { transition } from '../saga/transition.ts';
 import type { Command, PendingTimer, SagaDocument } from '../saga/types.ts';
 import type { Clock } from './clock.ts';
-import { applyInput, toSagaInput, undecodableVerdict } from './ingress.ts';
+import { applyInput, correlate, toSagaInput, undecodableVerdict } from './ingress.ts';
 import type { DeadLetterVerdict } from './ingress.ts';
 import { Mailbox } from './mailbox.ts';
 import { engineChannels } from './metrics.ts';
@@ -563,6 +563,7 @@ export class PartitionTask {
     const began = performance.now();
     this.deps.metrics.eventsProcessed += 1;
     const key = record.key && record.key.length > 0 ? record.key.toString('utf8') : null;
+    if (definition.observed.has(record.topic)) return this.observe(record, key);
     if (key !== null) {
       const home = partitionForKey(key, this.deps.partitions);
       if (home !== this.deps.partition || record.topic !== this.deps.eventsTopic) return this.forward(record, home);
@@ -625,17 +626,35 @@ export class PartitionTask {
   }
 
   /**
+   * Choreography: a record of an observed topic, keyed by anything, goes to the home partition
+   * of the saga its value names (correlation.sagaId), keyed by that sagaId.
+   */
+  private async observe(record: InputRecord, key: string | null): Promise<InputOutputs> {
+    let envelope: Envelope;
+    try {
+      envelope = await this.deps.codec.decodeEvent(record.topic, record.value);
+    } catch (err) {
+      if (isSagaflowError(err) && err.retryable) throw err;
+      return this.deadLetter(record, undecodableVerdict(key, err, false));
+    }
+    const correlated = correlate(this.deps.definition, record.topic, envelope);
+    if (correlated === undefined) throw new Error(`topic "${record.topic}" is not observed`);
+    if ('deadLetter' in correlated) return this.deadLetter(record, correlated.deadLetter);
+    return this.forward(record, partitionForKey(correlated.sagaId, this.deps.partitions), Buffer.from(correlated.sagaId, 'utf8'));
+  }
+
+  /**
    * An event read away from its saga's home partition (a producer with another partitioner,
    * or another input topic): copied, bytes, headers and timestamp intact, to the home
    * partition of the events topic in this transaction, and processed there. Flow Manager
    * accepts an event on any partition; sagaflow keeps a saga's events on one partition, in the
-   * order they reach it.
+   * order they reach it. An observed event gets its sagaId as key (`key`).
    */
-  private forward(record: InputRecord, home: number): InputOutputs {
+  private forward(record: InputRecord, home: number, key: Buffer | null = record.key): InputOutputs {
     const forwarded: OutputRecord = {
       topic: this.deps.eventsTopic,
       partition: home,
-      key: record.key,
+      key,
       value: record.value,
       headers: { ...record.headers, [FORWARDED_HEADER]: `${record.topic}/${record.partition}/${record.offset}` },
       timestamp: record.timestamp,

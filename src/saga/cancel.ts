@@ -26,6 +26,7 @@ export const BUILT_IN_CANCELLED_STATE: CompiledState = Object.freeze({
   commands: [],
   outgoingTransitions: [],
   transitions: new Map(),
+  routes: new Map(),
 });
 
 export interface CancelRequest {

@@ -1,5 +1,6 @@
 import type { CompiledCommand, CompiledDefinition, CompiledState, CompiledTransition } from '../definition/compile.ts';
 import { BUILT_IN_CANCELLED_STATE, CANCELLED_STATE, CANCEL_EVENT, parseCancelPayload } from './cancel.ts';
+import { route, startOf, unexpectedTarget } from './choreography.ts';
 import { cloneJson, isPlainObject, shallowMergeMetadata } from './merge.ts';
 import { completeCount, invocationsOnEntry, joinHolds, matchAnswer, recordAnswer, withoutRetriesOf } from './parallel.ts';
 import type { AnswerMatch } from './parallel.ts';
@@ -52,7 +53,8 @@ export function transition(def: CompiledDefinition, saga: SagaDocument | undefin
   return applyEvent(def, saga, input);
 }
 
-function create(def: CompiledDefinition, existing: SagaDocument | undefined, input: CreateInput): TransitionResult {
+/** `first`: the saga's first history event when it is not the creation event (a startOn event). */
+function create(def: CompiledDefinition, existing: SagaDocument | undefined, input: CreateInput, first: EventHistoryEntry = { event: def.creationEvent, timestamp: input.timestamp }): TransitionResult {
   if (existing !== undefined) {
     return unchanged('already-exists', existing, `saga "${input.sagaId}" already exists (state "${existing.currentState}")`);
   }
@@ -67,17 +69,17 @@ function create(def: CompiledDefinition, existing: SagaDocument | undefined, inp
     ...businessState(state),
     isFinal: state.isFinal,
     metadata,
-    latestEvent: def.creationEvent,
+    latestEvent: first.event,
     history: {
       states: [stateEntry(state, input.timestamp)],
-      events: [{ event: def.creationEvent, timestamp: input.timestamp }],
+      events: [first],
     },
     revision,
     createdAt: input.timestamp,
     updatedAt: input.timestamp,
     commands: [],
     ignoredEvents: [],
-    recentEventIds: [],
+    recentEventIds: first.eventId === undefined ? [] : remember([], first.eventId, def.settings.duplicateWindow),
   };
   const entered = enter(state, saga, input.timestamp);
   if (!entered.ok) {
@@ -108,13 +110,27 @@ function admit(def: CompiledDefinition, saga: SagaDocument | undefined, input: R
 }
 
 function applyEvent(def: CompiledDefinition, stored: SagaDocument | undefined, input: EventInput & Pick<Received, 'timer'>): TransitionResult {
+  // Choreography: a startOn event creates the saga it addresses (src/saga/choreography.ts).
+  const start = stored === undefined && input.timer === undefined ? startOf(def, input.sagaId, input.label, input.payload) : undefined;
+  if (start !== undefined) {
+    if ('invalid' in start) return { outcome: 'invalid-start', saga: undefined, changed: false, commands: [], reason: start.invalid };
+    return create(def, undefined, { kind: 'create', sagaId: input.sagaId, timestamp: input.timestamp, ...start }, historyEntry(input, undefined));
+  }
   const admitted = admit(def, stored, input);
   if ('result' in admitted) return admitted.result;
   const { saga } = admitted;
   const answer = matchAnswer(def, saga, input.label);
   if (answer !== undefined) return answerBranch(def, saga, input, answer);
-  const taken = transitionFor(def, saga, input.label);
-  if ('unexpected' in taken) return ignore(def, saga, input, 'unexpected', taken.unexpected);
+  const taken = transitionFor(def, saga, input.label, input.payload);
+  if ('unexpected' in taken) {
+    // Choreography: the state's onUnexpected takes the saga on, metadata unchanged.
+    const target = unexpectedTarget(def, def.states.get(saga.currentState));
+    if (target === undefined) return ignore(def, saga, input, 'unexpected', taken.unexpected);
+    const event = historyEntry(input, undefined);
+    event.unexpected = { state: saga.currentState, reason: taken.unexpected };
+    const moved = moveTo(def, saga, target, event, saga.metadata, input, 'unexpected-transition');
+    return moved.outcome === 'unexpected-transition' ? { ...moved, reason: taken.unexpected } : moved;
+  }
   const { state, found } = taken;
   const problems = found.validatePayload?.(input.payload) ?? [];
   if (problems.length > 0) {
@@ -181,16 +197,12 @@ function answerBranch(def: CompiledDefinition, saga: SagaDocument, input: EventI
   return { outcome: 'branch-done', saga: recorded, changed: true, commands: [], reason: `${what}: ${complete} of ${parallel.branches.length} branches complete, the join needs ${parallel.needed}` };
 }
 
-/** The transition the saga's current state takes on `label`, or why there is none. */
-function transitionFor(def: CompiledDefinition, saga: SagaDocument, label: string): { state: CompiledState; found: CompiledTransition } | { unexpected: string } {
+/** The transition the saga's current state takes on `label` with `payload`, or why there is none. */
+function transitionFor(def: CompiledDefinition, saga: SagaDocument, label: string, payload: unknown): { state: CompiledState; found: CompiledTransition } | { unexpected: string } {
   const state = def.states.get(saga.currentState);
   if (state === undefined) return { unexpected: `state "${saga.currentState}" is not in the saga definition` };
-  const found = state.transitions.get(label);
-  if (found === undefined) {
-    const accepted = state.outgoingTransitions.map((t) => `"${t.inputEvent}"`).join(', ');
-    return { unexpected: `state "${state.id}" has no transition for event "${label}" (it accepts ${accepted || 'no event'})` };
-  }
-  return { state, found };
+  const taken = route(state, label, payload);
+  return 'found' in taken ? { state, found: taken.found } : taken;
 }
 
 /** Whether an event with this label would be taken by the saga as it is now, and if not, what would become of it. */
@@ -209,10 +221,13 @@ export function acceptance(def: CompiledDefinition, sagaId: string, saga: SagaDo
   if (label === def.creationEvent) {
     return saga === undefined ? { accepted: true } : { accepted: false, outcome: 'already-exists', reason: `saga "${sagaId}" already exists (state "${saga.currentState}")` };
   }
-  if (saga === undefined) return { accepted: false, outcome: 'unknown-saga', reason: `saga "${sagaId}" does not exist` };
+  if (saga === undefined) return def.startOn.has(label) ? { accepted: true } : { accepted: false, outcome: 'unknown-saga', reason: `saga "${sagaId}" does not exist` };
   if (saga.isFinal) return { accepted: false, outcome: 'already-final', reason: finalReason(saga) };
   if (matchAnswer(def, saga, label) !== undefined) return { accepted: true };
-  const taken = transitionFor(def, saga, label);
+  // The label decides, not the payload: a payload no `when` matches is unexpected when applied.
+  const state = def.states.get(saga.currentState);
+  if ((state?.routes.get(label)?.length ?? 0) > 0 || state?.onUnexpected !== undefined) return { accepted: true };
+  const taken = transitionFor(def, saga, label, undefined);
   return 'unexpected' in taken ? { accepted: false, outcome: 'unexpected', reason: taken.unexpected } : { accepted: true };
 }
 
@@ -286,7 +301,7 @@ function moveTo(
   event: EventHistoryEntry,
   metadata: Record<string, unknown>,
   input: Received,
-  outcome: 'applied' | 'cancelled',
+  outcome: 'applied' | 'cancelled' | 'unexpected-transition',
   summary = saga.serviceSummary,
 ): TransitionResult {
   // Built field by field, Flow Manager's fields first, so the business state of the previous

@@ -21,6 +21,8 @@ export interface EventHistoryEntry {
   reason?: string;
   /** Set when a timer (state timeout or saga deadline) delivered the event, not a service. */
   timer?: { kind: 'timeout' | 'deadline'; dueAt: string };
+  /** Choreography: the event had no transition in `state` and its onUnexpected moved the saga; `reason` says why it was unexpected. */
+  unexpected?: { state: string; reason: string };
 }
 
 /** A command emitted on entering a state (main command or side effect). */
@@ -227,7 +229,11 @@ export type Outcome =
   /** A parallel branch completed and the join does not hold yet (changed = true); the state stays. */
   | 'branch-done'
   /** An answer of a branch already complete, or of a state entry the saga has left: recorded in the service summary only. */
-  | 'answer-recorded';
+  | 'answer-recorded'
+  /** Choreography: an event the state has no transition for moved the saga to the state's onUnexpected target. */
+  | 'unexpected-transition'
+  /** Choreography: a startOn event for a saga that does not exist, with a payload that cannot be metadata (changed = false, dead-lettered). */
+  | 'invalid-start';
 
 export interface TransitionResult {
   outcome: Outcome;
@@ -240,6 +246,6 @@ export interface TransitionResult {
   saga: SagaDocument | undefined;
   changed: boolean;
   commands: Command[];
-  /** Human-readable reason for any outcome other than created / applied / cancelled. */
+  /** Human-readable reason for any outcome other than created / applied / cancelled (for unexpected-transition: why the event was unexpected). */
   reason?: string;
 }

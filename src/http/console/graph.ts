@@ -202,6 +202,9 @@ class Slots {
   }
 }
 
+/** Label of the edge a state's onUnexpected draws: any event the state has no transition for. */
+export const UNEXPECTED_EDGE = '(unexpected)';
+
 /**
  * Lays out the machine of a compiled definition. The built-in `__cancelled__` state is drawn in
  * an operator lane when the definition does not declare a state of that name: any running saga
@@ -212,10 +215,12 @@ export function layoutMachine(def: CompiledDefinition): GraphLayout {
   const builtIn = !def.states.has(CANCELLED_STATE);
   const all = builtIn ? [...states, BUILT_IN_CANCELLED_STATE] : states;
   const order = all.map((s) => s.id);
-  // A parallel state's join is an edge like a transition, labelled with what it waits for.
+  // A parallel state's join is an edge like a transition, labelled with what it waits for;
+  // a state with onUnexpected has a catch-all edge (choreography).
   const exitsOf = (s: CompiledState) => [
-    ...s.outgoingTransitions.map((t) => ({ to: t.targetState, event: t.inputEvent })),
+    ...s.outgoingTransitions.map((t) => ({ to: t.targetState, event: t.when === undefined ? t.inputEvent : `${t.inputEvent} [when]` })),
     ...(s.parallel ? [{ to: s.parallel.targetState, event: describeJoin(s.parallel.join, s.parallel.branches.length) }] : []),
+    ...(s.onUnexpected === undefined ? [] : [{ to: s.onUnexpected, event: UNEXPECTED_EDGE }]),
   ];
   const successors = new Map(all.map((s) => [s.id, exitsOf(s).map((t) => t.to).filter((t) => def.states.has(t))]));
   const { rank, forward } = rankStates(order, successors, def.initialState);
@@ -382,6 +387,6 @@ export function layoutMachine(def: CompiledDefinition): GraphLayout {
     lanes,
     nodes,
     edges,
-    start: { x: (initial?.x ?? 0) - 52, y: initial ? centre(initial) : 0, event: def.creationEvent },
+    start: { x: (initial?.x ?? 0) - 52, y: initial ? centre(initial) : 0, event: [def.creationEvent, ...def.startOn].join(' | ') },
   };
 }

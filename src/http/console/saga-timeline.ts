@@ -20,6 +20,8 @@ export type TimelineEntry =
       reason?: string;
       /** Set when a timer (state timeout, saga deadline) delivered the event: when it was due. */
       timer?: { kind: 'timeout' | 'deadline'; dueAt: string };
+      /** Choreography: the event had no transition in `state` and the state's onUnexpected made this move. */
+      unexpected?: { state: string; reason: string };
       /** The event's payload, when it was read back from the events topic. */
       payload?: unknown;
       offset?: string;
@@ -92,6 +94,7 @@ export function sagaTimeline(saga: SagaDocument): TimelineEntry[] {
     if (e?.by !== undefined) entry.by = e.by;
     if (e?.reason !== undefined) entry.reason = e.reason;
     if (e?.timer !== undefined) entry.timer = { kind: e.timer.kind, dueAt: e.timer.dueAt };
+    if (e?.unexpected !== undefined) entry.unexpected = { state: e.unexpected.state, reason: e.unexpected.reason };
     entries.push({ entry, seq: seq++ });
   });
   for (const c of saga.commands) {

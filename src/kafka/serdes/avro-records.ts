@@ -78,6 +78,7 @@ export const EVENT_HISTORY_FIELDS: Record<keyof EventHistoryEntry, string> = {
   by: 'by',
   reason: 'reason',
   timer: 'timerJson',
+  unexpected: 'unexpectedJson',
 };
 
 export const COMMAND_FIELDS: Record<keyof SentCommandRecord, string> = {
@@ -122,6 +123,7 @@ interface AvroEventHistoryEntry {
   by: string | null;
   reason: string | null;
   timerJson: string | null;
+  unexpectedJson: string | null;
 }
 
 interface AvroSentCommand {
@@ -247,6 +249,7 @@ export function sagaToAvro(topic: string, saga: SagaDocument): AvroSagaDocument 
         by: e.by ?? null,
         reason: e.reason ?? null,
         timerJson: e.timer === undefined ? null : JSON.stringify(e.timer),
+        unexpectedJson: e.unexpected === undefined ? null : JSON.stringify(e.unexpected),
       })),
     },
     revision: saga.revision,
@@ -321,6 +324,8 @@ export function sagaFromAvro(topic: string, record: AvroSagaDocument): SagaDocum
           ...optional('by', e.by),
           ...optional('reason', e.reason),
           ...optional('timer', e.timerJson === null ? null : (parseJsonText(topic, e.timerJson, 'history.events[].timerJson') as EventHistoryEntry['timer'])),
+          // Absent from documents written before the choreography extensions: read as null.
+          ...optional('unexpected', (e.unexpectedJson ?? null) === null ? null : (parseJsonText(topic, e.unexpectedJson ?? '', 'history.events[].unexpectedJson') as EventHistoryEntry['unexpected'])),
         }),
       ),
     },

@@ -33,13 +33,17 @@ const MAX_STEPS = 200;
 /**
  * An example's saga.json on the test broker: its kafka channel gets the flow's topics (and
  * keeps its serialization); rest channels stay as they are (the dispatcher is off, nothing is
- * sent to them); no projection. Secrets the file reads are given dummy values.
+ * sent to them); no projection. Secrets the file reads are given dummy values. Observed
+ * channels (with a correlation) are left out: their records reach the events topic as the
+ * engine forwards them, keyed by sagaId, which is how the generated records are produced; the
+ * forwarding itself is test/integration/processor/choreography.test.ts's.
  */
 function exampleConfig(example: string, flow: FlowTopics): SagaConfig {
   const raw = JSON.parse(readFileSync(join(root, 'examples', example, 'saga.json'), 'utf8')) as {
     communicationProtocols: { type: string; configurations: Record<string, unknown> }[];
     persistencyManagement: unknown;
   };
+  raw.communicationProtocols = raw.communicationProtocols.filter((c) => c.configurations.correlation === undefined);
   const kafka = raw.communicationProtocols.filter((c) => c.type === 'kafka');
   if (kafka.length !== 1) throw new Error(`examples/${example} has ${kafka.length} kafka channels; the differential test handles one`);
   for (const channel of kafka) channel.configurations = testChannelConfigurations(flow, channel.configurations.serialization === 'avro' ? 'avro' : 'json');
@@ -416,6 +420,8 @@ const FLOWS: { example: string; sagas: number; http: number; timers: string[] }[
   { example: 'payment', sagas: 500, http: 0, timers: ['deadline applied', 'retry retried', 'timeout applied'] },
   // Parallel branches answered in any order, late, twice or never (the state's timeout).
   { example: 'user-provisioning', sagas: 400, http: 0, timers: ['retry retried', 'timeout applied'] },
+  { example: 'marketplace-order', sagas: 300, http: 30, timers: [] },
+  { example: 'used-car-dealer', sagas: 300, http: 30, timers: [] },
 ];
 
 describe('sagaflow simulate predicts the engine', () => {

@@ -59,7 +59,7 @@ export function generate(def: CompiledDefinition, inputs: Harvest, opts: Generat
   const random = seededRandom(opts.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const chance = (p: number) => random() < p;
-  const labels = [...new Set([...def.states.values()].flatMap((s) => s.outgoingTransitions.map((t) => t.inputEvent))), 'neverDeclared'];
+  const labels = [...new Set([...def.states.values()].flatMap((s) => s.outgoingTransitions.map((t) => t.inputEvent))), ...def.startOn, 'neverDeclared'];
   const scratch = new Simulator(def, { timestampOf: () => new Date(0).toISOString(), newSagaId: () => 'unused' });
   const perSaga: { key: string | null; value: Record<string, unknown> }[][] = [];
   let scratchLine = 0;
@@ -82,7 +82,11 @@ export function generate(def: CompiledDefinition, inputs: Harvest, opts: Generat
     const creation = (): Record<string, unknown> => ({ messageLabel: def.creationEvent, messagePayload: { associatedEntityId: `entity-${i}`, metadata: pick(inputs.metadata) } });
 
     const start = random();
-    if (start < 0.03) {
+    if (def.startOn.size > 0 && start >= 0.09 && chance(0.6)) {
+      // A choreography: most sagas start with a startOn event (a few with a payload that cannot be metadata).
+      const label = pick([...def.startOn]);
+      push(sagaId, { messageLabel: label, messagePayload: chance(0.05) ? pick<unknown>(['x', [1], null]) : payloadFor(label) });
+    } else if (start < 0.03) {
       // Never created: its events are for an unknown saga.
     } else if (start < 0.07) {
       const bad = pick<unknown>([{ associatedEntityId: `entity-${i}` }, { associatedEntityId: `entity-${i}`, metadata: [] }, { associatedEntityId: i, metadata: {} }, null, 'x']);

@@ -132,6 +132,51 @@ describe('sagaflow simulate on the examples', () => {
     ]);
   });
 
+  it('marketplace-order: a choreography observed on three topics with random keys, started by orderPlaced, routed on the amount, a catch-all', async () => {
+    const { lines, summaries } = await simulate('marketplace-order');
+    expect(lines).toEqual(expected('marketplace-order'));
+    expect(summaries.get('mp-1')?.path).toEqual(['awaitingPayment', 'awaitingStock', 'awaitingShipment', 'inTransit', 'orderCompleted']);
+    // 2500 is over 1000: the first paymentAuthorized transition (its when) sends it to review.
+    expect(summaries.get('mp-2')?.path).toEqual(['awaitingPayment', 'fraudReview', 'awaitingStock', 'unexpectedTransition']);
+    expect(summaries.get('mp-3')?.path).toEqual(['awaitingPayment', 'orderCancelled']);
+    // The start event's payload is the metadata; the sagaId is the associatedEntityId.
+    expect(summaries.get('mp-3')).toMatchObject({ associatedEntityId: 'mp-3', metadata: { orderId: 'mp-3', customerId: 'cust-3', amount: 42, reason: 'insufficient funds' } });
+    expect(sagaTable(summaries)).toEqual([
+      ['mp-1', 'orderCompleted', 5, 0],
+      ['mp-2', 'unexpectedTransition', 5, 1],
+      ['mp-3', 'orderCancelled', 2, 0],
+    ]);
+    expect(notApplied(lines)).toEqual([
+      [4, 'mp-1', 'duplicate', 'SAGAFLOW_DUPLICATE_EVENT', 'event "orderPlaced" with eventId "o-1" was already processed'],
+      [10, 'mp-2', 'unexpected-transition', undefined, 'state "awaitingStock" has no transition for event "orderShipped" (it accepts "stockReserved", "stockUnavailable")'],
+      [11, 'mp-2', 'already-final', undefined, 'saga is in final state "unexpectedTransition", which accepts no events'],
+      [14, 'mp-4', 'unknown-saga', 'SAGAFLOW_UNKNOWN_SAGA', 'saga "mp-4" does not exist'],
+      [15, undefined, 'dead-letter', 'SAGAFLOW_CORRELATION_MISSING', 'the event "paymentAuthorized" of observed topic "marketplace-payments" has nothing at "/messagePayload/orderId" (correlation.sagaId of channel "domainEvents"), where its saga id must be a non-empty string'],
+      [16, undefined, 'dead-letter', 'SAGAFLOW_CORRELATION_MISSING', 'the event "orderPlaced" of observed topic "marketplace-orders" has a number at "/messagePayload/orderId" (correlation.sagaId of channel "domainEvents"), where its saga id must be a non-empty string'],
+      [17, undefined, 'dead-letter', 'SAGAFLOW_CORRELATION_MISSING', 'the event "orderPlaced" of observed topic "marketplace-orders" has nothing at "/messagePayload/orderId" (correlation.sagaId of channel "domainEvents"), where its saga id must be a non-empty string'],
+    ]);
+  });
+
+  it('used-car-dealer: a choreography keyed by VIN (a nested pointer), routed on the offer and on the inspection result, a catch-all', async () => {
+    const { lines, summaries } = await simulate('used-car-dealer');
+    expect(lines).toEqual(expected('used-car-dealer'));
+    expect(summaries.get('WVWZZZ1JZXW000001')?.path).toEqual(['appraisalRequested', 'offerMade', 'inspection', 'reconditioning', 'listedForSale', 'sold']);
+    // 31000 needs the manager; a repair of 8000 is over the reconditioning limit: no when matches, the last transition takes it.
+    expect(summaries.get('ZFA31200000000002')?.path).toEqual(['appraisalRequested', 'managerApproval', 'offerMade', 'inspection', 'sentToAuction']);
+    expect(summaries.get('VF1RFB00000000003')?.path).toEqual(['appraisalRequested', 'outOfProcess']);
+    expect(sagaTable(summaries)).toEqual([
+      ['WVWZZZ1JZXW000001', 'sold', 6, 0],
+      ['ZFA31200000000002', 'sentToAuction', 5, 0],
+      ['VF1RFB00000000003', 'outOfProcess', 3, 1],
+    ]);
+    expect(notApplied(lines).map(([line, sagaId, outcome, deadLetter]) => [line, sagaId, outcome, deadLetter])).toEqual([
+      [13, 'VF1RFB00000000003', 'unexpected-transition', undefined],
+      [14, 'VF1RFB00000000003', 'already-final', undefined],
+      [15, undefined, 'dead-letter', 'SAGAFLOW_CORRELATION_MISSING'],
+      [16, 'UNKNOWN0000000004', 'unknown-saga', 'SAGAFLOW_UNKNOWN_SAGA'],
+    ]);
+  });
+
   it('invoice: hooks in plain and base64 shape the commands, a lodash customizer appends arrays, failing hooks hold the saga', async () => {
     const { lines, summaries } = await simulate('invoice');
     expect(lines).toEqual(expected('invoice'));

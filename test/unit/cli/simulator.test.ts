@@ -186,3 +186,43 @@ describe('Simulator', () => {
     });
   });
 });
+
+describe('Simulator, records on named topics', () => {
+  const observedConfig: SagaConfig = {
+    ...tutorialConfig,
+    machineDefinition: { ...tutorialConfig.machineDefinition, startOn: ['reservationOpened'] },
+    communicationProtocols: [
+      ...tutorialConfig.communicationProtocols,
+      { id: 'domain', type: 'kafka', configurations: { brokers: ['k:9092'], inputTopics: ['bookings'], correlation: { sagaId: '/messagePayload/booking/id' } } },
+    ],
+  };
+
+  it('finds the saga of an observed record in its value, whatever its key, and keys other topics by sagaId', async () => {
+    const sim = simulator(await compileDefinition(observedConfig));
+    expect(sim.run('{"topic": "bookings", "key": "random-1", "value": {"messageLabel": "reservationOpened", "messagePayload": {"booking": {"id": "b-1"}}}}', 1).at(-1)).toMatchObject({ sagaId: 'b-1', outcome: 'created', state: 'reservationCreated' });
+    expect(sim.run('{"topic": "bookings", "value": {"messageLabel": "validationOK", "messagePayload": {"booking": {"id": "b-1"}}}}', 2).at(-1)).toMatchObject({ sagaId: 'b-1', outcome: 'applied' });
+    expect(sim.run('{"topic": "elsewhere", "key": "b-1", "value": {"messageLabel": "checkOK"}}', 3).at(-1)).toMatchObject({ sagaId: 'b-1', outcome: 'applied', isFinal: true });
+    expect(sim.document('b-1')).toMatchObject({ associatedEntityId: 'b-1', metadata: { booking: { id: 'b-1' } } });
+  });
+
+  it('dead-letters what the engine dead-letters, and refuses lines of no accepted shape', async () => {
+    const sim = simulator(await compileDefinition(observedConfig));
+    expect(sim.run('{"topic": "bookings", "key": "x", "value": {"messageLabel": "validationOK", "messagePayload": {"booking": {}}}}', 1)).toEqual([
+      {
+        line: 1,
+        event: 'validationOK',
+        outcome: 'dead-letter',
+        deadLetter: 'SAGAFLOW_CORRELATION_MISSING',
+        commands: [],
+        reason: 'the event "validationOK" of observed topic "bookings" has nothing at "/messagePayload/booking/id" (correlation.sagaId of channel "domain"), where its saga id must be a non-empty string',
+      },
+    ]);
+    // On an observed topic a record without a key is no fault: what does not decode is reported as such.
+    expect(sim.run('{"topic": "bookings", "value": {"messageLabel": 3}}', 2).at(-1)).toMatchObject({ outcome: 'dead-letter', deadLetter: 'SAGAFLOW_DECODE_FAILED' });
+    expect(sim.run('{"topic": "elsewhere", "value": {"messageLabel": "checkOK"}}', 3).at(-1)).toMatchObject({ outcome: 'dead-letter', deadLetter: 'SAGAFLOW_EVENT_MISSING_KEY' });
+    expect(sim.run('{"topic": "bookings", "key": "x", "value": {"messageLabel": "reservationOpened", "messagePayload": {"booking": {"id": "b-2"}, "n": 1}}}', 4).at(-1)).toMatchObject({ sagaId: 'b-2', outcome: 'created' });
+    expect(sim.run('{"topic": "", "value": {}}', 5).at(-1)).toMatchObject({ outcome: 'invalid-input', reason: '"topic" must be a non-empty string' });
+    expect(sim.run('{"topic": "bookings", "key": 4, "value": {}}', 6).at(-1)).toMatchObject({ outcome: 'invalid-input', reason: '"key" must be a string or null' });
+    expect(sim.run('{"topic": "bookings", "value": "text"}', 7).at(-1)).toMatchObject({ outcome: 'invalid-input', reason: '"value" must be an object {messageLabel, messagePayload}' });
+  });
+});

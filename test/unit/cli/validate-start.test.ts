@@ -61,7 +61,7 @@ function startLine(issue: DefinitionIssue): RegExp {
 describe('validate and start agree', () => {
   it('walks every file of the bad-config corpus and every example', () => {
     expect(files.length).toBeGreaterThan(30);
-    expect(files.filter((f) => f.startsWith(examples))).toHaveLength(6);
+    expect(files.filter((f) => f.startsWith(examples))).toHaveLength(8);
   });
 
   it.each(files.map((f) => [f.slice(ROOT.length), f]))('%s', async (_name, file) => {
@@ -79,7 +79,7 @@ describe('validate and start agree', () => {
   it('covers both verdicts and the refusals start makes after loading (hooks, topology)', async () => {
     const results = await Promise.all(files.map((file) => verdicts(file)));
     const accepted = results.filter((r) => r.validate.ok).map((r) => r.file.slice(ROOT.length));
-    expect(accepted).toEqual(['examples/car-dealer/saga.json', 'examples/invoice/saga.json', 'examples/payment/saga.json', 'examples/user-provisioning/saga.json', 'test/fixtures/bad-configs/brokers-unreachable.json']);
+    expect(accepted).toEqual(['examples/car-dealer/saga.json', 'examples/invoice/saga.json', 'examples/marketplace-order/saga.json', 'examples/payment/saga.json', 'examples/used-car-dealer/saga.json', 'examples/user-provisioning/saga.json', 'test/fixtures/bad-configs/brokers-unreachable.json']);
     const codes = new Set(results.flatMap((r) => r.validate.errors.map((e) => e.code ?? 'SAGAFLOW_DEFINITION_INVALID')));
     expect([...codes].sort()).toEqual(['SAGAFLOW_CHANNEL_UNSUPPORTED', 'SAGAFLOW_CONFIG_INVALID', 'SAGAFLOW_DEFINITION_INVALID', 'SAGAFLOW_HOOK_INVALID', 'SAGAFLOW_SECRET_UNRESOLVED']);
   });

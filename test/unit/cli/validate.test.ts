@@ -157,7 +157,7 @@ describe('sagaflow validate', () => {
     expect(run.code).toBe(0);
     expect(run.stdout.slice(-3)).toEqual([
       '  warnings:     2',
-      '  warning: machineDefinition.states[4].colour: unknown property, ignored: check its spelling (known here: id, description, isFinal, businessStateId, outputCommand, sideEffects, outgoingTransitions, timeout, parallel, retry)',
+      '  warning: machineDefinition.states[4].colour: unknown property, ignored: check its spelling (known here: id, description, isFinal, businessStateId, outputCommand, sideEffects, outgoingTransitions, timeout, parallel, onUnexpected, retry)',
       '  warning: machineDefinition.states[4]: state "orphan" is unreachable from initialState "reservationCreated": no transition leads to it; remove it or add a transition to it',
     ]);
   });

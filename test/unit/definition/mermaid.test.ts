@@ -4,6 +4,21 @@ import type { MachineDefinition } from '../../../src/definition/types.ts';
 import { push, set, validConfig } from './fixtures.ts';
 
 describe('renderMermaid', () => {
+  it('draws the choreography: startOn on the initial arrow, routed transitions with their when, the onUnexpected edge', () => {
+    const machine = validConfig((r) => {
+      set(r, 'machineDefinition.startOn', ['orderPlaced', 'cartCheckedOut']);
+      set(r, 'machineDefinition.states[0].outgoingTransitions[0].when', { title: 'amount over 1000', type: 'object' });
+      set(r, 'machineDefinition.states[0].outgoingTransitions[1].inputEvent', 'workDone');
+      set(r, 'machineDefinition.states[0].outgoingTransitions[1].when', { type: 'object' });
+      set(r, 'machineDefinition.states[0].onUnexpected', { targetState: 'failed' });
+    }).machineDefinition;
+    const lines = renderMermaid(machine).split('\n');
+    expect(lines).toContain('    [*] --> created : starts on orderPlaced or cartCheckedOut');
+    expect(lines).toContain('    created --> done : workDone [when amount over 1000]');
+    expect(lines).toContain('    created --> failed : workDone [when]');
+    expect(lines).toContain('    created --> failed : any unexpected event');
+  });
+
   it('renders business groups, transitions, the start, final states and commands as notes', () => {
     const machine = validConfig((r) => set(r, 'machineDefinition.states[0].outgoingTransitions[0].payloadValidationSchema', { type: 'object' })).machineDefinition;
     expect(renderMermaid(machine)).toBe(

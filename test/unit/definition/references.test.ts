@@ -89,7 +89,7 @@ const REFERENCE_ERRORS: [string, Edit, string, string, string?][] = [
     'inputEvent is unique within a state',
     (r) => set(r, `${T1}.inputEvent`, 'workDone'),
     `${T1}.inputEvent`,
-    `duplicate inputEvent "workDone" in state "created" (also at ${T0}.inputEvent): an event can lead to one state only`,
+    `duplicate inputEvent "workDone" in state "created" (also at ${T0}.inputEvent): an event can lead to one state only, unless each transition for it but the last has a "when" (a JSON Schema of the payload)`,
   ],
   [
     'a final state has no outgoing transitions',

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../src/broker/murmur2.ts';
+import type { CompiledDefinition } from '../../../src/definition/compile.ts';
 import { FORWARDED_HEADER } from '../../../src/engine/task.ts';
 import type { Envelope } from '../../../src/kafka/codec.ts';
 import type { MemoryStore } from '../../../src/store/memory-store.ts';
 import { MemoryBroker } from './memory-broker.ts';
-import { PARTITIONS, harness, sagaOf } from './harness.ts';
+import { PARTITIONS, harness, reservation, sagaOf } from './harness.ts';
 
 const away = (key: string) => (partitionForKey(key, PARTITIONS) + 1) % PARTITIONS;
 const bytes = (e: Envelope) => Buffer.from(JSON.stringify(e));
@@ -97,5 +98,39 @@ describe('other input topics', () => {
     expect(broker.committedRecords('events').filter((r) => r.headers[FORWARDED_HEADER] !== undefined)).toHaveLength(2);
     expect(again.processor.metrics.byCode.get('forwarded') ?? 0).toBe(0);
     await again.processor.stop();
+  });
+});
+
+describe('observed topics (a channel with correlation)', () => {
+  it('forward each record, keyed by anything or nothing, to the home partition of the saga its value names, keyed by that id; bad records are dead-lettered', async () => {
+    const broker = new MemoryBroker();
+    const definition: CompiledDefinition = { ...(await reservation()), observed: new Map([['domain', { pointer: '/messagePayload/ref', segments: ['messagePayload', 'ref'], channel: 'domainEvents' }]]) };
+    const h = await harness({ broker, otherInputs: ['domain'], definition });
+    await h.assignAll();
+    const home = partitionForKey('r9', PARTITIONS);
+    broker.append({ topic: 'domain', partition: (home + 1) % PARTITIONS, key: 'customer-4', value: bytes({ messageLabel: '__created__', messagePayload: { associatedEntityId: 'e-9', metadata: { n: 1 }, ref: 'r9' } }) }, true);
+    for (let i = 0; i < 3; i++) await h.drain();
+    broker.append({ topic: 'domain', partition: home, key: null, value: bytes({ messageLabel: 'validationOK', messagePayload: { ref: 'r9' } }) }, true);
+    for (let i = 0; i < 3; i++) await h.drain();
+    expect((await sagaOf(h, 'r9'))?.currentState).toBe('reservationValidated');
+    const copies = broker.committedRecords('events');
+    expect(copies.map((r) => [r.partition, r.key?.toString(), r.headers[FORWARDED_HEADER]?.toString()])).toEqual([
+      [home, 'r9', `domain/${(home + 1) % PARTITIONS}/0`],
+      [home, 'r9', `domain/${home}/0`],
+    ]);
+    // No id at the pointer, an id that is not a string, a value that does not decode (a missing key is no fault here).
+    broker.append({ topic: 'domain', partition: 0, key: 'k', value: bytes({ messageLabel: 'checkOK', messagePayload: {} }) }, true);
+    broker.append({ topic: 'domain', partition: 1 % PARTITIONS, key: 'k', value: bytes({ messageLabel: 'checkOK', messagePayload: { ref: 9 } }) }, true);
+    broker.append({ topic: 'domain', partition: 0, key: null, value: Buffer.from('not json') }, true);
+    for (let i = 0; i < 3; i++) await h.drain();
+    const dead = h.deadLetters().map((r) => [r.headers['sagaflow-error-code']?.toString(), r.headers['sagaflow-reason']?.toString().split(' (')[0]]);
+    // Partitions are processed in any order: compared sorted.
+    expect(dead.map(([code]) => code).sort()).toEqual(['SAGAFLOW_CORRELATION_MISSING', 'SAGAFLOW_CORRELATION_MISSING', 'SAGAFLOW_DECODE_FAILED']);
+    expect(dead.filter(([code]) => code === 'SAGAFLOW_CORRELATION_MISSING').map(([, reason]) => reason).sort()).toEqual([
+      'the event "checkOK" of observed topic "domain" has a number at "/messagePayload/ref"',
+      'the event "checkOK" of observed topic "domain" has nothing at "/messagePayload/ref"',
+    ]);
+    expect(broker.committedRecords('events')).toHaveLength(2);
+    await h.processor.stop();
   });
 });

@@ -108,6 +108,17 @@ describe('layoutMachine', () => {
     expect(byId.get('reservationCreated')?.initial).toBe(true);
   });
 
+  it('draws a choreography: the startOn events at the start, routed transitions marked [when], one (unexpected) edge per onUnexpected', async () => {
+    const layout = layoutMachine(await example('marketplace-order'));
+    expect(layout.start.event).toBe('__created__ | orderPlaced');
+    const edges = layout.edges.map((e) => `${e.from} ${e.event} ${e.to}`);
+    expect(edges).toContain('awaitingPayment paymentAuthorized [when] fraudReview');
+    expect(edges).toContain('awaitingPayment paymentAuthorized awaitingStock');
+    expect(edges.filter((e) => e.endsWith(' (unexpected) unexpectedTransition')).sort()).toEqual(
+      ['awaitingPayment', 'awaitingShipment', 'awaitingStock', 'fraudReview', 'inTransit'].map((from) => `${from} (unexpected) unexpectedTransition`),
+    );
+  });
+
   it("draws a state's timeout and how many times a command is sent, with room for the extra line", async () => {
     const layout = layoutMachine(await example('payment'));
     const byId = new Map(layout.nodes.map((n) => [n.id, n]));

@@ -102,3 +102,19 @@ describe('timers on the saga timeline', () => {
     expect(dueText(at(-3_000), now)).toBe('overdue by 3 s');
   });
 });
+
+describe('the timeline of a choreography', () => {
+  it('marks the move an onUnexpected made, with the state it left and why', async () => {
+    const parsed = parseSagaConfig(JSON.parse(readFileSync(new URL('../../../examples/marketplace-order/saga.json', import.meta.url), 'utf8')), { env: {}, readFile: () => '' });
+    if (!parsed.config) throw new Error(JSON.stringify(parsed.errors));
+    const def = await compileDefinition(parsed.config);
+    let saga = transition(def, undefined, { kind: 'event', sagaId: 'mp-1', label: 'orderPlaced', payload: { orderId: 'mp-1' }, timestamp: at(0) }).saga;
+    saga = transition(def, saga, { kind: 'event', sagaId: 'mp-1', label: 'orderShipped', payload: { orderId: 'mp-1' }, timestamp: at(1_000) }).saga;
+    if (!saga) throw new Error('no saga');
+    const states = sagaTimeline(saga).filter((e) => e.kind === 'state');
+    expect(states.map((e) => [e.event, e.state, 'unexpected' in e ? e.unexpected : undefined])).toEqual([
+      ['orderPlaced', 'awaitingPayment', undefined],
+      ['orderShipped', 'unexpectedTransition', { state: 'awaitingPayment', reason: 'state "awaitingPayment" has no transition for event "orderShipped" (it accepts "paymentAuthorized", "paymentDeclined")' }],
+    ]);
+  });
+});

@@ -9,7 +9,7 @@ import { definition, parallelDefinition, ts } from './fixtures.ts';
 
 const SEQUENCES = 3000;
 const PARALLEL_SEQUENCES = 2000;
-const LABELS = ['go', 'cancel', 'finish', 'again', 'fail', 'unknownEvent'];
+const LABELS = ['go', 'cancel', 'finish', 'again', 'fail', 'unknownEvent', 'kickoff'];
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)] as T;
@@ -44,7 +44,8 @@ function checkSaga(def: CompiledDefinition, saga: SagaDocument, changes: number)
   check(saga.businessStateId === state?.businessStateId, 'businessStateId matches the state');
   check(saga.history.states.at(-1)?.state === saga.currentState, 'last history state is the current state');
   check(saga.history.states.length === saga.history.events.length, 'one history event per history state');
-  check(saga.history.events[0]?.event === def.creationEvent, 'history starts with the creation event');
+  const first = saga.history.events[0]?.event ?? '';
+  check(first === def.creationEvent || def.startOn.has(first), 'history starts with the creation event or a startOn event');
   check(saga.latestEvent === saga.history.events.at(-1)?.event, 'latestEvent is the last history event');
   check(saga.revision === changes, 'revision counts the changes');
   check(saga.recentEventIds.length <= def.settings.duplicateWindow, 'duplicate window bounded');
@@ -52,10 +53,12 @@ function checkSaga(def: CompiledDefinition, saga: SagaDocument, changes: number)
   check(saga.commands.every((c) => c.revision <= saga.revision), 'command records are not from the future');
   for (let i = 1; i < saga.history.states.length; i += 1) {
     const from = def.states.get(saga.history.states[i - 1]?.state ?? '');
-    const event = saga.history.events[i]?.event ?? '';
+    const entry = saga.history.events[i];
+    const event = entry?.event ?? '';
     const to = saga.history.states[i]?.state;
     const joined = from?.parallel?.byDone.has(event) === true && from.parallel.targetState === to;
-    check(from?.transitions.get(event)?.targetState === to || joined, `history step ${i} is an edge of the machine (a transition or a join)`);
+    const edge = entry?.unexpected === undefined ? (from?.routes.get(event) ?? []).some((t) => t.targetState === to) : from?.onUnexpected === to && entry.unexpected.state === from?.id && from.routes.has(entry.event) === false;
+    check(edge || joined, `history step ${i} is an edge of the machine (a transition, a join or a catch-all)`);
   }
   checkSummary(def, saga);
   check(isDeepStrictEqual(JSON.parse(JSON.stringify(saga)), saga), 'the document round-trips through JSON');
@@ -93,13 +96,17 @@ function checkStep(def: CompiledDefinition, before: SagaDocument | undefined, in
     check(result.saga?.currentState === before?.currentState && result.saga?.history.states.length === before?.history.states.length, 'an answer that does not join leaves the saga in its state');
   }
   if (result.outcome === 'answer-recorded') check(isDeepStrictEqual(result.saga?.metadata, before?.metadata), 'a recorded-only answer does not merge');
-  if (result.outcome === 'applied' || result.outcome === 'created') {
+  if (result.outcome === 'applied' || result.outcome === 'created' || result.outcome === 'unexpected-transition') {
     const entered = def.states.get(result.saga?.currentState ?? '');
     check(isDeepStrictEqual(result.commands.map((c) => c.label), entered?.commands.map((c) => c.label)), 'commands are those of the entered state');
   } else if (result.outcome === 'retried') {
     check(result.commands.length === 1 && result.commands[0]?.attempt !== 1, 'a retry sends one command again');
   } else {
-    check(result.commands.length === 0, 'only applied, created and retried send commands');
+    check(result.commands.length === 0, 'only applied, created, unexpected-transition and retried send commands');
+  }
+  if (result.outcome === 'unexpected-transition') {
+    check(isDeepStrictEqual(result.saga?.metadata, before?.metadata), 'an unexpected event leaves the metadata alone');
+    check(result.saga?.history.events.at(-1)?.unexpected?.state === before?.currentState, 'an unexpected transition is recorded as such');
   }
   if (before?.isFinal === true) check(result.saga?.currentState === before.currentState, 'a final saga never moves');
   if (result.outcome === 'hook-failed') {
@@ -156,11 +163,22 @@ describe('transition, property-based', () => {
         set(raw, 'machineDefinition.states[0].outputCommand.hook', { type: 'file', content: 'export default ({ saga }) => { if (saga.metadata.step % 7 === 3) throw new Error("step"); return { payload: { step: saga.metadata.step } }; }' });
         set(raw, 'machineDefinition.states[1].outputCommand.hook', { type: 'file', content: 'export default ({ saga }) => (saga.metadata.tag === "b" && saga.metadata.n % 2 === 1 ? { payload: [] } : { payload: { n: saga.metadata.n } })' });
       }),
+      // Choreography: "kickoff" starts a saga, "finish" is routed on n, anything unexpected in "working" fails it.
+      definition({}, (raw) => {
+        set(raw, 'machineDefinition.startOn', ['kickoff']);
+        set(raw, 'machineDefinition.states[1].onUnexpected', { targetState: 'failed' });
+        set(raw, 'machineDefinition.states[1].outgoingTransitions', [
+          { inputEvent: 'finish', targetState: 'working', when: { type: 'object', required: ['n'], properties: { n: { type: 'integer', minimum: 5 } } } },
+          { inputEvent: 'finish', targetState: 'done', businessEventId: 'finished' },
+          { inputEvent: 'again', targetState: 'working' },
+          { inputEvent: 'fail', targetState: 'failed' },
+        ]);
+      }),
     ]);
     const { steps, outcomes } = runSequences(random, definitions, SEQUENCES, 25, () => (step) => randomInput(random, step, step === 0 && random() < 0.9));
     expect(steps).toBeGreaterThan(SEQUENCES * 10);
     // The generator reaches every outcome, so the invariants were checked on all of them.
-    expect([...outcomes].sort()).toEqual(['already-exists', 'already-final', 'applied', 'created', 'duplicate', 'hook-failed', 'rejected', 'unexpected', 'unknown-saga']);
+    expect([...outcomes].sort()).toEqual(['already-exists', 'already-final', 'applied', 'created', 'duplicate', 'hook-failed', 'invalid-start', 'rejected', 'unexpected', 'unexpected-transition', 'unknown-saga']);
   });
 
   it(`keeps every saga of a parallel state valid over ${PARALLEL_SEQUENCES} random sequences of answers, other events and timers`, { timeout: 30_000 }, async () => {

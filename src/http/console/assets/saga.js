@@ -34,12 +34,12 @@ function timelineRow(entry) {
   }
   const fired = firedTimerText(entry);
   if (entry.kind === 'state') {
-    const who = entry.by ? h('div', { class: 'reason' }, `by ${entry.by}: ${entry.reason ?? ''}`) : null;
+    const who = entry.by ? h('div', { class: 'reason' }, `by ${entry.by}: ${entry.reason ?? ''}`) : entry.unexpected ? h('div', { class: 'reason' }, `unexpected in ${entry.unexpected.state}: ${entry.unexpected.reason}`) : null;
     return h(
       'tr',
       { class: ['tl-state', fired ? 'tl-fired' : ''], 'data-kind': 'state', 'data-step': entry.step, 'data-timer': entry.timer?.kind },
       h('td', { class: 'when' }, formatTime(entry.at)),
-      h('td', {}, fired ? pill(fired.pill, 'timer') : pill(entry.step === 0 ? 'created' : 'state', entry.step === 0 ? '' : 'ok')),
+      h('td', {}, fired ? pill(fired.pill, 'timer') : entry.unexpected ? pill('unexpected', 'bad') : pill(entry.step === 0 ? 'created' : 'state', entry.step === 0 ? '' : 'ok')),
       h(
         'td',
         {},
