@@ -78,7 +78,7 @@ describe('configuration errors at start', () => {
     const code = await runStart({ CONFIGURATIONS_FILE_PATH: join(fixtures, 'duplicate-input-event.json') }, '/', (l) => lines.push(l));
     expect(code).toBe(1);
     expect(lines).toEqual([
-      `SAGAFLOW_DEFINITION_INVALID: ${join(fixtures, 'duplicate-input-event.json')}: machineDefinition.states[0].outgoingTransitions[1].inputEvent: duplicate inputEvent "workDone" in state "created" (also at machineDefinition.states[0].outgoingTransitions[0].inputEvent): an event can lead to one state only`,
+      `SAGAFLOW_DEFINITION_INVALID: ${join(fixtures, 'duplicate-input-event.json')}: machineDefinition.states[0].outgoingTransitions[1].inputEvent: duplicate inputEvent "workDone" in state "created" (also at machineDefinition.states[0].outgoingTransitions[0].inputEvent): an event can lead to one state only, unless each transition for it but the last has a "when" (a JSON Schema of the payload)`,
     ]);
     const two = new SagaflowError('SAGAFLOW_DEFINITION_INVALID', {
       path: 'saga.json',

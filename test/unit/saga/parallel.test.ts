@@ -189,7 +189,17 @@ describe('a parallel state', () => {
     // Same definition with "abort" looping back into the parallel state.
     const looping: CompiledDefinition = {
       ...loop,
-      states: new Map([...loop.states, ['provisioning', { ...provisioning, transitions: new Map([...provisioning.transitions, ['abort', { inputEvent: 'abort', targetState: 'provisioning' }]]) }]]),
+      states: new Map([
+        ...loop.states,
+        [
+          'provisioning',
+          {
+            ...provisioning,
+            transitions: new Map([...provisioning.transitions, ['abort', { inputEvent: 'abort', targetState: 'provisioning' }]]),
+            routes: new Map([...provisioning.routes, ['abort', [{ inputEvent: 'abort', targetState: 'provisioning' }]]]),
+          },
+        ],
+      ]),
     };
     const { saga } = steps(looping, [create(), event('userCreated', {}, ts(1)), event('abort', {}, ts(2)), event('userCreated', {}, ts(3))]);
     expect(saga.currentState).toBe('provisioning');
