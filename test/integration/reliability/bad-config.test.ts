@@ -43,6 +43,8 @@ const fileCases: Omit<Case, 'config'>[] = [
   { name: 'parallel-done-duplicate', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[0].parallel.branches[1].done[1]', fix: /duplicate done event "userFailed" \(also at machineDefinition\.states\[0\]\.parallel\.branches\[0\]\.done\[1\]\)/ },
   { name: 'parallel-at-least-out-of-range', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[0].parallel.join.atLeast', fix: /the state has 2 branches: the join could never hold; use a number from 1 to 2/ },
   { name: 'parallel-join-target-unknown', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[0].parallel.onJoin.targetState', fix: /"finished" is not the id of a state: use one of "created", "done", "failed"/ },
+  { name: 'choreography-ambiguous', code: 'SAGAFLOW_DEFINITION_INVALID', path: 'machineDefinition.states[0].outgoingTransitions[1].inputEvent', fix: /unless each transition for it but the last has a "when"/ },
+  { name: 'observed-only', code: 'SAGAFLOW_CONFIG_INVALID', path: 'communicationProtocols[0].configurations.correlation', fix: /add a kafka channel without correlation whose inputTopics name it/ },
   { name: 'hook', code: 'SAGAFLOW_HOOK_INVALID', path: 'machineDefinition.states[0].outputCommand.hook.content', fix: /does not compile: threw SyntaxError: .* \(line 1, column \d+\)/ },
   { name: 'hook-not-a-function', code: 'SAGAFLOW_HOOK_INVALID', path: 'machineDefinition.states[0].outputCommand.hook.content', fix: /default export is a function \(its default export is a object\)/ },
   { name: 'merge-hook-not-base64', code: 'SAGAFLOW_HOOK_INVALID', path: 'settings.deepMergeMetadata.hook.content', fix: /is not valid base64/ },
