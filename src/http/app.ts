@@ -27,7 +27,10 @@ import { deadLettersRoutes } from './dead-letters-routes.ts';
 /** Header set on forwarded queries so an instance never forwards twice. */
 export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
 
-/** Header of a GET /saga answer copied from the projection, which may lag the owner's store. */
+/**
+ * Header of a GET /saga answer that may lag the owner's live store: `possibly` on a copy from
+ * the projection, STALE_RESTORING on the committed copy of a store still being restored.
+ */
 export const STALE_HEADER = 'x-sagaflow-stale';
 /**
  * STALE_HEADER's value on a copy from a store being restored: committed, but it may be older

@@ -1,6 +1,8 @@
 // Soak of sagaflow: a cluster of `sagaflow start` processes runs a continuous reservation
 // workload for --duration while instances are SIGKILLed and restarted, leave and join, the
-// broker is stopped and started (on a private broker) and bursts of malformed records arrive.
+// broker is stopped and started (on a private broker), every link of the instances (to the
+// broker and between instances) goes through a fault proxy that cuts, stalls and slows it in
+// windows of a few tens of seconds (on a private broker), and bursts of malformed records arrive.
 // Checkpoints every minute check liveness and that no read went back in time; at the end the
 // whole run is verified (every saga in its planned state, every command exactly once, the
 // changelog equal to what instances serve, every bad record dead-lettered or recorded).
@@ -9,6 +11,7 @@
 //   npm run stack -- up
 //   node test/soak/run.ts --duration 10m [--instances 3] [--partitions 6] [--rate 15] [--seed 42]
 //                         [--broker private|shared] [--keep] [--session-timeout 10s]
+//                         [--no-network-faults]
 //
 // Services: KAFKA_BROKERS or the local stack. --broker private (the default when the local
 // stack has its Kafka installation) runs the soak on a broker of its own, which it restarts.
@@ -24,6 +27,8 @@ import { loadStackConfig, serviceEnv } from '../../scripts/stack/config.ts';
 import { JSON_KINDS, HEAVY_KINDS, checkBadRecords, makeBadRecord } from '../integration/reliability/support/bad-records.ts';
 import type { BadRecord, BadRecordContext } from '../integration/reliability/support/bad-records.ts';
 import { between } from '../integration/reliability/support/chaos.ts';
+import { faultPlan } from '../support/fault-proxy.ts';
+import { KAFKA_LINK_FAULTS, PEER_LINK_FAULTS, PROXIED_BROKER_VARIABLE, ProxiedLinks, sumCounts } from '../integration/reliability/support/proxied-links.ts';
 import { reservationSagaJson, runDirectory, SagaflowCluster } from '../integration/reliability/support/cluster.ts';
 import { brokerControlUnavailable, PrivateBroker } from '../integration/reliability/support/private-broker.ts';
 import { MonotonicReader } from '../integration/reliability/support/reader.ts';
@@ -32,6 +37,7 @@ import { checkRun, checkRunDetects, collectRun, getSaga, serverErrors, waitAllFi
 import { jsonCodec, planSaga, planWorkload, produceCreations, startWorkers } from '../integration/reliability/support/workload.ts';
 
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     duration: { type: 'string', default: '10m' },
     instances: { type: 'string', default: '3' },
@@ -41,6 +47,7 @@ const { values } = parseArgs({
     broker: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'session-timeout': { type: 'string' },
+    'network-faults': { type: 'boolean', default: true },
   },
 });
 
@@ -80,15 +87,20 @@ async function main(): Promise<void> {
   const whyNoPrivate = await brokerControlUnavailable(sharedBrokers);
   const mode = values.broker ?? (whyNoPrivate ? 'shared' : 'private');
   if (mode === 'private' && whyNoPrivate) throw new Error(`--broker private: ${whyNoPrivate}`);
+  const names = Array.from({ length: instanceCount }, (_, i) => String.fromCharCode(97 + i));
+  // Network faults need listeners advertised at the proxies: only a broker of the soak's own has them.
+  const links = mode === 'private' && values['network-faults'] ? await ProxiedLinks.create(dir, names) : undefined;
+  if (links) cleanups.push(() => links.close());
   let broker: PrivateBroker | undefined;
   if (mode === 'private') {
-    broker = await PrivateBroker.create(dir);
+    broker = links?.broker ?? (await PrivateBroker.create(dir));
     const b = broker;
     cleanups.push(() => (values.keep ? b.stop() : b.destroy()));
     await broker.start();
   }
   const brokers = broker?.brokers ?? sharedBrokers;
-  log(`seed ${seed}, ${values.duration} on ${mode} broker ${brokers.join(',')}, ${instanceCount} instances, ${partitions} partitions, ${rate} sagas/s; logs in ${dir}`);
+  const faults = links ? 'network faults' : values['network-faults'] ? 'no network faults (they need --broker private)' : 'no network faults';
+  log(`seed ${seed}, ${values.duration} on ${mode} broker ${brokers.join(',')}, ${instanceCount} instances, ${partitions} partitions, ${rate} sagas/s, ${faults}; logs in ${dir}`);
 
   const kafka = new Kafka({ clientId: runId, brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
   const admin = kafka.admin();
@@ -106,13 +118,14 @@ async function main(): Promise<void> {
   const cluster = new SagaflowCluster({
     dir,
     partitions,
-    sagaJson: reservationSagaJson({ brokers, ...topics, validatePayloads: true }),
+    // With network faults each instance resolves the variable to its own proxy (links.memberEnv).
+    sagaJson: reservationSagaJson({ brokers: links ? [`\${${PROXIED_BROKER_VARIABLE}}`] : brokers, ...topics, validatePayloads: true }),
+    ...(links ? { memberEnv: (member: { name: string; port: number }) => links.memberEnv(member) } : {}),
     // How long a SIGKILLed instance's partitions wait for the group to move them (and its
     // sagas answer 503): the instances' SAGAFLOW_SESSION_TIMEOUT_MS.
     ...(values['session-timeout'] ? { env: { SAGAFLOW_SESSION_TIMEOUT_MS: String(parseDuration(values['session-timeout'])) } } : {}),
   });
   cleanups.push(() => cluster.close());
-  const names = Array.from({ length: instanceCount }, (_, i) => String.fromCharCode(97 + i));
   for (const name of names) await cluster.start(name);
   await cluster.waitAllReady(180_000);
   const urls = () => cluster.running().map((m) => m.url);
@@ -155,7 +168,7 @@ async function main(): Promise<void> {
   const exits = () => cluster.unexpectedExits.filter((e) => !refusedStart(e.logFile));
   const describeExit = (e: (typeof cluster.unexpectedExits)[number]) => `${e.name}.${e.generation} exited with ${e.code} (${e.logFile})`;
   let exitsReported = 0;
-  const counts = { kills: 0, restarts: 0, freshRestarts: 0, leaves: 0, joins: 0, brokerRestarts: 0, badRecords: 0, bursts: 0 };
+  const counts = { kills: 0, restarts: 0, freshRestarts: 0, leaves: 0, joins: 0, brokerRestarts: 0, networkFaultWindows: 0, badRecords: 0, bursts: 0 };
 
   const send = async (messages: Message[], via = producer) => {
     for (let attempt = 0; ; attempt += 1) {
@@ -229,6 +242,26 @@ async function main(): Promise<void> {
     }
   })();
 
+  // Every 45-90 s, 15-40 s of faults on every link at once (KAFKA_LINK_FAULTS, PEER_LINK_FAULTS):
+  // windows rather than all the time, so that hand-overs, restores and broker restarts also
+  // happen on clean links, and faults also hit instances that are just starting or restoring.
+  const networkChaos = (async () => {
+    if (!links) return;
+    while (running()) {
+      await delay(between(random, [45_000, 90_000]));
+      if (!running()) break;
+      const windowMs = between(random, [15_000, 40_000]);
+      const round = counts.networkFaultWindows;
+      log(`network faults on every link for ${Math.round(windowMs / 1000)} s`);
+      [...links.kafka.values()].forEach((p, i) => p.startChaos(faultPlan(seed + 1_000 * round + i, KAFKA_LINK_FAULTS)));
+      [...links.peers.values()].forEach((p, i) => p.startChaos(faultPlan(seed + 1_000 * round + 100 + i, PEER_LINK_FAULTS)));
+      await delay(Math.min(windowMs, Math.max(0, stopAt - Date.now())));
+      for (const proxy of links.all()) await proxy.stopChaos();
+      counts.networkFaultWindows += 1;
+      log(`network faults over: broker links ${JSON.stringify(sumCounts([...links.kafka.values()]))}, peer links ${JSON.stringify(sumCounts([...links.peers.values()]))}`);
+    }
+  })();
+
   // Bursts of malformed records every 20 s, mixed with the valid traffic.
   const bad: BadRecord[] = [];
   const badCtx: BadRecordContext = { codec, topic: topics.events, random, victims: victims.map((v) => v.sagaId), existing: victims.map((v) => v.sagaId) };
@@ -291,7 +324,7 @@ async function main(): Promise<void> {
     }
   })();
 
-  await Promise.all([killer, brokerChaos, bursts, checkpoints]);
+  await Promise.all([killer, brokerChaos, networkChaos, bursts, checkpoints]);
   await production;
   await tickers.stop();
   log(`chaos over: ${JSON.stringify(counts)}; bringing every instance back and waiting for the end`);
@@ -335,11 +368,19 @@ async function main(): Promise<void> {
   for (const [key, n] of reader.answers) answers.set(key, (answers.get(key) ?? 0) + n);
   check('no 5xx other than 503', serverErrors(answers));
   check(`no instance exited on its own (${cluster.unexpectedExits.length - exits().length} refused to start while the broker was away)`, exits().map(describeExit));
-  check(`at least 5 SIGKILLs (${counts.kills})`, counts.kills >= 5 ? [] : [`only ${counts.kills} kills`]);
+  // About one kill a minute is planned: at least one every two minutes, and never fewer than 5.
+  const minKills = Math.max(5, Math.floor(durationMs / 120_000));
+  check(`at least ${minKills} SIGKILLs (${counts.kills})`, counts.kills >= minKills ? [] : [`only ${counts.kills} kills`]);
+  if (links) {
+    const unmet = [...links.kafka].filter(([, p]) => !(p.counts.cut > 0 && p.counts.stall > 0 && p.counts.slow > 0)).map(([name, p]) => `${name}: ${JSON.stringify(p.counts)}`);
+    check(`every broker link was cut, stalled and slowed (${counts.networkFaultWindows} fault windows)`, unmet);
+  }
   log(
     `totals: ${sagas.length} sagas, ${records.commands.length} commands, ${records.changelogRecords} changelog records, ${tickers.total} ticks, ` +
       `${bad.length} bad records, ${counts.kills} kills, ${counts.restarts + counts.joins} restarts (${counts.freshRestarts} fresh), ${counts.leaves} clean leaves, ` +
-      `${counts.brokerRestarts} broker restarts, ${reader.reads} monotonic reads, answers ${JSON.stringify([...answers])}`,
+      `${counts.brokerRestarts} broker restarts, ${counts.networkFaultWindows} network fault windows` +
+      (links ? ` (broker links ${JSON.stringify(sumCounts([...links.kafka.values()]))}, peer links ${JSON.stringify(sumCounts([...links.peers.values()]))})` : '') +
+      `, ${reader.reads} monotonic reads, answers ${JSON.stringify([...answers])}`,
   );
 }
 

@@ -3,6 +3,7 @@ import type { KafkaConsumer, LibrdKafkaError, Message } from '@confluentinc/kafk
 import type { Logger } from 'pino';
 import type { BrokerClientConfig, GroupListener, GroupMember, GroupMemberOptions, TopicPartition } from '../../broker/ports.ts';
 import type { InputRecord, RecordHeaders, TopicPartitionOffset } from '../../broker/records.ts';
+import { RepeatedWarnings } from '../../broker/repeated-warnings.ts';
 import type { LibrdkafkaTopicAdmin } from './admin.ts';
 import { clusterConfig } from './config.ts';
 import { RD, classifyRdkafkaError, classifyRdkafkaEvent, rdCall } from './errors.ts';
@@ -47,6 +48,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
   readonly consumer: KafkaConsumer;
   private readonly opts: GroupMemberOptions;
   private readonly log: Logger;
+  private readonly repeated: RepeatedWarnings;
   private readonly admin: () => Promise<LibrdkafkaTopicAdmin>;
   private readonly token = randomUUID().slice(0, 8);
   private listener: GroupListener | undefined;
@@ -66,6 +68,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
     this.groupId = opts.groupId;
     this.admin = admin;
     this.log = config.logger.child({ component: 'group-member', client: 'librdkafka' });
+    this.repeated = new RepeatedWarnings((fields, msg) => this.log.warn(fields, msg));
     if (opts.advertisedUrl) this.directory = new InstanceDirectory(config, opts.groupId, admin);
     const { KafkaConsumer } = rdkafka();
     this.consumer = new KafkaConsumer(
@@ -101,7 +104,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
       // librdkafka retries connections by itself; refused credentials or permissions will
       // not pass by retrying, so the member stops for good.
       if (e.kind === 'permanent' && (e.reason === 'authentication' || e.reason === 'authorization')) this.fail(e);
-      else this.log.warn({ err: e.message }, 'librdkafka reported an error; it retries');
+      else this.repeated.warn(e.message, { err: e.message }, 'librdkafka reported an error; it retries');
     });
     await this.directory?.start();
     await rdCall((cb) => consumer.connect({ timeout: 30_000 }, (err) => cb(err)));

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { registerCleanup } from '../../support/cleanup.ts';
-import { kafkaClient } from '../../support/kafka.ts';
 import { mongoPersistency } from '../../support/mongo.ts';
-import { uniqueName } from '../../support/names.ts';
-import { uniqueFlow } from '../../support/sagaflow.ts';
-import { services } from '../../support/services.ts';
-import { chaosSeed, killLoop } from './support/chaos.ts';
+import { killLoop } from './support/chaos.ts';
 import { describeProblems } from './support/verify.ts';
-import { reservationSagaJson, runDirectory } from './support/cluster.ts';
-import { runScenario } from './support/scenario.ts';
+import { runScenario, scenarioSetup } from './support/scenario.ts';
 import { expectExactlyOnce } from './support/exactly-once.ts';
 
 const SAGAS = Number(process.env.RELIABILITY_SAGAS ?? 1200);
@@ -22,24 +16,14 @@ const CLIENTS = [
 
 describe.each(CLIENTS)('exactly-once under SIGKILL ($client)', ({ client, sagas }) => {
   it('three instances killed and restarted at random moments lose and duplicate nothing, in the stores and in the projection', { timeout: 780_000 }, async () => {
-    const seed = chaosSeed();
-    const flow = uniqueFlow('crash');
-    const dir = runDirectory(uniqueName('crash'));
-    const log = (line: string) => console.log(`[crash ${client} seed=${seed}] ${line}`);
-    log(`logs in ${dir}`);
-    const brokers = services().kafkaBrokers;
+    const { options, seed, log } = scenarioSetup('crash', `crash ${client}`);
     // The projection runs in each instance and dies with it; its collection is unique to this run.
     const { persistency, collection } = await mongoPersistency('crash');
     const result = await runScenario({
-      kafka: kafkaClient(),
-      brokers,
-      topics: flow,
-      dir,
-      sagaJson: reservationSagaJson({ brokers, events: flow.events, commands: flow.commands, applicationId: flow.applicationId }),
+      ...options,
       instances: ['a', 'b', 'c'],
       partitions: 6,
       sagas,
-      seed,
       instanceEnv: { SAGAFLOW_KAFKA_CLIENT: client },
       // About 40 sagas a second for 30 s, so kills land while sagas are at every step.
       rate: 40,
@@ -48,8 +32,6 @@ describe.each(CLIENTS)('exactly-once under SIGKILL ($client)', ({ client, sagas 
       finalTimeoutMs: 300_000,
       // FerretDB projects some 50-130 sagas a second; the projectors also wait out the session of a killed member.
       projection: { persistency, collection, timeoutMs: 300_000 },
-      log,
-      onCleanup: registerCleanup,
       disrupt: async ({ cluster, productionDone }) =>
         killLoop(cluster, { seed, minKills: 5, until: productionDone, everyMs: [3_000, 7_000], downMs: [200, 3_000], freshRatio: 0.3, log }),
     });

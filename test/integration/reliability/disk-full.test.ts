@@ -5,15 +5,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { registerCleanup } from '../../support/cleanup.ts';
-import { kafkaClient } from '../../support/kafka.ts';
-import { uniqueName } from '../../support/names.ts';
 import { skipUnlessCi } from '../../support/prerequisites.ts';
-import { uniqueFlow } from '../../support/sagaflow.ts';
-import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
-import { chaosSeed } from './support/chaos.ts';
-import { reservationSagaJson, runDirectory } from './support/cluster.ts';
-import { runScenario } from './support/scenario.ts';
+import { runScenario, scenarioSetup } from './support/scenario.ts';
 import { describeProblems, getSaga } from './support/verify.ts';
 
 /** Mounts a size-limited tmpfs at `dir`; the reason it cannot, or undefined. */
@@ -44,34 +38,22 @@ function fillUp(file: string): number {
 
 describe('disk full', () => {
   it('a state directory that fills up stops the tasks, which recover once space returns: nothing lost, the store kept and consistent with the changelog', { timeout: 240_000 }, async (ctx) => {
-    const seed = chaosSeed();
-    const flow = uniqueFlow('diskfull');
-    const dir = runDirectory(uniqueName('diskfull'));
-    const log = (line: string) => console.log(`[disk-full seed=${seed}] ${line}`);
-    log(`logs in ${dir}`);
+    const { options, dir, log } = scenarioSetup('diskfull', 'disk-full');
     // The cluster keeps member a's stores in <dir>/state-a: a small file system of its own there.
     const stateDir = join(dir, 'state-a');
     skipUnlessCi(ctx, mountTmpfs(stateDir, 64 * 1024 * 1024));
     registerCleanup(() => execFileSync('umount', ['-l', stateDir]));
     const filler = join(stateDir, 'filler');
-    const brokers = services().kafkaBrokers;
     let fullAt = 0;
     const result = await runScenario({
-      kafka: kafkaClient(),
-      brokers,
-      topics: flow,
-      dir,
-      sagaJson: reservationSagaJson({ brokers, events: flow.events, commands: flow.commands, applicationId: flow.applicationId }),
+      ...options,
       instances: ['a'],
       partitions: 2,
       sagas: 200,
-      seed,
       rate: 20,
       // The restarted instance waits out the session of the killed one before it gets its partitions.
       instanceEnv: { SAGAFLOW_SESSION_TIMEOUT_MS: '6000' },
       finalTimeoutMs: 120_000,
-      log,
-      onCleanup: registerCleanup,
       disrupt: async ({ cluster }) => {
         await delay(3_000);
         const bytes = fillUp(filler);

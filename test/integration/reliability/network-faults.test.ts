@@ -4,67 +4,46 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerCleanup } from '../../support/cleanup.ts';
-import { FaultProxy, faultPlan } from '../../support/fault-proxy.ts';
-import type { FaultCounts, FaultPlanOptions } from '../../support/fault-proxy.ts';
+import { faultPlan } from '../../support/fault-proxy.ts';
+import type { FaultProxy } from '../../support/fault-proxy.ts';
 import { uniqueName } from '../../support/names.ts';
 import { skipUnlessCi } from '../../support/prerequisites.ts';
 import { chaosSeed } from './support/chaos.ts';
-import { freePort, reservationSagaJson, runDirectory } from './support/cluster.ts';
+import { reservationSagaJson, runDirectory } from './support/cluster.ts';
 import { ANSWERS_UNDER_FAULTS, ForwardedQueryProbe, HANG_MS, ownerAndOther, queryThroughCut, queryThroughStall } from './support/forwarded-queries.ts';
-import { PrivateBroker, privateBrokerUnavailable } from './support/private-broker.ts';
+import { privateBrokerUnavailable } from './support/private-broker.ts';
+import type { PrivateBroker } from './support/private-broker.ts';
+import { KAFKA_LINK_FAULTS, PEER_LINK_FAULTS, PROXIED_BROKER_VARIABLE, ProxiedLinks, sumCounts } from './support/proxied-links.ts';
 import { runScenario } from './support/scenario.ts';
 import { expectExactlyOnce } from './support/exactly-once.ts';
 
-// Every link of the instances goes through a fault proxy of its own (test/support/fault-proxy.ts):
-// - to Kafka: a broker of the test's own has one extra listener per instance, advertised at that
-//   instance's proxy, so the addresses the client learns from metadata are the proxy's too and
-//   no connection bypasses it (the shared broker cannot get listeners without a restart);
-// - between instances: each advertises its proxy as its URL, so forwarded queries pass it.
-// The test's own clients (workers, producers, verification) use the broker's plain listener.
+// Every link of the instances goes through a fault proxy of its own: see support/proxied-links.ts.
 
 const SAGAS = Number(process.env.RELIABILITY_NETFAULT_SAGAS ?? 200);
 const INSTANCES = ['a', 'b'] as const;
 const PARTITIONS = 4;
-const BROKER_VARIABLE = 'NETFAULT_KAFKA_BROKER';
-
-// Stalls of seconds (requests wait, transactions stay open, heartbeats stop for a while) and
-// cuts that reset the consumer's, the producer's and the coordinator's connections mid-request,
-// some refusing reconnections for a while.
-const KAFKA_FAULTS: FaultPlanOptions = { everyMs: [700, 2_000], downMs: [0, 3_000], stallMs: [1_000, 6_000], slowMs: [1_000, 5_000], latencyMs: [5, 150], bytesPerSecond: [20_000, 500_000] };
-// Some stalls outlast the forward timeout (5 s).
-const HTTP_FAULTS: FaultPlanOptions = { everyMs: [500, 2_000], downMs: [0, 2_000], stallMs: [1_000, 7_000], slowMs: [1_000, 4_000], latencyMs: [50, 1_500], bytesPerSecond: [2_000, 100_000] };
 
 const CLIENTS = [{ client: 'librdkafka' }, { client: 'kafkajs' }] as const;
-
-function sum(proxies: readonly FaultProxy[]): FaultCounts {
-  const total: FaultCounts = { cut: 0, stall: 0, slow: 0, connectionsCut: 0, refused: 0 };
-  for (const { counts } of proxies) for (const key of Object.keys(total) as (keyof FaultCounts)[]) total[key] += counts[key];
-  return total;
-}
 
 describe('network faults', () => {
   const unavailable = privateBrokerUnavailable();
   const dir = runDirectory(uniqueName('netfault'));
-  const kafkaProxies = new Map<string, FaultProxy>();
+  let links: ProxiedLinks | undefined;
+  let kafkaProxies = new Map<string, FaultProxy>();
   let broker: PrivateBroker | undefined;
 
   beforeAll(async () => {
     if (unavailable) return;
-    const listeners = [];
-    for (const name of INSTANCES) {
-      const proxyPort = await freePort();
-      const listenerPort = await freePort();
-      listeners.push({ name: `PROXIED_${name.toUpperCase()}`, port: listenerPort, advertisedPort: proxyPort });
-      kafkaProxies.set(name, await FaultProxy.start({ host: '127.0.0.1', port: listenerPort }, { port: proxyPort }));
-    }
-    const own = await PrivateBroker.create(join(dir, 'broker'), listeners);
-    broker = own;
+    const own = await ProxiedLinks.create(dir, INSTANCES);
+    links = own;
+    kafkaProxies = own.kafka;
+    broker = own.broker;
     // Registered first, so run last: after the clusters, workers and producers using it.
     registerCleanup(async () => {
-      for (const proxy of kafkaProxies.values()) await proxy.close();
-      await own.destroy();
+      await own.close();
+      await own.broker.destroy();
     });
-    await own.start();
+    await own.broker.start();
   });
 
   it('each extra listener is advertised at its proxy, so clients never learn a way around it', async (ctx) => {
@@ -90,9 +69,10 @@ describe('network faults', () => {
   });
 
   describe.each(CLIENTS)('$client', ({ client }) => {
-    it('sagas through instances whose broker and peer links are cut, stalled and slowed end once, nothing lost or duplicated', { timeout: 300_000 }, async (ctx) => {
+    it('sagas through instances whose broker and peer links are cut, stalled and slowed end once, nothing lost or duplicated', { timeout: 420_000 }, async (ctx) => {
       skipUnlessCi(ctx, unavailable);
-      if (!broker) throw new Error('no broker');
+      if (!broker || !links) throw new Error('no broker');
+      const own = links;
       const seed = chaosSeed();
       const name = uniqueName(`netfault-${client}`);
       const began = Date.now();
@@ -102,7 +82,6 @@ describe('network faults', () => {
       log(`logs in ${clientDir}`);
       const topics = { events: `${name}-events`, commands: `${name}-commands`, applicationId: `${name}-app` };
       const kafka = new Kafka({ clientId: name, brokers: broker.brokers, logLevel: logLevel.NOTHING });
-      const httpProxies = new Map<string, FaultProxy>();
       const sagaIds = Array.from({ length: SAGAS }, (_, i) => `${topics.applicationId}-${i}`);
       const forwarded: { stall?: Awaited<ReturnType<typeof queryThroughStall>>; cut?: Awaited<ReturnType<typeof queryThroughCut>>; probe?: Map<string, number> } = {};
 
@@ -112,24 +91,13 @@ describe('network faults', () => {
         topics,
         dir: clientDir,
         // Each instance resolves the variable to its own proxy (see memberEnv).
-        sagaJson: reservationSagaJson({ brokers: [`\${${BROKER_VARIABLE}}`], ...topics }),
+        sagaJson: reservationSagaJson({ brokers: [`\${${PROXIED_BROKER_VARIABLE}}`], ...topics }),
         instances: INSTANCES,
         partitions: PARTITIONS,
         sagas: SAGAS,
         seed,
         instanceEnv: { SAGAFLOW_KAFKA_CLIENT: client },
-        memberEnv: async ({ name: member, port }) => {
-          let proxy = httpProxies.get(member);
-          if (!proxy) {
-            proxy = await FaultProxy.start({ host: '127.0.0.1', port });
-            httpProxies.set(member, proxy);
-            const own = proxy;
-            registerCleanup(() => own.close());
-          }
-          const kafkaProxy = kafkaProxies.get(member);
-          if (!kafkaProxy) throw new Error(`no Kafka proxy for ${member}`);
-          return { [BROKER_VARIABLE]: kafkaProxy.address, SAGAFLOW_ADVERTISED_URL: `http://${proxy.address}` };
-        },
+        memberEnv: (member) => own.memberEnv(member),
         rate: 25,
         monotonicReads: true,
         tickers: 4,
@@ -138,9 +106,9 @@ describe('network faults', () => {
         onCleanup: registerCleanup,
         disrupt: async ({ cluster, productionDone }) => {
           const proxies = [...kafkaProxies.values()];
-          proxies.forEach((p, i) => p.startChaos(faultPlan(seed + i, KAFKA_FAULTS)));
-          const peers = [...httpProxies.values()];
-          peers.forEach((p, i) => p.startChaos(faultPlan(seed + 100 + i, HTTP_FAULTS)));
+          proxies.forEach((p, i) => p.startChaos(faultPlan(seed + i, KAFKA_LINK_FAULTS)));
+          const peers = [...own.peers.values()];
+          peers.forEach((p, i) => p.startChaos(faultPlan(seed + 100 + i, PEER_LINK_FAULTS)));
           const probe = new ForwardedQueryProbe(cluster, sagaIds);
           // Past the end of production until each broker link met every kind of fault.
           const everyKind = () => proxies.every((p) => p.counts.cut > 0 && p.counts.stall > 0 && p.counts.slow > 0);
@@ -153,12 +121,12 @@ describe('network faults', () => {
           // The two ways a forwarded query fails, each made to happen once on a clean link.
           const sagaId = sagaIds[0] as string;
           const pair = await ownerAndOther(cluster, sagaId, PARTITIONS);
-          const ownerProxy = httpProxies.get(pair.owner.name) as FaultProxy;
+          const ownerProxy = own.peers.get(pair.owner.name) as FaultProxy;
           forwarded.stall = await queryThroughStall(ownerProxy, pair.other, sagaId);
           forwarded.cut = await queryThroughCut(ownerProxy, pair.other, sagaId);
 
-          const kafkaFaults = sum(proxies);
-          const httpFaults = sum(peers);
+          const kafkaFaults = sumCounts(proxies);
+          const httpFaults = sumCounts(peers);
           log(`broker links ${JSON.stringify(kafkaFaults)}, peer links ${JSON.stringify(httpFaults)}, forwarded probe ${JSON.stringify([...forwarded.probe])}`);
           log(`forwarded through a stall: ${JSON.stringify(forwarded.stall)}; through a cut: ${JSON.stringify(forwarded.cut)}`);
           return {

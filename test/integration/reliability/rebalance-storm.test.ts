@@ -1,44 +1,26 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../src/cli/prng.ts';
-import { registerCleanup } from '../../support/cleanup.ts';
-import { kafkaClient } from '../../support/kafka.ts';
-import { uniqueName } from '../../support/names.ts';
-import { uniqueFlow } from '../../support/sagaflow.ts';
-import { services } from '../../support/services.ts';
-import { between, chaosSeed } from './support/chaos.ts';
-import { reservationSagaJson, runDirectory } from './support/cluster.ts';
+import { between } from './support/chaos.ts';
 import { ReadinessWatch } from './support/readiness.ts';
-import { runScenario } from './support/scenario.ts';
+import { runScenario, scenarioSetup } from './support/scenario.ts';
 import { describeProblems } from './support/verify.ts';
 
 const MEMBERS = ['a', 'b', 'c', 'd'];
 
 describe('rebalance storm', () => {
   it('instances joining and leaving every few seconds: readiness follows restores, reads never go back in time, nothing lost or duplicated', { timeout: 480_000 }, async () => {
-    const seed = chaosSeed();
-    const flow = uniqueFlow('storm');
-    const dir = runDirectory(uniqueName('storm'));
-    const log = (line: string) => console.log(`[storm seed=${seed}] ${line}`);
-    log(`logs in ${dir}`);
-    const brokers = services().kafkaBrokers;
+    const { options, seed, log } = scenarioSetup('storm');
     const watch = new ReadinessWatch();
     const result = await runScenario({
-      kafka: kafkaClient(),
-      brokers,
-      topics: flow,
-      dir,
-      sagaJson: reservationSagaJson({ brokers, events: flow.events, commands: flow.commands, applicationId: flow.applicationId }),
+      ...options,
       instances: ['a', 'b'],
       partitions: 6,
       sagas: 1200,
-      seed,
       rate: 40,
       monotonicReads: true,
       tickers: 8,
       finalTimeoutMs: 300_000,
-      log,
-      onCleanup: registerCleanup,
       disrupt: async ({ cluster, productionDone }) => {
         const random = seededRandom(seed);
         watch.start(cluster);

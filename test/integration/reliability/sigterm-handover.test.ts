@@ -1,13 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { registerCleanup } from '../../support/cleanup.ts';
-import { kafkaClient } from '../../support/kafka.ts';
-import { uniqueName } from '../../support/names.ts';
-import { uniqueFlow } from '../../support/sagaflow.ts';
-import { services } from '../../support/services.ts';
-import { chaosSeed } from './support/chaos.ts';
-import { reservationSagaJson, runDirectory } from './support/cluster.ts';
-import { runScenario } from './support/scenario.ts';
+import { runScenario, scenarioSetup } from './support/scenario.ts';
 import { describeProblems } from './support/verify.ts';
 
 /** The group's session timeout: a successor that waited for it would need at least this long. */
@@ -18,28 +11,16 @@ const SESSION_TIMEOUT_MS = 30_000;
 // stores; the survivor takes its partitions over at once instead of after the session timeout.
 describe('SIGTERM hand-over', () => {
   it('an instance stopped with SIGTERM mid-run exits 0 within its grace period, its successor takes over without waiting for the session timeout, nothing lost or duplicated', { timeout: 480_000 }, async () => {
-    const seed = chaosSeed();
-    const flow = uniqueFlow('sigterm');
-    const dir = runDirectory(uniqueName('sigterm'));
-    const log = (line: string) => console.log(`[sigterm seed=${seed}] ${line}`);
-    log(`logs in ${dir}`);
-    const brokers = services().kafkaBrokers;
+    const { options, log } = scenarioSetup('sigterm');
     const measured: { exitCode?: number | null; exitMs?: number; takeoverMs?: number } = {};
     const result = await runScenario({
-      kafka: kafkaClient(),
-      brokers,
-      topics: flow,
-      dir,
-      sagaJson: reservationSagaJson({ brokers, events: flow.events, commands: flow.commands, applicationId: flow.applicationId }),
+      ...options,
       instances: ['a', 'b'],
       partitions: 6,
       sagas: 600,
-      seed,
       rate: 40,
       finalTimeoutMs: 240_000,
       instanceEnv: { SAGAFLOW_SHUTDOWN_GRACE_MS: '20000' },
-      log,
-      onCleanup: registerCleanup,
       disrupt: async ({ cluster }) => {
         // Sagas in flight at every step, then a rolling restart of a.
         await delay(6_000);

@@ -1,15 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { registerCleanup } from '../../support/cleanup.ts';
-import { kafkaClient } from '../../support/kafka.ts';
-import { uniqueName } from '../../support/names.ts';
-import { uniqueFlow } from '../../support/sagaflow.ts';
-import { services } from '../../support/services.ts';
 import { waitFor } from '../../support/wait.ts';
-import { chaosSeed } from './support/chaos.ts';
-import { reservationSagaJson, runDirectory } from './support/cluster.ts';
 import type { SagaflowCluster } from './support/cluster.ts';
-import { runScenario } from './support/scenario.ts';
+import { runScenario, scenarioSetup } from './support/scenario.ts';
 import { describeProblems } from './support/verify.ts';
 import { ZOMBIE_ENTRY, ZOMBIE_LOG } from './support/zombie.ts';
 
@@ -31,30 +24,18 @@ function logLines(cluster: SagaflowCluster, name: string, msg: string): Record<s
 
 describe.each(['librdkafka', 'kafkajs'] as const)('zombie owner (%s)', (client) => {
   it('an instance paused past its session inside an open transaction is fenced, writes nothing visible, drops its tasks and rejoins', { timeout: 240_000 }, async () => {
-    const seed = chaosSeed();
-    const flow = uniqueFlow('zombie');
-    const dir = runDirectory(uniqueName('zombie'));
-    const log = (line: string) => console.log(`[zombie ${client} seed=${seed}] ${line}`);
-    log(`logs in ${dir}`);
-    const brokers = services().kafkaBrokers;
+    const { options, log } = scenarioSetup('zombie', `zombie ${client}`);
     let pausedMs = 0;
     const result = await runScenario({
-      kafka: kafkaClient(),
-      brokers,
-      topics: flow,
-      dir,
-      sagaJson: reservationSagaJson({ brokers, events: flow.events, commands: flow.commands, applicationId: flow.applicationId }),
+      ...options,
       instances: ['a', 'b'],
       entries: { a: ZOMBIE_ENTRY },
       partitions: PARTITIONS,
       sagas: 240,
-      seed,
       instanceEnv: { SAGAFLOW_KAFKA_CLIENT: client, SAGAFLOW_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) },
       // 16 s of creations: the pause, the hand-over and the return all happen under load.
       rate: 15,
       finalTimeoutMs: 120_000,
-      log,
-      onCleanup: registerCleanup,
       disrupt: async ({ cluster }) => {
         await delay(3_000);
         cluster.signal('a', 'SIGUSR2');

@@ -75,26 +75,30 @@ export class ForwardedQueryProbe {
   }
 }
 
-/** The member owning `sagaId`'s partition and another one, once every member is ready. */
-export async function ownerAndOther(cluster: SagaflowCluster, sagaId: string, partitions: number): Promise<{ owner: Member; other: Member }> {
+/**
+ * The member owning `sagaId`'s partition and another one, once every member is ready. The
+ * default wait covers a member the group removed while its links were stalled (a session
+ * timeout, 30 s) rejoining and restoring; a failure says what each member answered last.
+ */
+export async function ownerAndOther(cluster: SagaflowCluster, sagaId: string, partitions: number, timeoutMs = 150_000): Promise<{ owner: Member; other: Member }> {
   const partition = partitionForKey(sagaId, partitions);
-  return waitFor(
-    async () => {
-      await cluster.waitAllReady(60_000);
-      const members = cluster.running();
-      const owned = await Promise.all(
-        members.map(async (m) => {
-          const res = await fetch(`${m.url}/-/ready`, { signal: AbortSignal.timeout(2_000) });
-          const body = (await res.json()) as { partitions?: { partition: number }[] };
-          return (body.partitions ?? []).some((p) => p.partition === partition);
-        }),
-      );
-      const owner = members.find((_, i) => owned[i]);
-      const other = members.find((_, i) => !owned[i]);
-      return owner && other ? { owner, other } : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 500, description: `an owner of partition ${partition} and another instance` },
-  );
+  let seen = 'no answer yet';
+  try {
+    return await waitFor(
+      async () => {
+        const members = cluster.running();
+        const states = await Promise.all(members.map((m) => cluster.readinessOf(m.name)));
+        seen = JSON.stringify(members.map((m, i) => ({ member: m.name, ...(states[i] ?? { answer: 'none' }) })));
+        if (members.length < 2 || !states.every((s) => s?.ready === true)) return undefined;
+        const owner = members.find((_, i) => states[i]?.partitions.includes(partition));
+        const other = members.find((_, i) => !states[i]?.partitions.includes(partition));
+        return owner && other ? { owner, other } : undefined;
+      },
+      { timeoutMs, intervalMs: 500, description: `an owner of partition ${partition} and another instance, every instance ready` },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last readiness ${seen}`, { cause: err });
+  }
 }
 
 /**

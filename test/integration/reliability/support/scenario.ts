@@ -1,7 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { SagaDocument } from '../../../../src/saga/types.ts';
-import { SagaflowCluster } from './cluster.ts';
+import { registerCleanup } from '../../../support/cleanup.ts';
+import { kafkaClient } from '../../../support/kafka.ts';
+import { uniqueName } from '../../../support/names.ts';
+import { uniqueFlow } from '../../../support/sagaflow.ts';
+import { services } from '../../../support/services.ts';
+import { chaosSeed } from './chaos.ts';
+import { reservationSagaJson, runDirectory, SagaflowCluster } from './cluster.ts';
 import { checkProjection, checkProjectionDetects, readProjection, waitProjected } from './projection.ts';
 import type { ScenarioProjection } from './projection.ts';
 import { MonotonicReader } from './reader.ts';
@@ -84,6 +90,32 @@ export interface ScenarioResult {
   /** Present when the scenario ran with `projection`. */
   projection?: ProjectionOutcome;
   durationMs: number;
+}
+
+/** The options every scenario on the shared broker starts from, and the pieces tests use themselves. */
+export interface ScenarioSetup {
+  seed: number;
+  flow: { events: string; commands: string; applicationId: string };
+  dir: string;
+  brokers: string[];
+  log: (line: string) => void;
+  options: Pick<ScenarioOptions, 'kafka' | 'brokers' | 'topics' | 'dir' | 'sagaJson' | 'seed' | 'log' | 'onCleanup'>;
+}
+
+/**
+ * The prologue of a reliability scenario on the shared broker: a chaos seed (printed, to replay
+ * the run), topics and a run directory of its own, a log prefixed with `label` and the seed, and
+ * the reservation saga on those topics.
+ */
+export function scenarioSetup(name: string, label: string = name): ScenarioSetup {
+  const seed = chaosSeed();
+  const flow = uniqueFlow(name);
+  const dir = runDirectory(uniqueName(name));
+  const log = (line: string) => console.log(`[${label} seed=${seed}] ${line}`);
+  log(`logs in ${dir}`);
+  const brokers = services().kafkaBrokers;
+  const sagaJson = reservationSagaJson({ brokers, events: flow.events, commands: flow.commands, applicationId: flow.applicationId });
+  return { seed, flow, dir, brokers, log, options: { kafka: kafkaClient(), brokers, topics: flow, dir, sagaJson, seed, log, onCleanup: registerCleanup } };
 }
 
 /**
