@@ -28,7 +28,10 @@ export interface DefinitionSummary {
   initialState: string;
   transitions: number;
   events: string[];
+  /** States' outputCommands. */
   commands: number;
+  /** Commands of parallel states' branches, all sent on entry. */
+  branchCommands: number;
   sideEffects: number;
   channels: { id: string; type: string }[];
   persistency: string;
@@ -39,12 +42,21 @@ export function summarise(config: SagaConfig): DefinitionSummary {
   const events = new Set<string>();
   let transitions = 0;
   let commands = 0;
+  let branchCommands = 0;
   let sideEffects = 0;
+  for (const label of config.machineDefinition.startOn ?? []) events.add(label);
   for (const state of states) {
     for (const t of state.outgoingTransitions ?? []) {
       transitions += 1;
       events.add(t.inputEvent);
     }
+    // A join and a catch-all each move the saga: counted as transitions, their events as events.
+    if (state.parallel) {
+      transitions += 1;
+      branchCommands += state.parallel.branches.length;
+      for (const branch of state.parallel.branches) for (const label of branch.done) events.add(label);
+    }
+    if (state.onUnexpected) transitions += 1;
     if (state.outputCommand) commands += 1;
     sideEffects += state.sideEffects?.length ?? 0;
   }
@@ -56,6 +68,7 @@ export function summarise(config: SagaConfig): DefinitionSummary {
     transitions,
     events: [...events],
     commands,
+    branchCommands,
     sideEffects,
     channels: config.communicationProtocols.map((p) => ({ id: p.id, type: p.type })),
     persistency,
@@ -92,7 +105,8 @@ export const command: CliCommand = {
     io.stdout(`OK ${file}`);
     io.stdout(`  states:       ${summary.states} (initial ${summary.initialState}; final ${summary.finalStates.join(', ') || 'none'})`);
     io.stdout(`  transitions:  ${summary.transitions} (events: ${summary.events.join(', ') || 'none'})`);
-    io.stdout(`  commands:     ${summary.commands} (+ ${summary.sideEffects} side effect${summary.sideEffects === 1 ? '' : 's'})`);
+    const branches = summary.branchCommands > 0 ? `+ ${summary.branchCommands} parallel branch command${summary.branchCommands === 1 ? '' : 's'}, ` : '';
+    io.stdout(`  commands:     ${summary.commands} (${branches}+ ${summary.sideEffects} side effect${summary.sideEffects === 1 ? '' : 's'})`);
     io.stdout(`  channels:     ${channels}`);
     io.stdout(`  persistency:  ${summary.persistency}`);
     io.stdout(`  warnings:     ${result.warnings.length}`);

@@ -199,6 +199,16 @@ describe('sagaflow validate', () => {
     expect(wrong.stdout[1]).toBe('  error: communicationProtocols[0].configurations.brokers[0]: is not a host:port address; set it to e.g. "kafka-0:9092"');
   });
 
+  it("counts a parallel state's branch commands, its join and its branches' done events", async () => {
+    const run = await runCli(['validate', 'examples/user-provisioning/saga.json', '--json']);
+    expect(run.code).toBe(0);
+    const { summary } = JSON.parse(run.stdout[0] ?? '') as { summary: { commands: number; branchCommands: number; transitions: number; events: string[] } };
+    expect(summary).toMatchObject({ commands: 2, branchCommands: 3 });
+    expect(summary.events).toEqual(expect.arrayContaining(['groupsAdded', 'groupsFailed', 'mailboxReady', 'mailboxFailed', 'homeFolderCreated']));
+    const text = await runCli(['validate', 'examples/user-provisioning/saga.json']);
+    expect(text.stdout).toContain('  commands:     2 (+ 3 parallel branch commands, + 1 side effect)');
+  });
+
   it('--json prints one JSON object', async () => {
     const ok = await runCli(['validate', 'examples/invoice/saga.json', '--json']);
     expect(ok.code).toBe(0);
