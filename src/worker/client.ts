@@ -39,7 +39,17 @@ export interface WorkerOptions {
   skipUndecodable?: boolean;
   /** Called for each command skipped because it could not be decoded. */
   onSkipped?: (command: { sagaId: string; error: unknown }) => void;
+  /**
+   * A fetched batch whose handlers have not all finished after this long is logged as a
+   * warning, again each time it passes (default 60 s): while handlers run the consumer does
+   * not poll, and past the client's max.poll.interval.ms (300 s) it leaves its group, which
+   * would otherwise go unnoticed.
+   */
+  slowBatchWarningMs?: number;
 }
+
+/** Default of WorkerOptions.slowBatchWarningMs. */
+export const SLOW_BATCH_WARNING_MS = 60_000;
 
 /**
  * A small client for services that take part in sagas, in the spirit of Flow Manager's
@@ -59,8 +69,11 @@ export class SagaWorker {
   private failed: unknown;
   private started = false;
 
+  private readonly log: Logger;
+
   constructor(opts: WorkerOptions) {
     this.opts = opts;
+    this.log = opts.logger ?? pino({ level: 'warn' });
   }
 
   onCommand(label: string, handler: CommandHandler): this {
@@ -93,7 +106,7 @@ export class SagaWorker {
 
   async start(): Promise<void> {
     const { opts } = this;
-    const logger = opts.logger ?? pino({ level: 'warn' });
+    const logger = this.log;
     const client = await createBrokerClient(opts.client ?? DEFAULT_KAFKA_CLIENT, {
       brokers: opts.brokers,
       clientId: opts.clientId ?? opts.groupId ?? 'sagaflow-worker',
@@ -146,6 +159,14 @@ export class SagaWorker {
       if (!list) byPartition.set(r.partition, (list = []));
       list.push(r);
     }
+    const began = Date.now();
+    const inFlight = new Map<number, string>();
+    const every = this.opts.slowBatchWarningMs ?? SLOW_BATCH_WARNING_MS;
+    const slow = setInterval(() => {
+      const sagas = Object.fromEntries([...inFlight].map(([partition, sagaId]) => [String(partition), sagaId]));
+      this.log.warn({ seconds: Math.round((Date.now() - began) / 1000), records: records.length, inFlight: sagas }, 'command handlers still running; past max.poll.interval.ms the consumer leaves its group');
+    }, every);
+    slow.unref();
     try {
       await Promise.all(
         [...byPartition].map(async ([partition, list]) => {
@@ -157,12 +178,13 @@ export class SagaWorker {
               continue;
             }
             const sagaId = record.key.toString('utf8');
+            inFlight.set(partition, sagaId);
             let envelope: Envelope;
             try {
               envelope = await this.opts.codec.decodeCommand(topic, record.value);
             } catch (error) {
               if (!this.opts.skipUndecodable) throw error;
-              (this.opts.logger ?? pino({ level: 'warn' })).warn({ sagaId, partition, offset: record.offset.toString(), err: error }, 'command skipped: it cannot be decoded');
+              this.log.warn({ sagaId, partition, offset: record.offset.toString(), err: error }, 'command skipped: it cannot be decoded');
               this.opts.onSkipped?.({ sagaId, error });
               commitTo = done;
               continue;
@@ -171,16 +193,21 @@ export class SagaWorker {
             const outcome: unknown = handler ? await handler({ sagaId, label: envelope.messageLabel, payload: envelope.messagePayload, headers: headersToStrings(record.headers) }) : undefined;
             if (!leftUncommitted(outcome)) commitTo = done;
           }
+          inFlight.set(partition, '(committing)');
           if (commitTo !== undefined) await member.commit([{ topic, partition, offset: commitTo }]);
+          inFlight.delete(partition);
         }),
       );
     } catch (err) {
       // The position stays where it is: the command is delivered again after a restart.
       this.failed = err;
-      (this.opts.logger ?? pino({ level: 'warn' })).error({ err }, 'command handler failed; the worker stops');
+      this.log.error({ err }, 'command handler failed; the worker stops');
       void this.stop();
+    } finally {
+      clearInterval(slow);
     }
   }
+
 
   async stop(): Promise<void> {
     this.started = false;

@@ -5,6 +5,7 @@
  */
 export { SagaWorker } from './client.ts';
 export type { CommandHandler, CommandOutcome, WorkerOptions } from './client.ts';
+export { SLOW_BATCH_WARNING_MS } from './client.ts';
 export { FMClientBuilder, FlowManagerClient, getMetrics } from './flow-manager-client.ts';
 export type {
   CommandErrorHandler,

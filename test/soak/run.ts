@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     return !text.includes('"msg":"sagaflow started"') && text.includes('SAGAFLOW_KAFKA_UNREACHABLE');
   };
   const exits = () => cluster.unexpectedExits.filter((e) => !refusedStart(e.logFile));
-  const describeExit = (e: (typeof cluster.unexpectedExits)[number]) => `${e.name}.${e.generation} exited with ${e.code} (${e.logFile})`;
+  const describeExit = (e: (typeof cluster.unexpectedExits)[number]) => `${e.name}.${e.generation} exited with ${e.code}${e.signal ? ` (${e.signal})` : ''}${e.error ? ` (${e.error})` : ''} (${e.logFile})`;
   let exitsReported = 0;
   const counts = { kills: 0, restarts: 0, freshRestarts: 0, leaves: 0, joins: 0, brokerRestarts: 0, networkFaultWindows: 0, badRecords: 0, bursts: 0 };
 
@@ -326,7 +326,7 @@ async function main(): Promise<void> {
       check(`checkpoint ${n}: no instance exited on its own`, exits().slice(exitsReported).map(describeExit));
       exitsReported = exits().length;
       check(`checkpoint ${n}: no 5xx other than 503`, serverErrors(reader.answers));
-      log(`${produced}/${sagas.length} sagas produced, ${JSON.stringify(counts)}, ${stats.commands} commands answered, ${tickers.total} ticks`);
+      log(`${produced}/${sagas.length} sagas produced, ${JSON.stringify(counts)}, ${stats.commands} commands answered (${stats.emitRetries} emit retries, ${stats.emitsHung} hung), ${tickers.total} ticks`);
     }
   })();
 
@@ -389,6 +389,15 @@ async function main(): Promise<void> {
       `, ${reader.reads} monotonic reads, answers ${JSON.stringify([...answers])}`,
   );
 }
+
+// Ctrl-C: stop the instances and the private broker rather than leave them running.
+process.once('SIGINT', () => {
+  log('interrupted: cleaning up');
+  void (async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
+    process.exit(130);
+  })();
+});
 
 let crashed: unknown;
 try {

@@ -111,7 +111,8 @@ export class SagaflowCluster {
   readonly members = new Map<string, Member>();
   readonly counters: ClusterCounters = { starts: 0, kills: 0, stops: 0, freshStarts: 0 };
   /** Members that ended on their own: an instance must never exit unless told to. */
-  readonly unexpectedExits: { name: string; generation: number; code: number | null; logFile: string }[] = [];
+  /** `code` null: ended by `signal`, or never ran (`error`: why the spawn failed). */
+  readonly unexpectedExits: { name: string; generation: number; code: number | null; signal?: string; error?: string; logFile: string }[] = [];
   private readonly opts: ClusterOptions;
   private readonly configPath: string;
 
@@ -172,9 +173,16 @@ export class SagaflowCluster {
     closeSync(fd);
     member.child = child;
     member.expectingExit = false;
+    let ended: { signal?: string; error?: string } = {};
     member.exited = new Promise((resolve) => {
-      child.once('exit', (code) => resolve(code));
-      child.once('error', () => resolve(null));
+      child.once('exit', (code, signal) => {
+        if (signal) ended = { signal };
+        resolve(code);
+      });
+      child.once('error', (err) => {
+        ended = { error: err.message };
+        resolve(null);
+      });
     });
     const running = member;
     const generation = member.generation;
@@ -182,7 +190,7 @@ export class SagaflowCluster {
     void member.exited.then((code) => {
       if (running.child !== child) return;
       running.child = undefined;
-      if (!running.expectingExit) this.unexpectedExits.push({ name, generation, code, logFile });
+      if (!running.expectingExit) this.unexpectedExits.push({ name, generation, code, ...ended, logFile });
     });
     this.counters.starts += 1;
     return member;

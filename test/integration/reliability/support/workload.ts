@@ -81,7 +81,12 @@ export interface WorkerStats {
   commands: number;
   byLabel: Map<string, number>;
   emitRetries: number;
+  /** Emits given up because they had not settled within EMIT_SETTLE_MS (then sent again). */
+  emitsHung: number;
 }
+
+/** How long one emit of the workers may take before it is given up and sent again. */
+export const EMIT_SETTLE_MS = 30_000;
 
 /**
  * Reservation services: answer validateReservation and checkReservation as the metadata's
@@ -97,11 +102,22 @@ export async function startWorkers(opts: {
   groupId: string;
 }): Promise<{ worker: SagaWorker; stats: WorkerStats }> {
   const worker = new SagaWorker(opts);
-  const stats: WorkerStats = { commands: 0, byLabel: new Map(), emitRetries: 0 };
+  const stats: WorkerStats = { commands: 0, byLabel: new Map(), emitRetries: 0, emitsHung: 0 };
   const emit = async (label: string, sagaId: string, payload: unknown, eventId: string) => {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        await worker.emit(label, sagaId, payload, eventId);
+        // An emit that never settles would hold its partition's handler, and past
+        // max.poll.interval.ms the worker's consumer leaves its group: give up the attempt
+        // and send again (the eventId makes a second copy a recorded duplicate), and say so.
+        const sent = worker.emit(label, sagaId, payload, eventId);
+        let timer: NodeJS.Timeout | undefined;
+        const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), EMIT_SETTLE_MS)));
+        const outcome = await Promise.race([sent, hung]).finally(() => clearTimeout(timer));
+        if (outcome === 'hung') {
+          stats.emitsHung += 1;
+          sent.catch(() => undefined);
+          throw new Error(`emit of ${label} for ${sagaId} did not settle within ${EMIT_SETTLE_MS} ms`);
+        }
         return;
       } catch (err) {
         if (attempt > 200) throw err;
