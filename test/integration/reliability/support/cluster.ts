@@ -14,15 +14,43 @@ export function runDirectory(runId: string): string {
   return dir;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** The first port of the kernel's ephemeral range, which outgoing connections take their local ports from. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A port nothing listens on, for a server started later (an instance, a broker listener, a
+ * proxy). Drawn below the kernel's ephemeral range: a port from that range, free now, can be
+ * taken meanwhile as the local port of any outgoing connection (the soak makes thousands
+ * through its proxies), and an instance restarted on it would find it in use. Never the same
+ * port twice in one process.
+ */
+export async function freePort(): Promise<number> {
+  const lowest = 10_000;
+  const highest = ephemeralLow() - 1;
+  for (let attempt = 0; attempt < 500; attempt += 1) {
+    const port = lowest + Math.floor(Math.random() * (highest - lowest + 1));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${lowest} and ${highest}`);
 }
 
 /** The tutorial's reservation saga.json (raw JSON) pointed at the given broker and topics. */

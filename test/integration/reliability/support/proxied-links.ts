@@ -66,7 +66,7 @@ export class ProxiedLinks {
       peer = undefined;
     }
     if (!peer) {
-      peer = await FaultProxy.start({ host: '127.0.0.1', port });
+      peer = await FaultProxy.start({ host: '127.0.0.1', port }, { port: await freePort() });
       this.peers.set(name, peer);
       this.peerPorts.set(name, port);
     }
