@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const urls = () => cluster.running().map((m) => m.url);
 
   const codec = await jsonCodec(brokers);
-  const { worker, stats } = await startWorkers({ brokers, codec, commandsTopic: topics.commands, eventsTopic: topics.events, groupId: `${topics.applicationId}-workers` });
+  const { worker, stats } = await startWorkers({ brokers, codec, commandsTopic: topics.commands, eventsTopic: topics.events, groupId: `${topics.applicationId}-workers`, pipelined: true });
   cleanups.push(() => worker.stop());
   // One producer per concurrent sender: concurrent sends on one idempotent kafkajs producer
   // can fail for good with OUT_OF_ORDER_SEQUENCE_NUMBER after a broker restart.
@@ -326,7 +326,7 @@ async function main(): Promise<void> {
       check(`checkpoint ${n}: no instance exited on its own`, exits().slice(exitsReported).map(describeExit));
       exitsReported = exits().length;
       check(`checkpoint ${n}: no 5xx other than 503`, serverErrors(reader.answers));
-      log(`${produced}/${sagas.length} sagas produced, ${JSON.stringify(counts)}, ${stats.commands} commands answered (${stats.emitRetries} emit retries, ${stats.emitsHung} hung), ${tickers.total} ticks`);
+      log(`${produced}/${sagas.length} sagas produced, ${JSON.stringify(counts)}, ${stats.commands} commands answered (${stats.emitRetries} emit retries, ${stats.emitsHung} hung, ${stats.emitsLost} lost), ${tickers.total} ticks`);
     }
   })();
 
@@ -376,6 +376,7 @@ async function main(): Promise<void> {
   check(`no instance exited on its own (${cluster.unexpectedExits.length - exits().length} refused to start while the broker was away)`, exits().map(describeExit));
   // About one kill a minute is planned: at least one every two minutes, and never fewer than 5.
   const minKills = Math.max(5, Math.floor(durationMs / 120_000));
+  check(`workers answered every command they were given (${stats.emitsHung} emits hung and were sent again)`, stats.emitsLost > 0 ? [`${stats.emitsLost} emits failed for good`] : []);
   check(`at least ${minKills} SIGKILLs (${counts.kills})`, counts.kills >= minKills ? [] : [`only ${counts.kills} kills`]);
   if (links) {
     const unmet = [...links.kafka].filter(([, p]) => !(p.counts.cut > 0 && p.counts.stall > 0 && p.counts.slow > 0)).map(([name, p]) => `${name}: ${JSON.stringify(p.counts)}`);

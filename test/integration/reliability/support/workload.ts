@@ -83,7 +83,12 @@ export interface WorkerStats {
   emitRetries: number;
   /** Emits given up because they had not settled within EMIT_SETTLE_MS (then sent again). */
   emitsHung: number;
+  /** Pipelined emits that failed for good (see `pipelined`). */
+  emitsLost: number;
 }
+
+/** Emits in flight at most with `pipelined`. */
+export const PIPELINED_EMITS = 1_000;
 
 /** How long one emit of the workers may take before it is given up and sent again. */
 export const EMIT_SETTLE_MS = 30_000;
@@ -100,9 +105,19 @@ export async function startWorkers(opts: {
   commandsTopic: string;
   eventsTopic: string;
   groupId: string;
+  /**
+   * Answer without waiting for each event's acknowledgement (at most PIPELINED_EMITS in
+   * flight): a partition's handler otherwise waits a round trip per command, which caps the
+   * workers below what the soak produces at 100 sagas/s. The soak's workers never crash, so
+   * an answer still in flight when its command is committed is not lost; emits that fail
+   * for good are counted (`emitsLost`).
+   */
+  pipelined?: boolean;
 }): Promise<{ worker: SagaWorker; stats: WorkerStats }> {
-  const worker = new SagaWorker(opts);
-  const stats: WorkerStats = { commands: 0, byLabel: new Map(), emitRetries: 0, emitsHung: 0 };
+  const { pipelined, ...workerOptions } = opts;
+  const worker = new SagaWorker(workerOptions);
+  const stats: WorkerStats = { commands: 0, byLabel: new Map(), emitRetries: 0, emitsHung: 0, emitsLost: 0 };
+  const inFlight = new Set<Promise<void>>();
   const emit = async (label: string, sagaId: string, payload: unknown, eventId: string) => {
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -133,7 +148,15 @@ export async function startWorkers(opts: {
       const mode = (payload as { fail?: string } | null)?.fail;
       if (mode === 'hold') return;
       const fail = mode === failWhen;
-      await emit(fail ? koLabel : okLabel, sagaId, { [`${label}By`]: 'worker' }, `${sagaId}/${label}/${headers['sagaflow-revision'] ?? '?'}`);
+      const sent = emit(fail ? koLabel : okLabel, sagaId, { [`${label}By`]: 'worker' }, `${sagaId}/${label}/${headers['sagaflow-revision'] ?? '?'}`);
+      if (!pipelined) return sent;
+      while (inFlight.size >= PIPELINED_EMITS) await Promise.race(inFlight);
+      const tracked = sent.catch(() => {
+        stats.emitsLost += 1;
+      });
+      inFlight.add(tracked);
+      void tracked.finally(() => inFlight.delete(tracked));
+      return undefined;
     };
   worker
     .onCommand('validateReservation', answer('validationOK', 'validationKO', 'validation'))
