@@ -5,14 +5,10 @@ import { loadStackConfig, stackPaths } from './stack/config.ts';
 import { StackError } from './stack/errors.ts';
 import { stackDown, stackReset, stackStatus, stackUp } from './stack/lifecycle.ts';
 import { consoleProgress } from './stack/progress.ts';
+import { silenceKnownKafkajsWarnings } from '../src/runtime/warnings.ts';
 
-// kafkajs 2.2.4 (used by the Kafka readiness probe) arms a timer with a negative delay, which
-// Node >= 23 clamps to 1 ms and reports as TimeoutNegativeWarning on every run. It is noise
-// here; every other warning is still printed.
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name !== 'TimeoutNegativeWarning') console.error(`${warning.name}: ${warning.message}`);
-});
+// kafkajs (used by the Kafka readiness probe) arms a timer with a negative delay: noise here.
+silenceKnownKafkajsWarnings();
 
 const usage = 'usage: node scripts/stack.ts up [--fresh] | down | status | reset';
 

@@ -10,6 +10,11 @@ import { stackUp } from '../../scripts/stack/lifecycle.ts';
 import { consoleProgress } from '../../scripts/stack/progress.ts';
 import { dockerAnswers, startContainers } from './containers.ts';
 import type { ServiceAddresses } from './services.ts';
+import { silenceKnownKafkajsWarnings } from '../../src/runtime/warnings.ts';
+
+// The local stack's Kafka readiness probe (kafkajs) runs in this process, where the workers'
+// setup file (quiet-warnings.ts) does not apply.
+silenceKnownKafkajsWarnings();
 
 const serviceVariables = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URL'] as const;
 
