@@ -56,6 +56,8 @@ export async function waitAllFinal(
   urls: () => string[],
   timeoutMs: number,
   answers: HttpTally = new Map(),
+  /** Instead of throwing at the deadline, report why and return the sagas read final so far (the soak goes on checking those). */
+  onIncomplete?: (why: string) => void,
 ): Promise<Map<string, SagaDocument>> {
   const deadline = Date.now() + timeoutMs;
   const finals = new Map<string, SagaDocument>();
@@ -89,7 +91,10 @@ export async function waitAllFinal(
     pending = pending.filter((_, i) => !results[i]);
     if (pending.length === 0) break;
     if (Date.now() > deadline) {
-      throw new Error(`${pending.length} of ${sagas.length} sagas not final within ${timeoutMs} ms; last answer: ${JSON.stringify(last)}`);
+      const why = `${pending.length} of ${sagas.length} sagas not final within ${timeoutMs} ms (${pending.slice(0, 5).map((p) => p.sagaId).join(', ')}${pending.length > 5 ? ', ...' : ''}); last answer: ${JSON.stringify(last)}`;
+      if (!onIncomplete) throw new Error(why);
+      onIncomplete(why);
+      return finals;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
