@@ -11,6 +11,30 @@ import { rdkafka } from './native.ts';
 
 const TIMEOUT_MS = 30_000;
 
+/** How long after librdkafka's message.timeout.ms an unreported message counts as lost (see DeliveryTracker). */
+export const REPORT_MARGIN_MS = 15_000;
+
+/**
+ * Disconnects a producer being replaced or closed, waiting at most `timeoutMs` for it: a
+ * wedged producer's disconnect (it flushes first) must not hold the caller; the handle is
+ * left to finish on librdkafka's threads.
+ */
+export function disconnectWithin(producer: Producer, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs + 1_000);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      producer.disconnect(timeoutMs, done);
+    } catch {
+      done();
+    }
+  });
+}
+
 /**
  * librdkafka's own cap on a record (`message.max.bytes`, 1,000,000 by default) counts headers
  * and framing: a record the engine allows (MAX_RECORD_BYTES of key and value) must not be
@@ -92,7 +116,14 @@ export class LibrdkafkaTxWriter implements TxWriter {
       throw err;
     }
     this.producer = producer;
-    this.tracker = new DeliveryTracker(producer);
+    // librdkafka sets message.timeout.ms to transaction.timeout.ms.
+    this.tracker = new DeliveryTracker(producer, {
+      reportDeadlineMs: this.timeoutMs + REPORT_MARGIN_MS,
+      onWedged: (err) => {
+        this.log.warn({ transactionalId: this.transactionalId, err: err.message }, 'a transaction record timed out or was never reported; the producer is replaced');
+        this.broken = true;
+      },
+    });
     this.broken = false;
   }
 
@@ -113,7 +144,8 @@ export class LibrdkafkaTxWriter implements TxWriter {
     if (this.broken || !this.producer) {
       const old = this.producer;
       this.producer = undefined;
-      if (old) await new Promise<void>((r) => old.disconnect(() => r()));
+      this.tracker?.close();
+      if (old) await disconnectWithin(old, 5_000);
       this.log.warn({ transactionalId: this.transactionalId }, 'replacing the transactional producer after a fatal error');
       await this.init();
     }
@@ -191,6 +223,7 @@ export class LibrdkafkaTxWriter implements TxWriter {
   async close(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
-    if (producer) await new Promise<void>((r) => producer.disconnect(TIMEOUT_MS, () => r()));
+    this.tracker?.close();
+    if (producer) await disconnectWithin(producer, TIMEOUT_MS);
   }
 }
