@@ -80,8 +80,9 @@ export interface DeliveryTrackerOptions {
  * compression run on librdkafka's threads; the JavaScript side only queues messages.
  *
  * A watchdog bounds every call: after a broker restart an idempotent librdkafka producer was
- * seen holding one partition's message for good (no report after ten minutes, with
- * message.timeout.ms at five), and every later message of that partition behind it. Such a
+ * seen delivering nothing more to one partition (sends to it retried every 30 s did not settle
+ * for ten minutes, with message.timeout.ms at five; whether reports were missing or every
+ * message timed out is not known, so both count). Such a
  * call fails at its deadline (as does every call after a message that timed out), the tracker
  * says the producer is wedged, and its owner replaces it (a new producer id starts every
  * partition's sequence afresh); callers retry as after any retryable failure.
@@ -109,7 +110,7 @@ export class DeliveryTracker {
     });
   }
 
-  /** Set once a call passed its deadline: every call since fails at once, until the producer is replaced. */
+  /** Set once the producer is wedged (a call past its deadline, or a message timed out): every call since fails at once. */
   get wedgedBy(): BrokerError | undefined {
     return this.wedged;
   }
