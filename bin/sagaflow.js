@@ -14,6 +14,12 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(1);
 }
 
+// librdkafka's blocking calls (each consume, each transactional call) run on libuv's thread
+// pool, four threads by default, two of them held by consume loops at any time; a call that
+// librdkafka never answers keeps its thread (see src/adapters/librdkafka/tx-writer.ts). A
+// larger pool keeps the instance going; set before the pool starts, which is on first use.
+process.env.UV_THREADPOOL_SIZE = process.env.UV_THREADPOOL_SIZE || '16';
+
 const { existsSync } = await import('node:fs');
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
 const entry = existsSync(compiled) ? compiled : new URL('../src/cli/main.ts', import.meta.url);

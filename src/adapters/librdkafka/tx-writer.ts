@@ -4,6 +4,7 @@ import { BrokerError } from '../../broker/errors.ts';
 import type { BrokerClientConfig, GroupMember, TxWriter } from '../../broker/ports.ts';
 import type { OutputRecord, TopicPartitionOffset } from '../../broker/records.ts';
 import { clusterConfig } from './config.ts';
+import { withDeadline } from './deadline.ts';
 import { DeliveryTracker } from './delivery.ts';
 import { isFatalRdError, isRetriableRdError, rdCall } from './errors.ts';
 import { LibrdkafkaGroupMember } from './group-member.ts';
@@ -13,6 +14,9 @@ const TIMEOUT_MS = 30_000;
 
 /** How long after librdkafka's message.timeout.ms an unreported message counts as lost (see DeliveryTracker). */
 export const REPORT_MARGIN_MS = 15_000;
+
+/** How long past its own timeout a transactional call may go unanswered before its producer is given up (see `bounded`). */
+export const STUCK_MARGIN_MS = 15_000;
 
 /**
  * Disconnects a producer being replaced or closed, waiting at most `timeoutMs` for it: a
@@ -80,6 +84,12 @@ export class LibrdkafkaTxWriter implements TxWriter {
   private tracker: DeliveryTracker | undefined;
   private broken = false;
   /**
+   * A transactional call of the current producer that never answered (see `bounded`): the
+   * producer must not be disconnected while a native call is still inside it; it is
+   * disconnected if that call ever returns.
+   */
+  private stuck: Promise<unknown> | undefined;
+  /**
    * The first send of the open transaction that failed. librdkafka fails a commit whose
    * records failed delivery, but not one whose record it refused before queuing it (too
    * large, say): committing then would move the input positions past a record whose outputs
@@ -110,9 +120,9 @@ export class LibrdkafkaTxWriter implements TxWriter {
     try {
       await connected(producer);
       // InitProducerId: fences earlier producers with this id and ends their open transaction.
-      await rdCall((cb) => producer.initTransactions(TIMEOUT_MS, cb));
+      await this.bounded('init_transactions', rdCall((cb) => producer.initTransactions(TIMEOUT_MS, cb)));
     } catch (err) {
-      producer.disconnect();
+      this.release(producer);
       throw err;
     }
     this.producer = producer;
@@ -132,6 +142,33 @@ export class LibrdkafkaTxWriter implements TxWriter {
     return this.producer;
   }
 
+  /**
+   * A transactional call that has not answered STUCK_MARGIN_MS past its own timeout fails
+   * (retryable) and its producer is replaced. librdkafka can leave such a call waiting for
+   * good: after a broker restart, send_offsets_to_transaction was seen blocked for minutes
+   * with its 30 s timeout long gone (waiting, inside librdkafka, on a reply that never came),
+   * which held the instance's commits, and with them its partitions, until it was killed.
+   * The call keeps its libuv thread-pool thread until it returns, which is why the CLI starts
+   * with a larger pool (bin/sagaflow.js).
+   */
+  private bounded<T>(what: string, call: Promise<T>, timeoutMs = TIMEOUT_MS): Promise<T> {
+    const waitedMs = timeoutMs + STUCK_MARGIN_MS;
+    return withDeadline(call, waitedMs, (stuck) => {
+      this.broken = true;
+      this.stuck = stuck.catch(() => undefined);
+      this.log.warn({ transactionalId: this.transactionalId, call: what, waitedMs }, 'a transactional call did not answer; the producer is replaced');
+      return new BrokerError('retryable', 'other', `${what} did not answer within ${waitedMs} ms`, { client: 'librdkafka' });
+    });
+  }
+
+  /** Disconnects a producer being replaced, or once its stuck call returns (see `bounded`). */
+  private release(producer: Producer): void {
+    const stuck = this.stuck;
+    this.stuck = undefined;
+    if (stuck) void stuck.then(() => disconnectWithin(producer, 5_000));
+    else void disconnectWithin(producer, 5_000);
+  }
+
   /** Marks the producer for replacement when librdkafka says it cannot go on. */
   private watch<T>(p: Promise<T>): Promise<T> {
     return p.catch((err: unknown) => {
@@ -145,9 +182,14 @@ export class LibrdkafkaTxWriter implements TxWriter {
       const old = this.producer;
       this.producer = undefined;
       this.tracker?.close();
-      if (old) await disconnectWithin(old, 5_000);
+      if (old) {
+        if (this.stuck) this.release(old);
+        else await disconnectWithin(old, 5_000);
+      }
       this.log.warn({ transactionalId: this.transactionalId }, 'replacing the transactional producer after a fatal error');
+      const began = Date.now();
       await this.init();
+      this.log.info({ transactionalId: this.transactionalId, tookMs: Date.now() - began }, 'transactional producer replaced');
     }
     const producer = this.open();
     try {
@@ -180,7 +222,7 @@ export class LibrdkafkaTxWriter implements TxWriter {
     if (!(member instanceof LibrdkafkaGroupMember)) throw new BrokerError('permanent', 'other', 'offsets need the librdkafka group member they were read by', { client: 'librdkafka' });
     if (offsets.length === 0) return;
     const list = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }));
-    await this.watch(rdCall((cb) => producer.sendOffsetsToTransaction(list, member.consumer, TIMEOUT_MS, cb)));
+    await this.watch(this.bounded('send_offsets_to_transaction', rdCall((cb) => producer.sendOffsetsToTransaction(list, member.consumer, TIMEOUT_MS, cb))));
   }
 
   async commit(): Promise<void> {
@@ -191,14 +233,14 @@ export class LibrdkafkaTxWriter implements TxWriter {
     // reported and the caller aborts.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.watch(rdCall((cb) => producer.commitTransaction(TIMEOUT_MS, cb)));
+        await this.watch(this.bounded('commit_transaction', rdCall((cb) => producer.commitTransaction(TIMEOUT_MS, cb))));
         // A delivery report of this transaction's records may land after the flush: a
         // failure there means the broker refused part of it, which librdkafka reports as a
         // failed commit too; check anyway before reporting success.
         if (this.failure !== undefined) throw this.failure;
         return;
       } catch (err) {
-        if (attempt >= 3 || !isRetriableRdError(err)) throw err;
+        if (attempt >= 3 || this.broken || !isRetriableRdError(err)) throw err;
         this.log.warn({ err, attempt }, 'commit failed with a retriable error; retrying it');
       }
     }
@@ -208,7 +250,7 @@ export class LibrdkafkaTxWriter implements TxWriter {
     const producer = this.producer;
     if (!producer || this.broken) return;
     try {
-      await rdCall((cb) => producer.abortTransaction(TIMEOUT_MS, cb));
+      await this.bounded('abort_transaction', rdCall((cb) => producer.abortTransaction(TIMEOUT_MS, cb)));
     } catch (err) {
       // An abort that timed out (the broker away longer than TIMEOUT_MS) stays librdkafka's
       // current call: every other transactional call is refused ("Conflicting
@@ -224,6 +266,8 @@ export class LibrdkafkaTxWriter implements TxWriter {
     const producer = this.producer;
     this.producer = undefined;
     this.tracker?.close();
-    if (producer) await disconnectWithin(producer, TIMEOUT_MS);
+    if (!producer) return;
+    if (this.stuck) this.release(producer);
+    else await disconnectWithin(producer, TIMEOUT_MS);
   }
 }
