@@ -146,8 +146,9 @@ export class LibrdkafkaTxWriter implements TxWriter {
    * A transactional call that has not answered STUCK_MARGIN_MS past its own timeout fails
    * (retryable) and its producer is replaced. librdkafka can leave such a call waiting for
    * good: after a broker restart, send_offsets_to_transaction was seen blocked for minutes
-   * with its 30 s timeout long gone (waiting, inside librdkafka, on a reply that never came),
-   * which held the instance's commits, and with them its partitions, until it was killed.
+   * with its 30 s timeout long gone (waiting, inside librdkafka, on a reply that never came;
+   * librdkafka issues #5456 and #5511), which held the instance's commits, and with them its
+   * partitions, until it was killed.
    * The call keeps its libuv thread-pool thread until it returns, which is why the CLI starts
    * with a larger pool (bin/sagaflow.js).
    */
