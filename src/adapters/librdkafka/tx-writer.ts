@@ -122,7 +122,7 @@ export class LibrdkafkaTxWriter implements TxWriter {
       // InitProducerId: fences earlier producers with this id and ends their open transaction.
       await this.bounded('init_transactions', rdCall((cb) => producer.initTransactions(TIMEOUT_MS, cb)));
     } catch (err) {
-      this.release(producer);
+      void this.retire(producer, 5_000);
       throw err;
     }
     this.producer = producer;
@@ -162,12 +162,16 @@ export class LibrdkafkaTxWriter implements TxWriter {
     });
   }
 
-  /** Disconnects a producer being replaced, or once its stuck call returns (see `bounded`). */
-  private release(producer: Producer): void {
+  /**
+   * Disconnects a producer being replaced or closed, waiting at most `waitMs` for it; one with a
+   * stuck call (see `bounded`) is only disconnected once that call returns, without waiting.
+   */
+  private retire(producer: Producer, waitMs: number): Promise<void> {
     const stuck = this.stuck;
     this.stuck = undefined;
-    if (stuck) void stuck.then(() => disconnectWithin(producer, 5_000));
-    else void disconnectWithin(producer, 5_000);
+    if (!stuck) return disconnectWithin(producer, waitMs);
+    void stuck.then(() => disconnectWithin(producer, waitMs));
+    return Promise.resolve();
   }
 
   /** Marks the producer for replacement when librdkafka says it cannot go on. */
@@ -183,10 +187,7 @@ export class LibrdkafkaTxWriter implements TxWriter {
       const old = this.producer;
       this.producer = undefined;
       this.tracker?.close();
-      if (old) {
-        if (this.stuck) this.release(old);
-        else await disconnectWithin(old, 5_000);
-      }
+      if (old) await this.retire(old, 5_000);
       this.log.warn({ transactionalId: this.transactionalId }, 'replacing the transactional producer after a fatal error');
       const began = Date.now();
       await this.init();
@@ -267,8 +268,6 @@ export class LibrdkafkaTxWriter implements TxWriter {
     const producer = this.producer;
     this.producer = undefined;
     this.tracker?.close();
-    if (!producer) return;
-    if (this.stuck) this.release(producer);
-    else await disconnectWithin(producer, TIMEOUT_MS);
+    if (producer) await this.retire(producer, TIMEOUT_MS);
   }
 }
