@@ -8,6 +8,7 @@ import type { LibrdkafkaTopicAdmin } from './admin.ts';
 import { clusterConfig } from './config.ts';
 import { RD, classifyRdkafkaError, classifyRdkafkaEvent, rdCall } from './errors.ts';
 import { InstanceDirectory } from './directory.ts';
+import { parseGroupStats, stuckLimitMs, stuckOutsideGroup } from './group-watch.ts';
 import { rdkafka } from './native.ts';
 
 /** What the typings of the binding leave out (lib/kafka-consumer.js has them). */
@@ -35,6 +36,18 @@ export function toInputRecord(m: Message): InputRecord {
 
 const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
+/** How often librdkafka reports its statistics, which carry the group state the watchdog reads. */
+const STATS_INTERVAL_MS = 5_000;
+
+/** Disconnects a consumer being replaced, without waiting for it (it may be wedged). */
+function closeInBackground(consumer: KafkaConsumer): void {
+  try {
+    consumer.disconnect(() => undefined);
+  } catch {
+    // not connected any more
+  }
+}
+
 /**
  * A librdkafka consumer-group member: cooperative-sticky rebalancing (KIP-429) with a
  * rebalance callback whose work the rebalance waits for: assigned partitions are added (and,
@@ -45,7 +58,9 @@ const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
  */
 export class LibrdkafkaGroupMember implements GroupMember {
   readonly groupId: string;
-  readonly consumer: KafkaConsumer;
+  /** Replaced when librdkafka's group state is stuck (see `recreate`): read it each time. */
+  consumer: KafkaConsumer;
+  private readonly config: BrokerClientConfig;
   private readonly opts: GroupMemberOptions;
   private readonly log: Logger;
   private readonly repeated: RepeatedWarnings;
@@ -62,6 +77,11 @@ export class LibrdkafkaGroupMember implements GroupMember {
   private readonly directory: InstanceDirectory | undefined;
   /** End-of-partition events of the consume call in progress (emitted before its records are returned). */
   private ends: { topic: string; partition: number; position: bigint }[] = [];
+  /** A consumer replacement in progress (see `recreate`), and the consumer it replaces. */
+  private recreating: Promise<void> | undefined;
+  private retired: KafkaConsumer | undefined;
+  /** How many times the consumer was recreated (tests and logs). */
+  recreations = 0;
 
   constructor(config: BrokerClientConfig, opts: GroupMemberOptions, admin: () => Promise<LibrdkafkaTopicAdmin>) {
     this.opts = opts;
@@ -70,8 +90,14 @@ export class LibrdkafkaGroupMember implements GroupMember {
     this.log = config.logger.child({ component: 'group-member', client: 'librdkafka' });
     this.repeated = new RepeatedWarnings((fields, msg) => this.log.warn(fields, msg));
     if (opts.advertisedUrl) this.directory = new InstanceDirectory(config, opts.groupId, admin);
+    this.config = config;
+    this.consumer = this.makeConsumer();
+  }
+
+  private makeConsumer(): KafkaConsumer {
+    const { config, opts } = this;
     const { KafkaConsumer } = rdkafka();
-    this.consumer = new KafkaConsumer(
+    const consumer: KafkaConsumer = new KafkaConsumer(
       {
         ...clusterConfig({ ...config, clientId: `${config.clientId}-${this.token}` }),
         'group.id': opts.groupId,
@@ -90,15 +116,23 @@ export class LibrdkafkaGroupMember implements GroupMember {
         'max.poll.interval.ms': opts.maxProcessingMs ?? 300_000,
         // End-of-partition events: a relay commits the read_committed end (markers included).
         'enable.partition.eof': true,
-        rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
+        // The group state for the watchdog (see group-watch.ts).
+        'statistics.interval.ms': STATS_INTERVAL_MS,
+        rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(consumer, err, assignment),
       },
       { 'auto.offset.reset': opts.fromBeginning ? 'earliest' : 'latest' },
     );
+    return consumer;
   }
 
   async start(listener: GroupListener): Promise<void> {
     this.listener = listener;
-    const { consumer } = this;
+    await this.directory?.start();
+    await this.open(this.consumer);
+  }
+
+  /** Connects and subscribes a (new) consumer and starts its consume loop. */
+  private async open(consumer: KafkaConsumer): Promise<void> {
     consumer.on('event.error', (err) => {
       const e = classifyRdkafkaEvent(err);
       // librdkafka retries connections by itself; refused credentials or permissions will
@@ -106,13 +140,52 @@ export class LibrdkafkaGroupMember implements GroupMember {
       if (e.kind === 'permanent' && (e.reason === 'authentication' || e.reason === 'authorization')) this.fail(e);
       else this.repeated.warn(e.message, { err: e.message }, 'librdkafka reported an error; it retries');
     });
-    await this.directory?.start();
+    const limitMs = stuckLimitMs(this.opts.sessionTimeoutMs ?? 30_000);
+    consumer.on('event.stats', (event: unknown) => {
+      if (consumer !== this.consumer || consumer === this.retired || this.stopping || this.recreating) return;
+      const text = typeof event === 'string' ? event : String((event as { message?: unknown } | null)?.message ?? '');
+      const stats = parseGroupStats(text);
+      if (stats && stuckOutsideGroup(stats, limitMs)) void this.recreate(`librdkafka's group state is ${stats.state}/${stats.joinState} for ${stats.stateAgeMs} ms`);
+    });
     await rdCall((cb) => consumer.connect({ timeout: 30_000 }, (err) => cb(err)));
     consumer.setDefaultConsumeTimeout(this.opts.maxWaitMs ?? 100);
     (consumer as unknown as CooperativeConsumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
-    consumer.on('partition.eof', (e) => this.ends.push({ topic: e.topic, partition: e.partition, position: BigInt(e.offset) }));
+    consumer.on('partition.eof', (e) => {
+      if (consumer !== this.retired) this.ends.push({ topic: e.topic, partition: e.partition, position: BigInt(e.offset) });
+    });
     consumer.subscribe([...this.opts.topics]);
-    this.loop = this.consumeLoop();
+    this.loop = this.consumeLoop(consumer);
+  }
+
+  /**
+   * Replaces a consumer that librdkafka left outside its group (see group-watch.ts): its
+   * partitions are handed to the listener as lost (their work is dropped; another member, or
+   * this one again, restores them), the old consumer is closed without waiting for it, and a
+   * new one joins with the same settings.
+   */
+  recreate(reason: string): Promise<void> {
+    this.recreating ??= (async () => {
+      this.log.warn({ reason, recreations: this.recreations + 1 }, 'librdkafka consumer outside its group; recreating it');
+      const old = this.consumer;
+      // Its loop ends after the consume call in progress; pause, resume and commits keep going
+      // to it until its partitions are given up below.
+      this.retired = old;
+      await this.loop?.catch(() => undefined);
+      await this.rebalancing;
+      const owned = [...this.owned.values()];
+      this.owned.clear();
+      if (owned.length > 0) await this.listener?.onRevoked(owned, true).catch((err: unknown) => this.log.warn({ err }, 'revocation before recreating the consumer failed'));
+      this.publish();
+      closeInBackground(old);
+      this.consumer = this.makeConsumer();
+      this.recreations += 1;
+      if (!this.stopping) await this.open(this.consumer);
+    })()
+      .catch((err: unknown) => this.log.error({ err }, 'recreating the consumer failed'))
+      .finally(() => {
+        this.recreating = undefined;
+      });
+    return this.recreating;
   }
 
   private fail(err: ReturnType<typeof classifyRdkafkaError>): void {
@@ -122,13 +195,13 @@ export class LibrdkafkaGroupMember implements GroupMember {
   }
 
   /** One consume call at a time, each batch handed to the listener before the next is read. */
-  private async consumeLoop(): Promise<void> {
+  private async consumeLoop(consumer: KafkaConsumer): Promise<void> {
     let failures = 0;
-    while (!this.stopping && !this.fatal) {
+    while (!this.stopping && !this.fatal && consumer !== this.retired) {
       let messages: Message[];
       this.ends = [];
       try {
-        messages = await new Promise<Message[]>((resolve, reject) => this.consumer.consume(1_000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
+        messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(1_000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
         failures = 0;
       } catch (err) {
         const e = classifyRdkafkaError(err);
@@ -140,7 +213,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
       }
       const ends = this.ends;
       const listener = this.listener;
-      if (!listener) continue;
+      if (!listener || consumer === this.retired) continue;
       const records: InputRecord[] = [];
       for (const m of messages) if (this.owned.has(tpKey(m))) records.push(toInputRecord(m));
       if (records.length > 0) {
@@ -171,9 +244,18 @@ export class LibrdkafkaGroupMember implements GroupMember {
     return [...all.values()];
   }
 
-  private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
+  private onRebalance(of: KafkaConsumer, err: LibrdKafkaError, assignment: TopicPartition[]): void {
     const partitions = this.withFollowers(assignment);
-    const consumer = this.consumer as unknown as CooperativeConsumer;
+    const consumer = of as unknown as CooperativeConsumer;
+    if (of !== this.consumer) {
+      // A replaced consumer (see `recreate`), being closed: only what librdkafka waits for.
+      try {
+        if (err.code === RD.REVOKE_PARTITIONS) consumer.incrementalUnassign(partitions);
+      } catch {
+        // not connected any more
+      }
+      return;
+    }
     const lost = consumer.assignmentLost();
     this.rebalancing = this.rebalancing
       .then(async () => {
@@ -264,6 +346,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    await this.recreating;
     await this.loop?.catch(() => undefined);
     await this.rebalancing;
     // Commit and close while still a member of the generation, then leave: the partitions
