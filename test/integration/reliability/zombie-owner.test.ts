@@ -99,10 +99,14 @@ describe.each(['librdkafka', 'kafkajs'] as const)('zombie owner (%s)', (client) 
       // reports the partitions lost before the commit's answer arrives. The commit fails:
       // refused as fenced (the coordinator aborted the transaction on its timeout and bumped
       // the epoch), or first by librdkafka itself, whose records in flight outlived their
-      // delivery timeout during the pause (retryable): which one comes first varies.
+      // delivery timeout during the pause (retryable): which one comes first varies. On a
+      // loaded machine the commit's failure can also arrive before the loss is reported: then
+      // the task itself reports it (as fenced, or as a failed transaction it restores from),
+      // and the loss closes it afterwards.
       const refused = afterContinue('commit failed after its partitions were taken away; its work is dropped');
-      log(`the zombie's commit failed as ${JSON.stringify(refused.map((l) => l.kind))}`);
-      expect(refused.length, 'the zombie\'s commit failed').toBeGreaterThan(0);
+      const failedWhileOwned = [...afterContinue('fenced; checking ownership'), ...afterContinue('transaction failed; the task re-reads its position and restores')];
+      log(`the zombie's commit failed as ${JSON.stringify(refused.map((l) => l.kind))}, ${failedWhileOwned.length} failure(s) reported by a task still open`);
+      expect(refused.length + failedWhileOwned.length, 'the zombie\'s commit failed').toBeGreaterThan(0);
     }
   });
 });
