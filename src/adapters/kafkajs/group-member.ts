@@ -29,6 +29,21 @@ function decodeMember(
 
 const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
+/** kafkajs' default rebalance timeout (the consumer is created without one). */
+const KAFKAJS_REBALANCE_TIMEOUT_MS = 60_000;
+/** How long a restart waits for the old consumer to disconnect before going on. */
+const DISCONNECT_WAIT_MS = 15_000;
+
+function heartbeatIntervalMs(sessionTimeoutMs: number): number {
+  return Math.min(3_000, Math.floor(sessionTimeoutMs / 3));
+}
+
+/** Waits for `p`, or `ms` at most. */
+async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+}
+
 /**
  * A kafkajs consumer-group member. kafkajs has no rebalance callbacks: gains and losses are
  * the difference between the assignments of two GROUP_JOIN events, reported after the join
@@ -49,8 +64,13 @@ export class KafkajsGroupMember implements GroupMember {
   /** Revocations and assignments are delivered in join order, one after the other. */
   private changes: Promise<void> = Promise.resolve();
   private stopping = false;
-  /** How many times the consumer was restarted after a crash kafkajs gave up on. */
+  /** How many times the consumer was restarted (a crash kafkajs gave up on, or a session it lost without noticing). */
   restarts = 0;
+  private restarting = false;
+  /** When the group coordinator last answered this member (heartbeat, join), and whether a join is under way. */
+  private heardAt = Date.now();
+  private joining = false;
+  private sessionWatch: NodeJS.Timeout | undefined;
 
   constructor(kafka: Kafka, admin: () => Promise<Admin>, opts: GroupMemberOptions, logger: Logger) {
     this.admin = admin;
@@ -69,7 +89,7 @@ export class KafkajsGroupMember implements GroupMember {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+      heartbeatInterval: heartbeatIntervalMs(opts.sessionTimeoutMs ?? 30_000),
       maxWaitTimeInMs: opts.maxWaitMs ?? 100,
     });
   }
@@ -77,7 +97,15 @@ export class KafkajsGroupMember implements GroupMember {
   async start(listener: GroupListener): Promise<void> {
     this.listener = listener;
     const { consumer } = this;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.heard();
+      this.onJoin(e.payload.memberId, e.payload.memberAssignment);
+    });
+    consumer.on(consumer.events.HEARTBEAT, () => this.heard());
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.heardAt = Date.now();
+      this.joining = true;
+    });
     consumer.on(consumer.events.CRASH, (e) => {
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       if (e.payload.restart || this.stopping) return;
@@ -93,6 +121,43 @@ export class KafkajsGroupMember implements GroupMember {
       await consumer.subscribe({ topics: [...this.opts.topics, ...(this.opts.coPartitioned ?? [])], fromBeginning: this.opts.fromBeginning });
     });
     await this.run();
+    this.watchSession();
+  }
+
+  private heard(): void {
+    this.heardAt = Date.now();
+    this.joining = false;
+  }
+
+  /**
+   * kafkajs learns that its session expired only from the coordinator's next answer: a member
+   * cut off from it (or whose consumer loop stopped heartbeating) keeps believing it owns its
+   * partitions, and the instance kept serving reads of them from a store that no longer moved
+   * while another member processed them (network-fault test: revision 9 served after revision
+   * 73). Past the session timeout without an answer the coordinator has, or may have, given
+   * them away: they are reported lost and the consumer restarted, which rejoins. A join under
+   * way waits for the coordinator up to its rebalance timeout, so it gets that much longer.
+   */
+  private watchSession(): void {
+    const sessionMs = this.opts.sessionTimeoutMs ?? 30_000;
+    const tickMs = Math.min(1_000, Math.max(50, Math.floor(sessionMs / 4)));
+    let lastTick = Date.now();
+    let graceUntil = 0;
+    this.sessionWatch = setInterval(() => {
+      const now = Date.now();
+      // A late tick: the process itself was not running (paused, or its event loop blocked),
+      // and so neither were kafkajs' heartbeats. kafkajs gets one heartbeat interval to hear
+      // from the coordinator itself (a zombie's fenced commit is then handled as such).
+      if (now - lastTick > 3 * tickMs) graceUntil = now + heartbeatIntervalMs(sessionMs);
+      lastTick = now;
+      if (this.stopping || this.restarting || this.owned.size === 0 || now < graceUntil) return;
+      const silentMs = now - this.heardAt;
+      const limitMs = this.joining ? KAFKAJS_REBALANCE_TIMEOUT_MS + sessionMs : sessionMs;
+      if (silentMs <= limitMs) return;
+      this.log.warn({ silentMs, sessionTimeoutMs: sessionMs, joining: this.joining, partitions: this.owned.size }, 'no answer from the group coordinator past the session timeout; the partitions are treated as lost and the consumer restarted');
+      void this.restart();
+    }, tickMs);
+    this.sessionWatch.unref();
   }
 
   private run(): Promise<void> {
@@ -162,6 +227,18 @@ export class KafkajsGroupMember implements GroupMember {
    * from their stores) and are regained through the next join. Retries with backoff.
    */
   private async restart(): Promise<void> {
+    if (this.restarting) return;
+    this.restarting = true;
+    try {
+      await this.restartConsumer();
+    } finally {
+      this.restarting = false;
+      this.heardAt = Date.now();
+      this.joining = false;
+    }
+  }
+
+  private async restartConsumer(): Promise<void> {
     this.restarts += 1;
     const lost = [...this.owned.values()];
     this.owned = new Map();
@@ -175,7 +252,8 @@ export class KafkajsGroupMember implements GroupMember {
       if (this.stopping) return;
       try {
         // kafkajs has disconnected it; a failed run leaves it half started, so stop it first.
-        await this.consumer.disconnect().catch(() => undefined);
+        // A consumer whose loop stopped may never finish disconnecting: bounded.
+        await boundedWait(this.consumer.disconnect().catch(() => undefined), DISCONNECT_WAIT_MS);
         await kafkajsCall(() => this.consumer.connect());
         await this.run();
         this.log.warn({ attempt }, 'consumer restarted');
@@ -235,6 +313,7 @@ export class KafkajsGroupMember implements GroupMember {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.sessionWatch);
     // Stop fetching (the batch in progress finishes), let the engine commit and close what it
     // holds, then leave the group so the partitions move at once.
     await this.consumer.stop().catch(() => undefined);

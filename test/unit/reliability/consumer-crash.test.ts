@@ -7,7 +7,7 @@ import { classifyKafkajsError } from '../../../src/adapters/kafkajs/errors.ts';
 import type { BrokerError } from '../../../src/broker/errors.ts';
 import type { TopicPartition } from '../../../src/broker/ports.ts';
 
-const events = { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' } as const;
+const events = { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash', HEARTBEAT: 'consumer.heartbeat', REBALANCING: 'consumer.rebalancing' } as const;
 
 /** A kafkajs consumer that records connect/run calls and lets the test emit its events. */
 function fakeConsumer() {
@@ -28,8 +28,13 @@ function fakeConsumer() {
   return { consumer, calls, emit: (name: string, payload: unknown) => emitter.emit(name, { payload }) };
 }
 
-function memberWith(consumer: unknown) {
-  const member = new KafkajsGroupMember({ consumer: () => consumer } as unknown as Kafka, async () => ({}) as Admin, { groupId: 'app', topics: ['events'], advertisedUrl: 'http://self:1', fromBeginning: true, holdAssigned: true }, pino({ level: 'silent' }));
+function memberWith(consumer: unknown, sessionTimeoutMs?: number) {
+  const member = new KafkajsGroupMember(
+    { consumer: () => consumer } as unknown as Kafka,
+    async () => ({}) as Admin,
+    { groupId: 'app', topics: ['events'], advertisedUrl: 'http://self:1', fromBeginning: true, holdAssigned: true, ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }) },
+    pino({ level: 'silent' }),
+  );
   const seen: { assigned: TopicPartition[][]; revoked: { partitions: TopicPartition[]; lost: boolean }[]; fatal: BrokerError[] } = { assigned: [], revoked: [], fatal: [] };
   const listener = {
     onAssigned: async (p: readonly TopicPartition[]) => void seen.assigned.push([...p]),
@@ -86,6 +91,59 @@ describe('kafkajs group member after a consumer crash kafkajs does not recover f
     const denied = Object.assign(new Error('Not authorized to access group'), { name: 'KafkaJSProtocolError', type: 'GROUP_AUTHORIZATION_FAILED' });
     emit(events.CRASH, { error: denied, restart: false });
     expect(seen.fatal.map((e) => [e.kind, e.reason])).toEqual([['permanent', 'authorization']]);
+    expect(member.restarts).toBe(0);
+    await member.stop();
+  });
+});
+
+// Regression: in the network-fault test an instance's kafkajs consumer stopped heartbeating
+// and the group gave its partitions to the other instance, which kafkajs never told it: it
+// went on serving reads of them from stores that no longer moved (revision 9 after 73).
+describe('kafkajs group member that the coordinator has not answered for a session timeout', () => {
+  const SESSION_MS = 400;
+
+  it('keeps its partitions while heartbeats are answered, then reports them lost and restarts the consumer', async () => {
+    const { consumer, calls, emit } = fakeConsumer();
+    const { member, listener, seen } = memberWith(consumer, SESSION_MS);
+    await member.start(listener);
+    emit(events.GROUP_JOIN, { memberId: 'm1', memberAssignment: { events: [0, 1] } });
+    await until(() => seen.assigned.length === 1);
+    calls.length = 0;
+    const beats = setInterval(() => emit(events.HEARTBEAT, {}), 100);
+    await new Promise((r) => setTimeout(r, 3 * SESSION_MS));
+    clearInterval(beats);
+    expect(seen.revoked).toEqual([]);
+    expect(member.restarts).toBe(0);
+    // Silence: past the session timeout the partitions are lost and the consumer rejoins.
+    await until(() => calls.includes('run'));
+    expect(calls).toEqual(['disconnect', 'connect', 'run']);
+    expect(seen.revoked).toEqual([{ partitions: [{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }], lost: true }]);
+    expect(member.restarts).toBe(1);
+    expect(member.memberId()).toBeUndefined();
+    emit(events.GROUP_JOIN, { memberId: 'm2', memberAssignment: { events: [0] } });
+    await until(() => seen.assigned.length === 2);
+    expect(seen.assigned[1]).toEqual([{ topic: 'events', partition: 0 }]);
+    await member.stop();
+  });
+
+  it('gives a join under way the coordinator\'s rebalance timeout before giving up', async () => {
+    const { consumer, emit } = fakeConsumer();
+    const { member, listener, seen } = memberWith(consumer, SESSION_MS);
+    await member.start(listener);
+    emit(events.GROUP_JOIN, { memberId: 'm1', memberAssignment: { events: [0] } });
+    await until(() => seen.assigned.length === 1);
+    emit(events.REBALANCING, {});
+    await new Promise((r) => setTimeout(r, 4 * SESSION_MS));
+    expect(seen.revoked).toEqual([]);
+    expect(member.restarts).toBe(0);
+    await member.stop();
+  });
+
+  it('owns nothing: nothing to give up, no restart', async () => {
+    const { consumer } = fakeConsumer();
+    const { member, listener } = memberWith(consumer, SESSION_MS);
+    await member.start(listener);
+    await new Promise((r) => setTimeout(r, 3 * SESSION_MS));
     expect(member.restarts).toBe(0);
     await member.stop();
   });
