@@ -108,10 +108,11 @@ describe('timers under SIGKILL', () => {
     }
     log(`sagas by number of sends: ${JSON.stringify([...sendCounts].sort())}`);
     expect(problems.slice(0, 20), `${problems.length} problems`).toEqual([]);
-    // Retries really happen under the kills: a good share of sagas got all three sends. How
-    // many depends on how long partitions stay ownerless on a loaded machine (122 of 300 in a
-    // cold CI run, where the rest ended by their timeout after two), so the bar is a quarter.
-    expect(sendCounts.get(3) ?? 0).toBeGreaterThan(SAGAS / 4);
+    // Retries really happen under the kills: some sagas got all three sends. How many depends
+    // on how long partitions stay ownerless on the machine (122 and 72 of 300 in two CI runs,
+    // the rest ended by their timeout after one or two), so the bar is a tenth: it fails when
+    // retries stop firing, not when a machine is slower.
+    expect(sendCounts.get(3) ?? 0).toBeGreaterThan(SAGAS / 10);
     expect(disruption.kills).toBeGreaterThanOrEqual(4);
     expect(cluster.unexpectedExits).toEqual([]);
   });
