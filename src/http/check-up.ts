@@ -6,6 +6,8 @@
  * A check never calls another service's `/-/check-up` (that could loop): the dependencies'
  * own liveness routes at most.
  */
+import { withDeadline } from '../deadline.ts';
+
 export interface DependencyCheck {
   /** `kafka`, `schema-registry`, `persistency` ... */
   name: string;
@@ -32,20 +34,14 @@ export async function runCheckUp(checks: readonly DependencyCheck[], timeoutMs =
     checks.map(async (check): Promise<CheckResult> => {
       const began = performance.now();
       const controller = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          controller.abort();
-          reject(new Error(`no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-      });
       try {
-        await Promise.race([check.run(controller.signal), timeout]);
+        await withDeadline(check.run(controller.signal), timeoutMs, () => {
+          controller.abort();
+          return new Error(`no answer within ${timeoutMs} ms`);
+        });
         return { name: check.name, status: 'OK', durationMs: Math.round(performance.now() - began) };
       } catch (err) {
         return { name: check.name, status: 'KO', durationMs: Math.round(performance.now() - began), message: err instanceof Error ? err.message : String(err) };
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

@@ -4,6 +4,7 @@ import { partitionForKey } from '../broker/murmur2.ts';
 import type { BrokerClient, TopicAdmin, TxWriter } from '../broker/ports.ts';
 import type { InputRecord, OutputRecord } from '../broker/records.ts';
 import { headersToStrings } from '../broker/records.ts';
+import { withDeadline } from '../deadline.ts';
 import { SagaflowError } from '../errors.ts';
 import { DeadLetterIndex, DEFAULT_MAX_DEAD_LETTERS, isSagaflowHeader } from '../http/console/dead-letter-index.ts';
 import type { DeadLetter, DeadLetterActionResult, DeadLetterPage, DeadLetterQuery, DeadLetterStore, HandledMarker } from '../http/console/ports.ts';
@@ -206,19 +207,14 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
     } catch (err) {
       throw unavailable(err, 'the dead-letter topic offsets cannot be read');
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.opts.catchUpMs ?? 5_000);
-    });
-    const read = this.readUpTo(ends).then(() => true as const);
-    // Failing after the answer went out (late), the read was logged where it failed.
-    read.catch(() => undefined);
+    const late = new Error('late');
+    // A read failing after the deadline was logged where it failed; its outcome is ignored.
     try {
-      return await Promise.race([read, late]);
+      await withDeadline(this.readUpTo(ends), this.opts.catchUpMs ?? 5_000, () => late);
+      return true;
     } catch (err) {
+      if (err === late) return false;
       throw unavailable(err, 'the dead-letter topic cannot be read');
-    } finally {
-      clearTimeout(timer);
     }
   }
 

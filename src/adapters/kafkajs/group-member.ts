@@ -6,6 +6,7 @@ import type { InputRecord, TopicPartitionOffset } from '../../broker/records.ts'
 import { decodeMemberInfo, stickyAdvertisingAssigner } from './assigner.ts';
 import type { MemberInfo } from './assigner.ts';
 import { kafkajsHeaders } from './changelog-reader.ts';
+import { withDeadline } from '../../deadline.ts';
 import { classifyKafkajsError, kafkajsCall } from './errors.ts';
 
 /**
@@ -36,12 +37,6 @@ const DISCONNECT_WAIT_MS = 15_000;
 
 function heartbeatIntervalMs(sessionTimeoutMs: number): number {
   return Math.min(3_000, Math.floor(sessionTimeoutMs / 3));
-}
-
-/** Waits for `p`, or `ms` at most. */
-async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -253,7 +248,7 @@ export class KafkajsGroupMember implements GroupMember {
       try {
         // kafkajs has disconnected it; a failed run leaves it half started, so stop it first.
         // A consumer whose loop stopped may never finish disconnecting: bounded.
-        await boundedWait(this.consumer.disconnect().catch(() => undefined), DISCONNECT_WAIT_MS);
+        await withDeadline(this.consumer.disconnect(), DISCONNECT_WAIT_MS, () => new Error('disconnect did not finish')).catch(() => undefined);
         await kafkajsCall(() => this.consumer.connect());
         await this.run();
         this.log.warn({ attempt }, 'consumer restarted');

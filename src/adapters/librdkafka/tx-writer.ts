@@ -4,7 +4,7 @@ import { BrokerError } from '../../broker/errors.ts';
 import type { BrokerClientConfig, GroupMember, TxWriter } from '../../broker/ports.ts';
 import type { OutputRecord, TopicPartitionOffset } from '../../broker/records.ts';
 import { clusterConfig } from './config.ts';
-import { withDeadline } from './deadline.ts';
+import { withDeadline } from '../../deadline.ts';
 import { DeliveryTracker } from './delivery.ts';
 import { isFatalRdError, isRetriableRdError, rdCall } from './errors.ts';
 import { LibrdkafkaGroupMember } from './group-member.ts';

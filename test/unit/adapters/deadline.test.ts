@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { withDeadline } from '../../../src/adapters/librdkafka/deadline.ts';
+import { withDeadline } from '../../../src/deadline.ts';
 
-describe('librdkafka call deadline', () => {
+describe('call deadline', () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
