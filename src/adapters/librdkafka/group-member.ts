@@ -39,13 +39,33 @@ const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 /** How often librdkafka reports its statistics, which carry the group state the watchdog reads. */
 const STATS_INTERVAL_MS = 5_000;
 
-/** Disconnects a consumer being replaced, without waiting for it (it may be wedged). */
-function closeInBackground(consumer: KafkaConsumer): void {
+/** The consumers whose connect was called: only those may be disconnected (see `disconnect`). */
+const connectCalled = new WeakSet<KafkaConsumer>();
+
+/**
+ * Disconnects a consumer; one that was never connected only calls back. The binding's
+ * disconnect of a consumer that never connected removes a rebalance callback it never
+ * registered through a null pointer (config.cc: `if (rebalance == NULL)
+ * rebalance->dispatcher.RemoveCallback(cb)`), and the process dies by SIGSEGV: seen when an
+ * instance's start failed before the member's consumer connected (the instance directory
+ * could not start during network faults) and the cleanup of the failed start stopped the member.
+ */
+function disconnect(consumer: KafkaConsumer, done: () => void): void {
+  if (!connectCalled.has(consumer)) {
+    done();
+    return;
+  }
   try {
-    consumer.disconnect(() => undefined);
+    consumer.disconnect(() => done());
   } catch {
     // not connected any more
+    done();
   }
+}
+
+/** Disconnects a consumer being replaced, without waiting for it (it may be wedged). */
+function closeInBackground(consumer: KafkaConsumer): void {
+  disconnect(consumer, () => undefined);
 }
 
 /**
@@ -147,6 +167,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
       const stats = parseGroupStats(text);
       if (stats && stuckOutsideGroup(stats, limitMs)) void this.recreate(`librdkafka's group state is ${stats.state}/${stats.joinState} for ${stats.stateAgeMs} ms`);
     });
+    connectCalled.add(consumer);
     await rdCall((cb) => consumer.connect({ timeout: 30_000 }, (err) => cb(err)));
     consumer.setDefaultConsumeTimeout(this.opts.maxWaitMs ?? 100);
     (consumer as unknown as CooperativeConsumer).setDefaultIsTimeoutOnlyForFirstMessage(true);
@@ -356,12 +377,6 @@ export class LibrdkafkaGroupMember implements GroupMember {
     if (owned.length > 0) await this.listener?.onRevoked(owned, false).catch((err: unknown) => this.log.warn({ err }, 'revocation on stop failed'));
     await this.directory?.claim(this.token, this.opts.advertisedUrl, null);
     await this.directory?.stop();
-    await new Promise<void>((resolve) => {
-      try {
-        this.consumer.disconnect(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    await new Promise<void>((resolve) => disconnect(this.consumer, resolve));
   }
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RD, classifyRdkafkaError, isFatalRdError, isRetriableRdError } from '../../../src/adapters/librdkafka/errors.ts';
-import { rdHeaders, toInputRecord } from '../../../src/adapters/librdkafka/group-member.ts';
+import { LibrdkafkaGroupMember, rdHeaders, toInputRecord } from '../../../src/adapters/librdkafka/group-member.ts';
 import { clusterConfig } from '../../../src/adapters/librdkafka/config.ts';
 import pino from 'pino';
+import type { GroupListener } from '../../../src/broker/ports.ts';
 
 const err = (code: number, extra: Record<string, unknown> = {}) => Object.assign(new Error(`code ${code}`), { code, ...extra });
 
@@ -42,5 +43,19 @@ describe('librdkafka adapter', () => {
     const sasl = clusterConfig({ brokers: ['a:9092'], clientId: 'c', logger, ssl: { ca: 'PEM', rejectUnauthorized: false }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
     expect(sasl).toMatchObject({ 'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': 'u', 'ssl.ca.pem': 'PEM', 'enable.ssl.certificate.verification': false });
     expect(clusterConfig({ brokers: ['a:9092'], clientId: 'c', logger, ssl: true })['security.protocol']).toBe('ssl');
+  });
+
+  // The binding's disconnect of a consumer that never connected dereferences a null rebalance
+  // callback (SIGSEGV): this test's worker would die instead of failing.
+  it('stops a group member whose start failed before its consumer connected, and one never started', async () => {
+    const logger = pino({ level: 'silent' });
+    const config = { brokers: ['127.0.0.1:1'], clientId: 'never-connected', logger };
+    const unreachable = () => Promise.reject(new Error('no admin: the broker is away'));
+    const failed = new LibrdkafkaGroupMember(config, { groupId: 'g', topics: ['t'], advertisedUrl: 'http://127.0.0.1:1', fromBeginning: true }, unreachable);
+    const listener: GroupListener = { onAssigned: () => Promise.resolve(), onRevoked: () => Promise.resolve(), onRecords: () => Promise.resolve(), onFatal: () => undefined };
+    await expect(failed.start(listener)).rejects.toThrow('no admin');
+    await expect(failed.stop()).resolves.toBeUndefined();
+    const idle = new LibrdkafkaGroupMember(config, { groupId: 'g', topics: ['t'], advertisedUrl: 'http://127.0.0.1:1', fromBeginning: true }, unreachable);
+    await expect(idle.stop()).resolves.toBeUndefined();
   });
 });
