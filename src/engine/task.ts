@@ -227,6 +227,7 @@ export class PartitionTask {
     const tp = this.inputPartitions();
     member.pause(tp);
     this.state = this.state === 'ready' || this.state === 'recovering' ? 'recovering' : 'starting';
+    const recovering = this.state === 'recovering';
     this.dropWork();
     // Work posted before the drop finishes (and stops at its next step) before we go on.
     await this.mailbox.post(async () => undefined);
@@ -260,10 +261,40 @@ export class PartitionTask {
       await member.seek({ topic, partition, offset });
       if (this.isClosed()) return;
     }
+    if (recovering && !(await this.untilOwned())) return;
     this.state = 'ready';
     member.resume(tp);
     const offsets = Object.fromEntries([...committed].map(([topic, offset]) => [topic, offset.toString()]));
     this.log.info({ offset: committed.get(this.deps.eventsTopic)?.toString(), ...(tp.length > 1 ? { offsets } : {}), tookMs: this.deps.clock.now() - began }, 'partition ready');
+  }
+
+  /**
+   * After a failure, the task is ready again only while the group still gives it the
+   * partition. A recovery can outlast the session timeout (a broker that does not answer),
+   * the group then gives the partition to another member, and a member outside the group
+   * learns of it only at its next commit or heartbeat: until then it would answer reads as
+   * the owner from a store the new owner has moved past (seen in a soak under network
+   * faults: a member ready for 200 ms on partitions handed over 6 s before, reads older than
+   * the new owner's). Waits (reads get the store's copy marked restoring) until the group's
+   * answer says the partition is ours (true) or the task is closed by the revocation (false).
+   */
+  private async untilOwned(): Promise<boolean> {
+    let told = false;
+    while (!this.isClosed()) {
+      const owned = await this.deps.stillOwned(this.deps.partition).catch(() => undefined);
+      if (this.isClosed()) break;
+      if (owned === true) return true;
+      if (!told) {
+        this.log.warn(owned === false ? 'partition owned by another member now; waiting for the rebalance to revoke it' : 'cannot learn who owns the partition; asking again before it is ready');
+        told = true;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.retryTimer = setTimeout(resolve, RECOVERY_DELAY_MS.first);
+      });
+      this.wake = undefined;
+    }
+    return false;
   }
 
   /**

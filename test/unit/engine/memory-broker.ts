@@ -172,7 +172,14 @@ export class MemoryMember implements GroupMember {
   readonly paused = new Set<string>();
   readonly positions = new Map<string, bigint>();
   readonly assigned = new Set<string>();
-  owners: GroupMember['owners'] = async () => new Map();
+  /** Who owns each partition as the group would say: this member, for what it was assigned (a test may replace it). */
+  owners: GroupMember['owners'] = async (topic) =>
+    new Map(
+      [...this.assigned].flatMap((key) => {
+        const [t, p] = key.split('\u0000') as [string, string];
+        return t === topic ? [[Number(p), { memberId: 'member-1', url: 'http://member-1' }] as const] : [];
+      }),
+    );
 
   constructor(broker: MemoryBroker) {
     this.broker = broker;

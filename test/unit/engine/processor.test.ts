@@ -226,6 +226,44 @@ describe('Processor on the broker ports', () => {
     await wiped.processor.stop();
   });
 
+  it('is not ready again after a failed commit while the group gives the partition to another member, and is once it is ours', async () => {
+    const h = await harness();
+    await h.assignAll();
+    h.create('a');
+    await h.member.poll();
+    const mine = h.member.owners;
+    // The recovery outlasted the session: the group gave both partitions to another member.
+    h.member.owners = async () => new Map([[0, { memberId: 'other', url: 'http://other:1' }], [1, { memberId: 'other', url: 'http://other:1' }]]);
+    h.broker.faults.push({ op: 'commit', error: new BrokerError('retryable', 'other', 'transaction timed out', { client: 'memory' }) });
+    await h.processor.commit();
+    await new Promise((r) => setTimeout(r, 1_200));
+    // The partition whose commit failed (the other one had nothing to commit).
+    expect(h.processor.ownedPartitions().find((p) => p.partition === partitionForKey('a', PARTITIONS))?.state).toBe('recovering');
+    expect(h.processor.isReady()).toBe(false);
+    // The group answers again that they are ours (the rebalance gave them back): ready, and the event is processed once.
+    h.member.owners = mine;
+    await until(() => h.processor.isReady());
+    await h.drain();
+    expect(h.commands().map((c) => c.messageLabel)).toEqual(['validateReservation']);
+    await h.processor.stop();
+  });
+
+  it('stays recovering while it cannot learn who owns the partition, then becomes ready', async () => {
+    const h = await harness();
+    await h.assignAll();
+    h.create('a');
+    await h.member.poll();
+    const mine = h.member.owners;
+    h.member.owners = () => Promise.reject(new BrokerError('retryable', 'unreachable', 'coordinator not available', { client: 'memory' }));
+    h.broker.faults.push({ op: 'commit', error: new BrokerError('retryable', 'other', 'transaction timed out', { client: 'memory' }) });
+    await h.processor.commit();
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(h.processor.isReady()).toBe(false);
+    h.member.owners = mine;
+    await until(() => h.processor.isReady());
+    await h.processor.stop();
+  });
+
   it('waits for the rebalance, instead of restarting, when fenced and the group gave the partition away', async () => {
     const h = await harness({ v1: true });
     await h.assignAll();
