@@ -36,6 +36,10 @@ export const VARIANTS: Record<string, ProjectionTuning> = {
   'read-ahead-32m-chunk-10k': { projector: { readAheadBytes: 32 * MiB, chunkSize: 10_000 }, sink: BASE.sink },
   'read-ahead-32m-unordered': { projector: { readAheadBytes: 32 * MiB, chunkSize: 10_000 }, sink: { ordered: false } },
   'read-ahead-96m': { projector: { readAheadBytes: 96 * MiB, chunkSize: 20_000 }, sink: { ordered: false } },
+  /** Reading the stored revisions before each write (the default before insert-first). */
+  'read-first': { sink: { insertFirst: false } },
+  /** Two writes in flight (of different partitions). */
+  'concurrency-2': { sink: { concurrency: 2 } },
   /** What `sagaflow start` uses. */
   default: {},
 };

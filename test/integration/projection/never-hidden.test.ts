@@ -64,16 +64,25 @@ async function updateRounds(write: (sagas: SagaDocument[]) => Promise<unknown>):
   for (let n = 2; n <= ROUNDS + 1; n++) await write(ids.map((id) => revision(id, n)));
 }
 
-describe.each(['replace', 'compare-and-set'] as const satisfies readonly MongoWriteStrategy[])(
-  'GET /sagas while the projection replaces every saga, strategy %s',
-  (strategy) => {
+// Inserting first, with a new sink for each round: every update is first refused as an insert.
+const WRITERS: readonly { strategy: MongoWriteStrategy; insertFirst: boolean; newSinkEachRound: boolean }[] = [
+  { strategy: 'replace', insertFirst: false, newSinkEachRound: false },
+  { strategy: 'replace', insertFirst: true, newSinkEachRound: false },
+  { strategy: 'replace', insertFirst: true, newSinkEachRound: true },
+  { strategy: 'compare-and-set', insertFirst: false, newSinkEachRound: false },
+];
+
+describe.each(WRITERS)(
+  'GET /sagas while the projection replaces every saga, strategy $strategy, insert first $insertFirst, new sink each round $newSinkEachRound',
+  ({ strategy, insertFirst, newSinkEachRound }) => {
     it('lists and counts every saga at every moment, and ends on the last revision', async () => {
       const collection = await mongoCollection<SagaDocument>('hidden');
-      const sink = new MongoSagaSink(collection, { strategy });
+      const sink = new MongoSagaSink(collection, { strategy, insertFirst });
       await sink.init();
       await sink.write(ids.map((id) => revision(id, 1)));
       const app = await appOver(collection);
-      const seen = await watch(app, updateRounds((sagas) => sink.write(sagas)));
+      const write = (sagas: SagaDocument[]) => (newSinkEachRound ? new MongoSagaSink(collection, { strategy, insertFirst }) : sink).write(sagas);
+      const seen = await watch(app, updateRounds(write));
       expect(seen.misses).toEqual([]);
       // Reads must really have overlapped the writes for the check to mean anything.
       expect(seen.reads).toBeGreaterThanOrEqual(ROUNDS);
