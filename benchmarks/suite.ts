@@ -82,6 +82,11 @@ function find(results: (SystemResult | KafkaPerfResult)[], system: string, clien
   return results.find((r): r is SystemResult => r.system === system && (client === undefined || (r as SystemResult).client === client));
 }
 
+/** The report's sections that have figures: a step left out with --skip gets no section and no chart. */
+export function presentSections(f: SuiteFigures): { scaling: boolean; latency: boolean; memory: boolean } {
+  return { scaling: f.scaling.some((r) => (r.instances ?? 1) > 1), latency: f.latency.length > 0, memory: f.memory !== undefined };
+}
+
 /** The markdown report: what was run, the tables, the ratios and the charts. */
 export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload: string; live: number; latency: string; charts: Record<string, string>; recordedAt: string; otherLoad: string }): string {
   const streams = find(f.throughput, 'kafka-streams');
@@ -114,6 +119,9 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
     '',
     ...restoreLines(f.throughput).map((l) => `- ${l}`),
     '',
+  ];
+  const present = presentSections(f);
+  if (present.scaling) lines.push(
     '## Scaling: sagaflow instances on 12 partitions',
     '',
     '| instances | events/s | steady events/s | CPU µs/event | total CPU cores | largest peak RSS MB | output |',
@@ -131,6 +139,8 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
     '',
     `![scaling](${meta.charts.scaling})`,
     '',
+  );
+  if (present.latency) lines.push(
     `## Per-transition latency (${meta.latency})`,
     '',
     '| system | p50 ms | p95 ms | p99 ms | max ms | samples | events/s | missing | unexpected |',
@@ -147,12 +157,12 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
     '',
     `![latency](${meta.charts.latency})`,
     '',
-  ];
+  );
   const memory = f.memory;
-  lines.push(`## Memory: ${fmt(meta.live)} live sagas in one sagaflow instance`, '');
-  if (!memory || memory.error || !memory.memory) {
+  if (present.memory) lines.push(`## Memory: ${fmt(meta.live)} live sagas in one sagaflow instance`, '');
+  if (present.memory && (!memory || memory.error || !memory.memory)) {
     lines.push(`failed: ${memory?.error ?? 'no samples'}`, '');
-  } else {
+  } else if (present.memory && memory?.memory) {
     lines.push('| live sagas | RSS MB | state on disk MB |', '|---:|---:|---:|');
     for (const m of memory.memory) lines.push(`| ${fmt(m.events)} | ${fmt(m.rssMB)} | ${fmt(m.stateOnDiskMB, 1)} |`);
     const first = memory.memory[0];
@@ -306,6 +316,7 @@ async function main(argv: string[]): Promise<number> {
               changelogTopic: `${runId}-sagas-changelog`,
               mongodbUrl: values.mongodb,
               processorEventsPerSecond: rate(find(figures.throughput, 'sagaflow', DEFAULT_KAFKA_CLIENT)) ?? 0,
+              processorEvents: find(figures.throughput, 'sagaflow', DEFAULT_KAFKA_CLIENT)?.events ?? 0,
               lagSeconds: quick ? 10 : 30,
               stamp,
               timeoutMs: opts.timeoutMs,
@@ -396,7 +407,9 @@ async function main(argv: string[]): Promise<number> {
   const stem = basename(file, '.json');
   const charts = suiteCharts(figures, what, live);
   const chartFiles: Record<string, string> = {};
+  const present: Record<string, boolean> = { throughput: true, ...presentSections(figures) };
   for (const [name, svg] of Object.entries(charts)) {
+    if (!present[name]) continue;
     chartFiles[name] = `${stem}-suite-${name}.svg`;
     writeFileSync(join(dir, chartFiles[name]), svg);
   }

@@ -37,4 +37,12 @@ describe('outbox benchmark report', () => {
     expect(suiteMarkdown({ throughput: [], scaling: [], latency: [], outbox: result }, meta)).toContain('## Outbox: commands delivered over REST to a local HTTP server');
     expect(suiteMarkdown({ throughput: [], scaling: [], latency: [] }, meta)).not.toContain('## Outbox');
   });
+
+  it('has no section for a step left out with --skip (scaling, latency, memory)', () => {
+    const meta = { command: 'c', workload: 'w', live: 1, latency: 'l', charts: { throughput: 't', scaling: 's', latency: 'l', memory: 'm' }, recordedAt: '2026-01-01T00:00:00Z', otherLoad: 'o' };
+    const md = suiteMarkdown({ throughput: [], scaling: [], latency: [] }, meta);
+    for (const heading of ['## Scaling', '## Per-transition latency', '## Memory']) expect(md).not.toContain(heading);
+    expect(md).toContain('## Throughput');
+    expect(suiteMarkdown({ throughput: [], scaling: [], latency: [], memory: { error: 'boom' } as never }, meta)).toContain('## Memory');
+  });
 });
