@@ -162,7 +162,7 @@ export function suiteMarkdown(f: SuiteFigures, meta: { command: string; workload
   if (present.memory) lines.push(`## Memory: ${fmt(meta.live)} live sagas in one sagaflow instance`, '');
   if (present.memory && (!memory || memory.error || !memory.memory)) {
     lines.push(`failed: ${memory?.error ?? 'no samples'}`, '');
-  } else if (present.memory && memory?.memory) {
+  } else if (memory?.memory) {
     lines.push('| live sagas | RSS MB | state on disk MB |', '|---:|---:|---:|');
     for (const m of memory.memory) lines.push(`| ${fmt(m.events)} | ${fmt(m.rssMB)} | ${fmt(m.stateOnDiskMB, 1)} |`);
     const first = memory.memory[0];
@@ -310,13 +310,14 @@ async function main(argv: string[]): Promise<number> {
           try {
             const channel = workload.config.communicationProtocols.find((p) => p.type === 'kafka');
             if (channel?.type !== 'kafka') throw new Error(`${flowPath}: no kafka channel`);
+            const processor = find(figures.throughput, 'sagaflow', DEFAULT_KAFKA_CLIENT);
             figures.projection = await runProjectionStep({
               bench,
               channel,
               changelogTopic: `${runId}-sagas-changelog`,
               mongodbUrl: values.mongodb,
-              processorEventsPerSecond: rate(find(figures.throughput, 'sagaflow', DEFAULT_KAFKA_CLIENT)) ?? 0,
-              processorEvents: find(figures.throughput, 'sagaflow', DEFAULT_KAFKA_CLIENT)?.events ?? 0,
+              processorEventsPerSecond: rate(processor) ?? 0,
+              processorEvents: processor?.events ?? 0,
               lagSeconds: quick ? 10 : 30,
               stamp,
               timeoutMs: opts.timeoutMs,

@@ -213,11 +213,7 @@ export class PartitionTask {
         this.failures += 1;
         const delay = Math.min(RECOVERY_DELAY_MS.max, RECOVERY_DELAY_MS.first * 2 ** (this.failures - 1));
         this.log.error({ err, attempt: this.failures, retryInMs: delay }, 'task start failed; retrying');
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          this.retryTimer = setTimeout(resolve, delay);
-        });
-        this.wake = undefined;
+        await this.pause(delay);
       }
     }
   }
@@ -288,13 +284,18 @@ export class PartitionTask {
         this.log.warn(owned === false ? 'partition owned by another member now; waiting for the rebalance to revoke it' : 'cannot learn who owns the partition; asking again before it is ready');
         told = true;
       }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        this.retryTimer = setTimeout(resolve, RECOVERY_DELAY_MS.first);
-      });
-      this.wake = undefined;
+      await this.pause(RECOVERY_DELAY_MS.first);
     }
     return false;
+  }
+
+  /** Waits `ms`, or less if the task is closed meanwhile (close wakes it). */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      this.retryTimer = setTimeout(resolve, ms);
+    });
+    this.wake = undefined;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { MongoBulkWriteError, MongoServerError } from 'mongodb';
-import type { AnyBulkWriteOperation, Filter, MongoClient } from 'mongodb';
+import type { AnyBulkWriteOperation, Filter, MongoClient, WriteError } from 'mongodb';
 import type { SagaDocument } from '../saga/types.ts';
 import { ensureSagaIndexes, storeError } from './mongo.ts';
 import type { SagaCollection } from './mongo.ts';
@@ -29,9 +29,16 @@ export function olderThan(sagaId: string, revision: number): Filter<SagaDocument
   return { sagaId, revision: { $not: { $gte: revision } } };
 }
 
+/** The statement errors of a failed bulk write (none for any other error). */
+function bulkWriteErrors(err: unknown): readonly WriteError[] {
+  if (!(err instanceof MongoBulkWriteError)) return [];
+  const errors = err.writeErrors;
+  return Array.isArray(errors) ? errors : [errors as WriteError];
+}
+
 function isDuplicateKey(err: unknown): boolean {
   if (err instanceof MongoBulkWriteError) {
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    const errors = bulkWriteErrors(err);
     return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY);
   }
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
@@ -130,7 +137,7 @@ async function refusedAsDuplicates(what: string, write: () => Promise<unknown>):
     await write();
     return [];
   } catch (err) {
-    const errors = err instanceof MongoBulkWriteError ? (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]) : [];
+    const errors = bulkWriteErrors(err);
     if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw storeError(what, err);
     return errors.map((e) => e.index);
   }

@@ -5,6 +5,7 @@ import { DLQ_HEADERS } from '../../../src/engine/task.ts';
 import { SagaflowError } from '../../../src/errors.ts';
 import { MemoryStore } from '../../../src/store/memory-store.ts';
 import { PARTITIONS, harness, jsonCodec, sagaOf, until } from './harness.ts';
+import type { MemoryMember } from './memory-broker.ts';
 
 describe('Processor on the broker ports', () => {
   for (const eos of ['v2', 'v1'] as const) {
@@ -226,17 +227,23 @@ describe('Processor on the broker ports', () => {
     await wiped.processor.stop();
   });
 
-  it('is not ready again after a failed commit while the group gives the partition to another member, and is once it is ours', async () => {
+  /** Saga 'a' created, its commit failed while the group answers `owners`; the member's own answer, to give back later. */
+  async function commitFailedWhileOwners(owners: MemoryMember['owners']) {
     const h = await harness();
     await h.assignAll();
     h.create('a');
     await h.member.poll();
     const mine = h.member.owners;
-    // The recovery outlasted the session: the group gave both partitions to another member.
-    h.member.owners = async () => new Map([[0, { memberId: 'other', url: 'http://other:1' }], [1, { memberId: 'other', url: 'http://other:1' }]]);
+    h.member.owners = owners;
     h.broker.faults.push({ op: 'commit', error: new BrokerError('retryable', 'other', 'transaction timed out', { client: 'memory' }) });
     await h.processor.commit();
     await new Promise((r) => setTimeout(r, 1_200));
+    return { h, mine };
+  }
+
+  it('is not ready again after a failed commit while the group gives the partition to another member, and is once it is ours', async () => {
+    // The recovery outlasted the session: the group gave both partitions to another member.
+    const { h, mine } = await commitFailedWhileOwners(async () => new Map([[0, { memberId: 'other', url: 'http://other:1' }], [1, { memberId: 'other', url: 'http://other:1' }]]));
     // The partition whose commit failed (the other one had nothing to commit).
     expect(h.processor.ownedPartitions().find((p) => p.partition === partitionForKey('a', PARTITIONS))?.state).toBe('recovering');
     expect(h.processor.isReady()).toBe(false);
@@ -249,15 +256,7 @@ describe('Processor on the broker ports', () => {
   });
 
   it('stays recovering while it cannot learn who owns the partition, then becomes ready', async () => {
-    const h = await harness();
-    await h.assignAll();
-    h.create('a');
-    await h.member.poll();
-    const mine = h.member.owners;
-    h.member.owners = () => Promise.reject(new BrokerError('retryable', 'unreachable', 'coordinator not available', { client: 'memory' }));
-    h.broker.faults.push({ op: 'commit', error: new BrokerError('retryable', 'other', 'transaction timed out', { client: 'memory' }) });
-    await h.processor.commit();
-    await new Promise((r) => setTimeout(r, 1_200));
+    const { h, mine } = await commitFailedWhileOwners(() => Promise.reject(new BrokerError('retryable', 'unreachable', 'coordinator not available', { client: 'memory' })));
     expect(h.processor.isReady()).toBe(false);
     h.member.owners = mine;
     await until(() => h.processor.isReady());
