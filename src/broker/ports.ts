@@ -81,6 +81,16 @@ export interface GroupMember {
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /** This member's id in the current generation; undefined until it joined. */
   memberId(): string | undefined;
+  /**
+   * True while the member cannot vouch that the partitions it holds are still its own: it may
+   * have lost them (its session expired, cut off from the coordinator) without the listener
+   * having heard of it yet. librdkafka hands a loss over from its consume call only, so one
+   * listener call that takes long (a commit waiting for an unreachable broker) hides it;
+   * kafkajs learns of the coordinator through heartbeats, which stop when it is cut off. The
+   * engine answers reads of such partitions from its store marked possibly stale: another
+   * member may be moving them on.
+   */
+  assignmentUnconfirmed(): boolean;
   /** Who owns each partition of `topic` now, and the HTTP address that member published. */
   owners(topic: string): Promise<Map<number, { memberId: string; url: string }>>;
   /** Leaves the group (revoking its partitions through the listener first when it can). */

@@ -63,6 +63,8 @@ export interface ProcessorOptions {
 export type SagaLocation =
   | { kind: 'local'; saga: SagaDocument | undefined }
   | { kind: 'restoring'; partition: number; saga: SagaDocument | undefined }
+  /** Ready, but the group member cannot vouch that the partition is still ours (see GroupMember.assignmentUnconfirmed). */
+  | { kind: 'unconfirmed'; partition: number; saga: SagaDocument | undefined }
   | { kind: 'remote'; url: string; partition: number }
   | { kind: 'no-owner'; partition: number };
 
@@ -323,6 +325,9 @@ export class Processor {
     const task = this.tasks.get(partition);
     if (task) {
       if (task.state !== 'ready') return { kind: 'restoring', partition, saga: await task.getRestoringSaga(sagaId) };
+      // The store holds committed sagas only: if another member has the partition now, its
+      // copy may be behind, never ahead of what was committed.
+      if (this.member?.assignmentUnconfirmed()) return { kind: 'unconfirmed', partition, saga: await task.getSaga(sagaId) };
       return { kind: 'local', saga: await task.getSaga(sagaId) };
     }
     const self = this.member?.memberId();

@@ -29,7 +29,8 @@ export const FORWARDED_HEADER = 'x-sagaflow-forwarded';
 
 /**
  * Header of a GET /saga answer that may lag the owner's live store: `possibly` on a copy from
- * the projection, STALE_RESTORING on the committed copy of a store still being restored.
+ * the projection, STALE_RESTORING on the committed copy of a store still being restored,
+ * STALE_UNCONFIRMED on one of a store whose instance cannot vouch that it still owns it.
  */
 export const STALE_HEADER = 'x-sagaflow-stale';
 /**
@@ -38,6 +39,14 @@ export const STALE_HEADER = 'x-sagaflow-stale';
  * projection's copies (`possibly`), which never go back.
  */
 export const STALE_RESTORING = 'restoring';
+/**
+ * STALE_HEADER's value on a copy from the store of a partition its instance may have lost
+ * without knowing yet (cut off from the group coordinator, or busy past a heartbeat interval):
+ * committed, but possibly older than what the partition's new owner served.
+ */
+export const STALE_UNCONFIRMED = 'unconfirmed';
+/** Header of a GET /saga answer naming the instance whose store or projection answered it. */
+export const INSTANCE_HEADER = 'x-sagaflow-instance';
 
 export interface SagaQueries {
   locate(sagaId: string): Promise<SagaLocation>;
@@ -83,6 +92,8 @@ export interface HttpDeps {
   newSagaId?: () => string;
   bodyLimit?: number;
   waitTimeoutMs?: number;
+  /** This instance's id, named in GET /saga answers it served (INSTANCE_HEADER). */
+  instanceId?: string;
   /** How long a query forwarded to the saga's owner may take (default FORWARD_TIMEOUT_MS). */
   forwardTimeoutMs?: number;
   fetchImpl?: typeof fetch;
@@ -108,7 +119,7 @@ export function nestingDepthExceeds(value: unknown, max: number): boolean {
 
 /** Where a saga was found, as GET /saga/:sagaId finds it. */
 export type SagaLookup =
-  | { kind: 'found'; saga: SagaDocument; servedBy: 'local' | 'owner' | 'projection' | 'restoring' }
+  | { kind: 'found'; saga: SagaDocument; servedBy: 'local' | 'owner' | 'projection' | 'restoring' | 'unconfirmed'; instance?: string }
   | { kind: 'not-found' }
   | { kind: 'unavailable'; code: HttpErrorCode; message: string };
 type Lookup = SagaLookup;
@@ -165,13 +176,14 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     if (where.kind === 'local') return where.saga ? { kind: 'found', saga: where.saga, servedBy: 'local' } : { kind: 'not-found' };
     // A restoring store's committed copy, possibly behind: marked stale. Its absence proves
     // nothing until the restore is done (the projection may still have the saga).
-    if (where.kind === 'restoring' && where.saga) return { kind: 'found', saga: where.saga, servedBy: 'restoring' };
+    if ((where.kind === 'restoring' || where.kind === 'unconfirmed') && where.saga) return { kind: 'found', saga: where.saga, servedBy: where.kind };
     const asked = where.kind === 'remote' && !forwarded ? await askOwner(where.url, sagaId, where.partition) : undefined;
     if (asked && (asked.kind === 'found' || asked.kind === 'not-found')) return asked;
     const fallback = deps.fallback ?? (deps.repository ? (id: string) => (deps.repository as SagaRepository).findById(id) : undefined);
     const fromProjection = fallback ? await fallback(sagaId).catch(() => undefined) : undefined;
     if (fromProjection) return { kind: 'found', saga: fromProjection, servedBy: 'projection' };
     if (where.kind === 'restoring') return { kind: 'unavailable', code: 'SAGAFLOW_RESTORING', message: `partition ${where.partition} is being restored` };
+    if (where.kind === 'unconfirmed') return { kind: 'unavailable', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: `this instance cannot confirm that it still owns partition ${where.partition}` };
     if (asked) return { kind: 'unavailable', code: asked.code, message: asked.message };
     return { kind: 'unavailable', code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: 'no reachable instance owns this saga now' };
   }
@@ -187,6 +199,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     let status: number;
     let body: unknown;
     let stale: string | null;
+    let ownerInstance: string | null;
     try {
       const res = await fetchImpl(`${url}/saga/${encodeURIComponent(sagaId)}`, {
         headers: { [FORWARDED_HEADER]: '1', ...forwardedAuthorization(deps.admin) },
@@ -194,6 +207,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       });
       status = res.status;
       stale = res.headers.get(STALE_HEADER);
+      ownerInstance = res.headers.get(INSTANCE_HEADER);
       const text = await res.text();
       try {
         body = JSON.parse(text) as unknown;
@@ -209,7 +223,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     // The instance asked may be restoring, or have lost the partition meanwhile and answered
     // from the projection: the copy keeps its mark.
     if (status === 200 && typeof body === 'object' && body !== null && 'sagaId' in body && body.sagaId === sagaId) {
-      return { kind: 'found', saga: body as SagaDocument, servedBy: stale === null ? 'owner' : stale === STALE_RESTORING ? 'restoring' : 'projection' };
+      const servedBy = stale === null ? 'owner' : stale === STALE_RESTORING ? 'restoring' : stale === STALE_UNCONFIRMED ? 'unconfirmed' : 'projection';
+      return { kind: 'found', saga: body as SagaDocument, servedBy, ...(ownerInstance ? { instance: ownerInstance } : {}) };
     }
     // Only sagaflow's own "no such saga" is an answer: a 404 of another route or server (a
     // wrong advertised URL) says nothing about the saga.
@@ -242,6 +257,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       // A projection copy may lag the owner's store: say so.
       if (result.servedBy === 'projection') reply.header(STALE_HEADER, 'possibly');
       if (result.servedBy === 'restoring') reply.header(STALE_HEADER, STALE_RESTORING);
+      if (result.servedBy === 'unconfirmed') reply.header(STALE_HEADER, STALE_UNCONFIRMED);
+      const instance = result.instance ?? (result.servedBy === 'owner' ? undefined : deps.instanceId);
+      if (instance) reply.header(INSTANCE_HEADER, instance);
       return reply.code(200).send(result.saga);
     }
     if (result.kind === 'not-found') return sendError(reply, 'SAGAFLOW_SAGA_NOT_FOUND', `saga "${sagaId}" does not exist`);

@@ -199,6 +199,7 @@ export async function startInstance(opts: {
     const outbox = dispatcher;
     app = await buildHttpApp({
       definition,
+      instanceId: id,
       machineDefinition: config.machineDefinition,
       sagaIdPrefix: env.sagaIdPrefix,
       ingress: {

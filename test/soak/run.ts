@@ -378,7 +378,7 @@ async function main(): Promise<void> {
   check('victim sagas recorded each refused event once', victimRevisions);
   check(`no read went back in time (${reader.reads} reads)`, reader.staleReads);
   const unavailable = [...reader.answers].filter(([key]) => key.startsWith('503')).reduce((n, [, count]) => n + count, 0);
-  log(`availability: ${unavailable} of ${reader.reads} monotonic reads answered 503 (${((100 * unavailable) / Math.max(reader.reads, 1)).toFixed(1)} %), ${reader.answers.get('200 restoring') ?? 0} answered from a restoring store`);
+  log(`availability: ${unavailable} of ${reader.reads} monotonic reads answered 503 (${((100 * unavailable) / Math.max(reader.reads, 1)).toFixed(1)} %), ${reader.answers.get('200 restoring') ?? 0} answered from a restoring store, ${reader.answers.get('200 unconfirmed') ?? 0} from an unconfirmed owner's`);
   for (const [key, n] of reader.answers) answers.set(key, (answers.get(key) ?? 0) + n);
   check('no 5xx other than 503', serverErrors(answers));
   check(`no instance exited on its own (${cluster.unexpectedExits.length - exits().length} refused to start while the broker was away)`, exits().map(describeExit));

@@ -119,6 +119,17 @@ export class KafkajsGroupMember implements GroupMember {
     this.watchSession();
   }
 
+  /**
+   * The coordinator has not answered for all but one heartbeat interval of the time it waits
+   * before giving the partitions away (the session timeout; in a join, its rebalance timeout):
+   * they may be gone before the next answer. The watch below reports them lost once they are.
+   */
+  assignmentUnconfirmed(): boolean {
+    const sessionMs = this.opts.sessionTimeoutMs ?? 30_000;
+    const waitsMs = this.joining ? KAFKAJS_REBALANCE_TIMEOUT_MS : sessionMs;
+    return this.owned.size > 0 && Date.now() - this.heardAt > waitsMs - heartbeatIntervalMs(sessionMs);
+  }
+
   private heard(): void {
     this.heardAt = Date.now();
     this.joining = false;

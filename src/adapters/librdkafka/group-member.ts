@@ -63,6 +63,10 @@ function disconnect(consumer: KafkaConsumer, done: () => void): void {
   }
 }
 
+function heartbeatIntervalMs(sessionTimeoutMs: number): number {
+  return Math.min(1_000, Math.floor(sessionTimeoutMs / 3));
+}
+
 /** Disconnects a consumer being replaced, without waiting for it (it may be wedged). */
 function closeInBackground(consumer: KafkaConsumer): void {
   disconnect(consumer, () => undefined);
@@ -102,6 +106,11 @@ export class LibrdkafkaGroupMember implements GroupMember {
   private retired: KafkaConsumer | undefined;
   /** How many times the consumer was recreated (tests and logs). */
   recreations = 0;
+  /** Whether a consume call is under way, and when the last one ended (see assignmentUnconfirmed). */
+  private consuming = false;
+  private consumedAt = Date.now();
+  /** Lost revocations librdkafka delivered that the listener has not finished hearing. */
+  private lossesPending = 0;
 
   constructor(config: BrokerClientConfig, opts: GroupMemberOptions, admin: () => Promise<LibrdkafkaTopicAdmin>) {
     this.opts = opts;
@@ -128,7 +137,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
         'session.timeout.ms': opts.sessionTimeoutMs ?? 30_000,
         // Members learn of a rebalance from a heartbeat answer, and a cooperative rebalance
         // takes two rounds: a shorter interval than librdkafka's 3 s hands partitions over faster.
-        'heartbeat.interval.ms': Math.min(1_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+        'heartbeat.interval.ms': heartbeatIntervalMs(opts.sessionTimeoutMs ?? 30_000),
         'fetch.wait.max.ms': opts.maxWaitMs ?? 100,
         // Bound librdkafka's prefetch (its default queue is 64 MB per partition group): RSS.
         'queued.max.messages.kbytes': 16_384,
@@ -222,7 +231,11 @@ export class LibrdkafkaGroupMember implements GroupMember {
       let messages: Message[];
       this.ends = [];
       try {
-        messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(1_000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
+        this.consuming = true;
+        messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(1_000, (err, m) => (err ? reject(err) : resolve(m ?? [])))).finally(() => {
+          this.consuming = false;
+          this.consumedAt = Date.now();
+        });
         failures = 0;
       } catch (err) {
         const e = classifyRdkafkaError(err);
@@ -278,6 +291,10 @@ export class LibrdkafkaGroupMember implements GroupMember {
       return;
     }
     const lost = consumer.assignmentLost();
+    // Counted at once, not when the chain below gets to it: until the listener has dropped
+    // these partitions, reads of them must not pass for the owner's.
+    const pendingLoss = lost && err.code === RD.REVOKE_PARTITIONS;
+    if (pendingLoss) this.lossesPending += 1;
     this.rebalancing = this.rebalancing
       .then(async () => {
         if (err.code === RD.ASSIGN_PARTITIONS) {
@@ -298,6 +315,9 @@ export class LibrdkafkaGroupMember implements GroupMember {
         } else {
           this.log.error({ code: err.code, message: err.message }, 'rebalance failed');
         }
+      })
+      .finally(() => {
+        if (pendingLoss) this.lossesPending -= 1;
       })
       .catch((e: unknown) => {
         this.log.error({ err: e }, 'rebalance handling failed');
@@ -350,6 +370,20 @@ export class LibrdkafkaGroupMember implements GroupMember {
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
     await rdCall((cb) => (this.consumer as unknown as CooperativeConsumer).commitCb(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })), (err) => cb(err)));
+  }
+
+  /**
+   * librdkafka notices a lost session by itself (no successful heartbeat for the session
+   * timeout) but hands the revocation over only from a consume call: while the listener holds
+   * a batch longer than a heartbeat interval (a commit waiting for a broker it cannot reach),
+   * a loss may be waiting undelivered, and the task would go on answering reads from a store
+   * the new owner has moved past. A lost revocation delivered and not yet through the
+   * listener counts too.
+   */
+  assignmentUnconfirmed(): boolean {
+    if (this.owned.size === 0) return false;
+    if (this.lossesPending > 0) return true;
+    return !this.consuming && Date.now() - this.consumedAt > heartbeatIntervalMs(this.opts.sessionTimeoutMs ?? 30_000);
   }
 
   /** This member's token in the instance directory; librdkafka's own member id is not exposed. */

@@ -283,6 +283,44 @@ for (const name of ['librdkafka', 'kafkajs'] as const) {
       expect(owners.get(1)).toEqual({ memberId: member.memberId(), url: 'http://127.0.0.1:7777' });
     });
 
+    // A member that could have lost its partitions without the listener knowing must say so
+    // (reads of them are then marked possibly stale). librdkafka hands a lost session over
+    // from its consume call only, so a listener call held past a heartbeat interval hides
+    // one; kafkajs goes on heartbeating during a batch, and hears of a loss from those.
+    it('vouches for its partitions only while a loss would reach the listener', async () => {
+      const client = await clientFor(name);
+      const topic = await createTopic({ prefix: 'conf-vouch', partitions: 1 });
+      const producer = await client.producer();
+      registerCleanup(() => producer.close());
+      const member = client.groupMember({ groupId: uniqueGroupId('conf-vouch'), topics: [topic], advertisedUrl: '', fromBeginning: true, sessionTimeoutMs: 10_000, maxWaitMs: 100 });
+      expect(member.assignmentUnconfirmed()).toBe(false);
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => (release = r));
+      const assigned: TopicPartition[] = [];
+      let batches = 0;
+      await member.start({
+        onAssigned: async (p) => void assigned.push(...p),
+        onRevoked: async () => undefined,
+        onRecords: async () => {
+          batches += 1;
+          if (batches === 1) await held;
+        },
+        onFatal: () => undefined,
+      });
+      registerCleanup(() => member.stop());
+      await eventually(() => expect(assigned).toHaveLength(1), 30_000);
+      // Owning the partition, idle: confirmed.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(member.assignmentUnconfirmed()).toBe(false);
+      await producer.send([{ topic, partition: 0, key: 'k', value: Buffer.from('v') }]);
+      await eventually(() => expect(batches).toBe(1), 15_000);
+      // The batch is held for 3 s: longer than librdkafka's heartbeat interval (1 s here).
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(member.assignmentUnconfirmed()).toBe(name === 'librdkafka');
+      release();
+      await eventually(() => expect(member.assignmentUnconfirmed()).toBe(false), 5_000);
+    });
+
     it('gives partition p of co-partitioned topics to the owner of partition p of the first, and commits their positions in a transaction', async () => {
       const client = await clientFor(name);
       const leader = await createTopic({ prefix: 'conf-lead', partitions: 4 });

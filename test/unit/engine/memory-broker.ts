@@ -245,6 +245,13 @@ export class MemoryMember implements GroupMember {
     return 'member-1';
   }
 
+  /** Set by tests: the member cannot vouch for its partitions (see GroupMember). */
+  unconfirmed = false;
+
+  assignmentUnconfirmed(): boolean {
+    return this.unconfirmed;
+  }
+
   async stop(): Promise<void> {
     const owned = [...this.assigned].map((k) => {
       const [topic, p] = k.split('\u0000') as [string, string];

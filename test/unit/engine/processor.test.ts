@@ -255,6 +255,21 @@ describe('Processor on the broker ports', () => {
     await h.processor.stop();
   });
 
+  it('answers reads of a ready partition as unconfirmed while the member cannot vouch for it, with the committed copy', async () => {
+    const h = await harness({});
+    await h.assignAll();
+    h.create('u1');
+    await h.drain();
+    const committed = await sagaOf(h, 'u1');
+    expect(committed?.revision).toBeGreaterThan(0);
+    h.member.unconfirmed = true;
+    await expect(h.processor.locate('u1')).resolves.toEqual({ kind: 'unconfirmed', partition: partitionForKey('u1', PARTITIONS), saga: committed });
+    await expect(h.processor.locate('absent')).resolves.toEqual({ kind: 'unconfirmed', partition: partitionForKey('absent', PARTITIONS), saga: undefined });
+    h.member.unconfirmed = false;
+    await expect(h.processor.locate('u1')).resolves.toEqual({ kind: 'local', saga: committed });
+    await h.processor.stop();
+  });
+
   it('stays recovering while it cannot learn who owns the partition, then becomes ready', async () => {
     const { h, mine } = await commitFailedWhileOwners(() => Promise.reject(new BrokerError('retryable', 'unreachable', 'coordinator not available', { client: 'memory' })));
     expect(h.processor.isReady()).toBe(false);

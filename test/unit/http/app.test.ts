@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { compileDefinition } from '../../../src/definition/compile.ts';
 import { parseSagaConfig } from '../../../src/definition/parse.ts';
-import { FORWARDED_HEADER, STALE_HEADER, buildHttpApp } from '../../../src/http/app.ts';
+import { FORWARDED_HEADER, INSTANCE_HEADER, STALE_HEADER, buildHttpApp } from '../../../src/http/app.ts';
 import type { HttpDeps } from '../../../src/http/app.ts';
 import { HTTP_ERRORS } from '../../../src/http/errors.ts';
 import type { Envelope } from '../../../src/kafka/codec.ts';
@@ -45,6 +45,7 @@ async function build(opts: {
   fallback?: HttpDeps['fallback'];
   bodyLimit?: number;
   checkUp?: HttpDeps['checkUp'];
+  instanceId?: string;
 }) {
   const produced: { sagaId: string; envelope: Envelope }[] = [];
   const { config, compiled } = await definition(opts.throwOnUnexpected ?? false);
@@ -63,6 +64,7 @@ async function build(opts: {
     metrics: () => 'sagaflow_events_processed_total 0\n',
     logger: pino({ level: 'silent' }),
     waitTimeoutMs: 300,
+    ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
   };
   if (opts.fetchImpl) deps.fetchImpl = opts.fetchImpl;
   if (opts.fallback) deps.fallback = opts.fallback;
@@ -180,6 +182,41 @@ describe('GET /saga/:sagaId', () => {
     expect(restoring.statusCode).toBe(503);
     expect(restoring.headers['retry-after']).toBe('1');
     expect(restoring.json().code).toBe('SAGAFLOW_RESTORING');
+  });
+
+  it('serves an unconfirmed owner\'s copy marked stale, else the projection\'s, else 503; names the instance that answered', async () => {
+    const fallback = async (id: string) => (id === 'u-projected' ? saga(id) : undefined);
+    const { app } = await build({
+      instanceId: 'instance-a',
+      fallback,
+      locate: (id) => (id === 's1' ? { kind: 'local', saga: saga(id) } : { kind: 'unconfirmed', partition: 3, saga: id === 'u-copy' ? saga(id) : undefined }),
+    });
+    const copy = await app.inject({ method: 'GET', url: '/saga/u-copy' });
+    expect(copy.statusCode).toBe(200);
+    expect(copy.headers[STALE_HEADER]).toBe('unconfirmed');
+    expect(copy.headers[INSTANCE_HEADER]).toBe('instance-a');
+    expect(copy.json()).toEqual(saga('u-copy'));
+    // Absent from a store that may have lost the partition proves nothing: not a 404.
+    const projected = await app.inject({ method: 'GET', url: '/saga/u-projected' });
+    expect(projected.statusCode).toBe(200);
+    expect(projected.headers[STALE_HEADER]).toBe('possibly');
+    const absent = await app.inject({ method: 'GET', url: '/saga/u-absent' });
+    expect(absent.statusCode).toBe(503);
+    expect(absent.headers['retry-after']).toBe('1');
+    expect(absent.json()).toMatchObject({ code: 'SAGAFLOW_OWNER_UNAVAILABLE', message: expect.stringContaining('partition 3') });
+    const local = await app.inject({ method: 'GET', url: '/saga/s1' });
+    expect(local.headers[STALE_HEADER]).toBeUndefined();
+    expect(local.headers[INSTANCE_HEADER]).toBe('instance-a');
+  });
+
+  it('passes on the owner\'s marks: an unconfirmed copy stays marked, and names the owner\'s instance', async () => {
+    const fetchImpl = (async () =>
+      new Response(JSON.stringify(saga('s9')), { status: 200, headers: { 'content-type': 'application/json', [STALE_HEADER]: 'unconfirmed', [INSTANCE_HEADER]: 'instance-b' } })) as unknown as typeof fetch;
+    const { app } = await build({ instanceId: 'instance-a', fetchImpl, locate: () => ({ kind: 'remote', url: 'http://owner:1', partition: 1 }) });
+    const res = await app.inject({ method: 'GET', url: '/saga/s9' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers[STALE_HEADER]).toBe('unconfirmed');
+    expect(res.headers[INSTANCE_HEADER]).toBe('instance-b');
   });
 
   it('forwards to the owner once, marking the request as forwarded', async () => {

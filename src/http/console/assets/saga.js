@@ -230,6 +230,8 @@ export async function sagaPage(main, model) {
           pill(`revision ${saga.revision}`, 'muted'),
           saga.timers?.length ? h('span', { class: 'pill pending', id: 'timers-pending' }, `${saga.timers.length} timer${saga.timers.length === 1 ? '' : 's'} pending · next `, dueSpan(saga.timers[0].dueAt)) : null,
           v.servedBy === 'projection' ? pill('from the projection: may lag', 'warn') : null,
+          v.servedBy === 'restoring' ? pill('from a store being restored: may lag', 'warn') : null,
+          v.servedBy === 'unconfirmed' ? pill('from a store whose ownership is unconfirmed: may lag', 'warn') : null,
           h('a', { href: `/saga/${encodeURIComponent(saga.sagaId)}`, id: 'raw-link', target: '_blank', rel: 'noopener' }, 'raw document'),
           h('button', { type: 'button', id: 'refresh', onclick: async () => render((await api(`/console/api/sagas/${encodeURIComponent(sagaId)}`)).body) }, 'Refresh'),
         ),
