@@ -1,11 +1,12 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../src/kafka/serdes/create.ts';
 import { registerCleanup } from './cleanup.ts';
 import { uniqueName } from './names.ts';
 import { services } from './services.ts';
 
-/** A `@kafkajs/confluent-schema-registry` client for the test registry. */
+/** The client sagaflow builds (request timeout included), for the test registry. */
 export function schemaRegistry(): SchemaRegistry {
-  return new SchemaRegistry({ host: services().schemaRegistryUrl });
+  return createSchemaRegistry({ url: services().schemaRegistryUrl });
 }
 
 async function deleteSubject(subject: string, permanent: boolean): Promise<void> {

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { SagaflowError } from '../../errors.ts';
+import { backoffDelay, sleep } from '../../projection/backoff.ts';
+import type { BackoffOptions } from '../../projection/backoff.ts';
 import type { SagaDocument } from '../../saga/types.ts';
 import { envelopeFromAvro, envelopeToAvro, sagaFromAvro, sagaToAvro } from './avro-records.ts';
 import type { AvroEnvelope, AvroSagaDocument } from './avro-records.ts';
@@ -125,12 +127,33 @@ export interface TopicSchema {
 }
 
 /**
- * Registers, at start, the schema of every topic under its subject, so that an incompatible
- * schema stops the service before it consumes anything. Returns the id per topic.
+ * How often a start asks the registry for one subject before giving up, and how long it waits
+ * between asks. A registry that is briefly unreachable, or one request it never answers (the
+ * client gives up after REGISTRY_REQUEST_TIMEOUT_MS), should not end a start; a registry that
+ * stays away should, with the reason, rather than hold the start for good.
  */
-export async function registerSchemas(registry: SchemaRegistry, topics: readonly TopicSchema[]): Promise<Map<string, number>> {
+export const REGISTRATION_ATTEMPTS = 3;
+const REGISTRATION_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ initialMs: 500, maxMs: 5_000, factor: 2 });
+
+/**
+ * Registers, at start, the schema of every topic under its subject, so that an incompatible
+ * schema stops the service before it consumes anything. Returns the id per topic. Transient
+ * failures (network, timeout, 5xx) are asked again up to `attempts` times per subject;
+ * a refusal (incompatible schema, 4xx) is not.
+ */
+export async function registerSchemas(registry: SchemaRegistry, topics: readonly TopicSchema[], attempts = REGISTRATION_ATTEMPTS): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
-  for (const { topic, kind } of topics) ids.set(topic, await registerSchema(registry, topic, kind));
+  for (const { topic, kind } of topics) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        ids.set(topic, await registerSchema(registry, topic, kind));
+        break;
+      } catch (err) {
+        if (!(err instanceof SagaflowError && err.retryable) || attempt >= attempts) throw err;
+        await sleep(backoffDelay(attempt, REGISTRATION_BACKOFF));
+      }
+    }
+  }
   return ids;
 }
 

@@ -19,10 +19,31 @@ export interface Serdes {
   registry?: SchemaRegistry;
 }
 
-export function createSchemaRegistry(config: NonNullable<SerializationConfig['schemaRegistry']>): SchemaRegistry {
+type RegistryMiddleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number];
+
+/**
+ * How long one registry request may take. The client has no limit of its own: a registry that
+ * accepts the connection and never answers would hold the start (or a partition's first
+ * decode of a schema id) for good. Past it the request fails as a timeout, which is transient
+ * (src/kafka/serdes/avro.ts), so the caller's retry policy asks again.
+ */
+export const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
+
+/** Gives every request `timeoutMs`, unless the call set its own. */
+function requestTimeout(timeoutMs: number): RegistryMiddleware {
+  return () => ({
+    async prepareRequest(next) {
+      const request = await next();
+      return request.timeout() ? request : request.enhance({ timeout: timeoutMs });
+    },
+  });
+}
+
+export function createSchemaRegistry(config: NonNullable<SerializationConfig['schemaRegistry']>, timeoutMs = REGISTRY_REQUEST_TIMEOUT_MS): SchemaRegistry {
   return new SchemaRegistry({
     host: config.url,
     clientId: 'sagaflow',
+    middlewares: [requestTimeout(timeoutMs)],
     ...(config.auth === undefined ? {} : { auth: { username: config.auth.username, password: config.auth.password } }),
   });
 }

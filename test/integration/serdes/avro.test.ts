@@ -1,4 +1,4 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isSagaflowError } from '../../../src/errors.ts';
 import { avroSchemaText, registerSchemas, valueSubject } from '../../../src/kafka/serdes/avro.ts';
@@ -7,6 +7,7 @@ import type { Serdes } from '../../../src/kafka/serdes/create.ts';
 import { decodeFailureReason } from '../../../src/kafka/serdes/serde.ts';
 import type { MessageEnvelope } from '../../../src/kafka/serdes/serde.ts';
 import { registerCleanup } from '../../support/cleanup.ts';
+import { schemaRegistry } from '../../support/registry.ts';
 import { uniqueName } from '../../support/names.ts';
 import { services } from '../../support/services.ts';
 import { fullSaga, minimalSaga } from '../../unit/kafka/serdes/fixtures.ts';
@@ -36,7 +37,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 
 describe('Avro serdes against the schema registry', () => {
   const registryUrl = services().schemaRegistryUrl;
-  const registry = new SchemaRegistry({ host: registryUrl });
+  const registry = schemaRegistry();
   const events = subjectTopic(registryUrl, 'serdes-events');
   const commands = subjectTopic(registryUrl, 'serdes-commands');
   const changelog = subjectTopic(registryUrl, 'serdes-changelog');

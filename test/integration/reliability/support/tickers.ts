@@ -76,7 +76,7 @@ export class Tickers {
       for (;;) {
         const candidates = urls();
         const url = candidates[Math.floor(Math.random() * candidates.length)];
-        const saga = url ? await getSaga(url, sagaId).then((r) => (r.fromProjection ? undefined : r.saga)).catch(() => undefined) : undefined;
+        const saga = url ? await getSaga(url, sagaId).then((r) => (r.stale === undefined ? r.saga : undefined)).catch(() => undefined) : undefined;
         if (saga) served.set(sagaId, saga);
         if ((saga && saga.revision >= 1 + n) || Date.now() > deadline) break;
         await delay(250);

@@ -7,15 +7,17 @@ import { readWholeTopic } from './topic-reader.ts';
 import type { PlannedSaga } from './workload.ts';
 
 /**
- * GET /saga/:id on `url`: the document, or the status when it is not 200. `fromProjection`
- * marks a copy the instance took from the projection (MongoDB persistency) because the owner
- * could not be reached: it may lag the owner's store, so it is not what the instances serve.
+ * GET /saga/:id on `url`: the document, or the status when it is not 200. `stale` is the
+ * stale mark of a copy that is not the owner's answer (the projection, a store still being
+ * restored, an owner that cannot vouch for its partition): it may lag the owner's store, so it
+ * is not what the instances serve.
  */
-export async function getSaga(url: string, sagaId: string): Promise<{ status: number; saga?: SagaDocument; code?: string; fromProjection?: true }> {
+export async function getSaga(url: string, sagaId: string): Promise<{ status: number; saga?: SagaDocument; code?: string; stale?: string }> {
   const res = await fetch(`${url}/saga/${encodeURIComponent(sagaId)}`, { signal: AbortSignal.timeout(10_000) });
   const body = (await res.json()) as SagaDocument & { code?: string };
   if (res.status !== 200) return { status: res.status, ...(body.code === undefined ? {} : { code: body.code }) };
-  return { status: 200, saga: body, ...(res.headers.has(STALE_HEADER) ? { fromProjection: true as const } : {}) };
+  const stale = res.headers.get(STALE_HEADER);
+  return { status: 200, saga: body, ...(stale === null ? {} : { stale }) };
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -71,9 +73,9 @@ export async function waitAllFinal(
       try {
         const r = await getSaga(url, s.sagaId);
         if (r.status !== 200) tally(answers, r.status, r.code);
-        if (r.fromProjection) {
-          tally(answers, 200, 'projection');
-          last = { sagaId: s.sagaId, status: 200, code: 'projection' };
+        if (r.stale !== undefined) {
+          tally(answers, 200, r.stale);
+          last = { sagaId: s.sagaId, status: 200, code: r.stale };
           return false;
         }
         if (r.saga?.isFinal) {
