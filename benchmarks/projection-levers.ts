@@ -17,6 +17,7 @@ import { createBrokerClient } from '../src/adapters/select.ts';
 import type { KafkaProtocol } from '../src/definition/types.ts';
 import { createProcessorCodec } from '../src/kafka/codec-factory.ts';
 import { DEFAULT_KAFKA_CLIENT } from '../src/runtime/env.ts';
+import { SAGA_INDEXES } from '../src/projection/mongo.ts';
 import type { SagaCollection } from '../src/projection/mongo.ts';
 import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
 import { repoRoot } from './perf-tools.ts';
@@ -40,6 +41,10 @@ export const VARIANTS: Record<string, ProjectionTuning> = {
   'read-first': { sink: { insertFirst: false } },
   /** Two writes in flight (of different partitions). */
   'concurrency-2': { sink: { concurrency: 2 } },
+  /** Only the unique sagaId index: what the six indexes of GET /sagas cost each write. */
+  'sagaId-index-only': { sink: { indexes: SAGA_INDEXES.slice(0, 1) } },
+  /** The sagaId index and the two keyset sorts (createdAt, updatedAt), no filter indexes. */
+  'sort-indexes-only': { sink: { indexes: SAGA_INDEXES.slice(0, 3) } },
   /** What `sagaflow start` uses. */
   default: {},
 };

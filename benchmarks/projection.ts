@@ -202,7 +202,7 @@ export interface Context {
 /** Settings of the projector and its sink that differ from `sagaflow start`'s (levers compared side by side). */
 export interface ProjectionTuning {
   projector?: Pick<ProjectorOptions, 'chunkSize' | 'readAheadBytes'>;
-  sink?: Pick<MongoSagaSinkOptions, 'ordered' | 'insertFirst' | 'concurrency'>;
+  sink?: Pick<MongoSagaSinkOptions, 'ordered' | 'insertFirst' | 'concurrency' | 'indexes'>;
 }
 
 /** A projector of `topic` into a fresh collection, through a timed sink. */

@@ -1,5 +1,5 @@
 import { MongoBulkWriteError, MongoServerError } from 'mongodb';
-import type { AnyBulkWriteOperation, Filter, MongoClient, WriteError } from 'mongodb';
+import type { AnyBulkWriteOperation, Filter, IndexDescription, MongoClient, WriteError } from 'mongodb';
 import type { SagaDocument } from '../saga/types.ts';
 import { ensureSagaIndexes, storeError } from './mongo.ts';
 import type { SagaCollection } from './mongo.ts';
@@ -91,6 +91,11 @@ export interface MongoSagaSinkOptions {
   insertFirst?: boolean;
   /** Writes in flight at once (default 1; see `write`). */
   concurrency?: number;
+  /**
+   * The indexes `init` creates (default SAGA_INDEXES; the first must be the unique sagaId
+   * one). For measuring what each index costs a write (benchmarks/projection-levers.ts).
+   */
+  indexes?: readonly IndexDescription[];
 }
 
 /**
@@ -181,6 +186,7 @@ export class MongoSagaSink implements SagaSink {
   private readonly wantedInsertFirst: boolean | undefined;
   private insertFirst = false;
   private readonly recent = new RecentSagas(RECENT_SAGAS);
+  private readonly indexes: readonly IndexDescription[] | undefined;
 
   constructor(collection: SagaCollection, options: MongoSagaSinkOptions = {}) {
     this.collection = collection;
@@ -189,6 +195,7 @@ export class MongoSagaSink implements SagaSink {
     this.wantedOrdered = options.ordered;
     this.wantedInsertFirst = options.insertFirst;
     this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.indexes = options.indexes;
   }
 
   /** The strategy in use (known after `init`). */
@@ -213,7 +220,7 @@ export class MongoSagaSink implements SagaSink {
     if (this.wanted !== 'auto') this.chosen = this.wanted;
     else this.chosen = kind === undefined || likeMongodb ? 'replace' : 'compare-and-set';
     this.insertFirst = this.chosen === 'replace' && (this.wantedInsertFirst ?? kind === 'secantusdb');
-    await ensureSagaIndexes(this.collection, { revisionIndex: this.chosen === 'compare-and-set' });
+    await ensureSagaIndexes(this.collection, { revisionIndex: this.chosen === 'compare-and-set', indexes: this.indexes });
   }
 
   /**

@@ -43,7 +43,7 @@ function sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolea
  * fails with IndexOptionsConflict), but a sagaId index that is not unique is refused: without
  * it two projectors racing on a new saga could insert it twice.
  */
-export async function ensureSagaIndexes(collection: SagaCollection, opts: { revisionIndex?: boolean } = {}): Promise<void> {
+export async function ensureSagaIndexes(collection: SagaCollection, opts: { revisionIndex?: boolean; indexes?: readonly IndexDescription[] } = {}): Promise<void> {
   let existing: { key: Record<string, unknown>; unique?: boolean }[] = [];
   try {
     existing = (await collection.listIndexes().toArray()) as typeof existing;
@@ -52,7 +52,8 @@ export async function ensureSagaIndexes(collection: SagaCollection, opts: { revi
     if ((err as { code?: number }).code !== 26) throw storeError('listing the indexes', err);
   }
   const missing: IndexDescription[] = [];
-  for (const index of opts.revisionIndex ? [...SAGA_INDEXES, REVISION_INDEX] : SAGA_INDEXES) {
+  const wanted = opts.indexes ?? SAGA_INDEXES;
+  for (const index of opts.revisionIndex ? [...wanted, REVISION_INDEX] : wanted) {
     const key = index.key as Record<string, unknown>;
     const found = existing.find((e) => sameKey(e.key, key));
     if (!found) missing.push(index);

@@ -53,6 +53,18 @@ describe.each(VARIANTS)('MongoSagaSink, strategy $strategy, insert first $insert
     else expect(names).not.toContain(REVISION_INDEX.name);
   });
 
+  it('creates only the indexes it is given (the benchmark lever), and still guards revisions with the unique sagaId one', async () => {
+    const collection = await sagaCollection();
+    const sink = new MongoSagaSink(collection, { ...options, indexes: SAGA_INDEXES.slice(0, 1) });
+    await sink.init();
+    const names = (await collection.listIndexes().toArray()).map((i) => i.name as string).sort();
+    const expected = ['_id_', 'sagaflow_sagaId_unique', ...(strategy === 'compare-and-set' ? [REVISION_INDEX.name as string] : [])].sort();
+    expect(names).toEqual(expected);
+    expect(await sink.write([rev('i', 2)])).toEqual({ written: 1, stale: 0 });
+    expect(await sink.write([rev('i', 1)])).toEqual({ written: 0, stale: 1 });
+    expect((await storedSagas(collection)).get('i')).toEqual(rev('i', 2));
+  });
+
   it('refuses a non-unique sagaId index', async () => {
     const collection = await sagaCollection();
     await collection.createIndex({ sagaId: 1 }, { name: 'plain' });
