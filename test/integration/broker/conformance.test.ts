@@ -28,7 +28,6 @@ async function writerFor(client: BrokerClient, id = uniqueName('tx')): Promise<T
   return writer;
 }
 
-/** Every record a read_committed group reads from the topic until `until` holds. */
 /**
  * Reads `topic` from the beginning in a new group until `until` holds or `timeoutMs` passes,
  * then `lingerMs` longer (to see records that should not be there, such as duplicates).
