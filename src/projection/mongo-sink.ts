@@ -1,8 +1,7 @@
 import { MongoBulkWriteError, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, Filter, IndexDescription, MongoClient, WriteError } from 'mongodb';
-import { SagaflowError } from '../errors.ts';
 import type { SagaDocument } from '../saga/types.ts';
-import { ensureSagaIndexes, storeError } from './mongo.ts';
+import { checkIndexes, ensureSagaIndexes, storeError } from './mongo.ts';
 import type { SagaCollection } from './mongo.ts';
 import { latestRevisions } from './sink.ts';
 import type { SagaSink, SinkWriteResult } from './sink.ts';
@@ -97,19 +96,6 @@ export interface MongoSagaSinkOptions {
    * write (benchmarks/projection-levers.ts). Must hold the unique sagaId index (`checkIndexes`).
    */
   indexes?: readonly IndexDescription[];
-}
-
-/**
- * Refuses an index list without a unique index on exactly `{sagaId: 1}`: the revision guard
- * relies on it (a lost upsert race ends in a duplicate key instead of a second document).
- */
-export function checkIndexes(indexes: readonly IndexDescription[]): void {
-  const guards = indexes.some((index) => index.unique === true && JSON.stringify(index.key) === JSON.stringify({ sagaId: 1 }));
-  if (guards) return;
-  throw new SagaflowError('SAGAFLOW_PROJECTION_INDEX_CONFLICT', {
-    message: `the sink's indexes (${indexes.map((i) => i.name ?? JSON.stringify(i.key)).join(', ') || 'none'}) lack the unique index on sagaId that guards revisions; add { key: { sagaId: 1 }, unique: true }`,
-    retryable: false,
-  });
 }
 
 /**

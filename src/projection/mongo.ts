@@ -15,8 +15,9 @@ export type SagaCollection = Collection<SagaDocument>;
  * Earlier releases created the same indexes descending under the names without `_asc`;
  * they still work and may be dropped.
  */
+const sagaIdIndex: IndexDescription = { key: { sagaId: 1 }, name: 'sagaflow_sagaId_unique', unique: true };
 const indexes: IndexDescription[] = [
-  { key: { sagaId: 1 }, name: 'sagaflow_sagaId_unique', unique: true },
+  sagaIdIndex,
   { key: { createdAt: 1, sagaId: 1 }, name: 'sagaflow_createdAt_asc' },
   { key: { updatedAt: 1, sagaId: 1 }, name: 'sagaflow_updatedAt_asc' },
   { key: { currentState: 1, createdAt: 1, sagaId: 1 }, name: 'sagaflow_currentState_asc' },
@@ -35,6 +36,20 @@ export const REVISION_INDEX: IndexDescription = Object.freeze({ key: { sagaId: 1
 
 function sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   return JSON.stringify(Object.entries(a)) === JSON.stringify(Object.entries(b));
+}
+
+/**
+ * Refuses an index list without a unique index on exactly the sagaId key of SAGA_INDEXES: the
+ * revision guard relies on it (a lost upsert race ends in a duplicate key instead of a
+ * second document).
+ */
+export function checkIndexes(indexes: readonly IndexDescription[]): void {
+  const key = sagaIdIndex.key as Record<string, unknown>;
+  if (indexes.some((index) => index.unique === true && sameKey(index.key as Record<string, unknown>, key))) return;
+  throw new SagaflowError('SAGAFLOW_PROJECTION_INDEX_CONFLICT', {
+    message: `the sink's indexes (${indexes.map((i) => i.name ?? JSON.stringify(i.key)).join(', ') || 'none'}) lack the unique index on sagaId that guards revisions; add { key: { sagaId: 1 }, unique: true }`,
+    retryable: false,
+  });
 }
 
 /**

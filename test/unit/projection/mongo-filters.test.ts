@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSagaflowError } from '../../../src/errors.ts';
-import { SAGA_INDEXES } from '../../../src/projection/mongo.ts';
-import { checkIndexes, olderThan, sameRevision } from '../../../src/projection/mongo-sink.ts';
+import { SAGA_INDEXES, checkIndexes } from '../../../src/projection/mongo.ts';
+import { olderThan, sameRevision } from '../../../src/projection/mongo-sink.ts';
 
 /** What a MongoDB query filter on `revision` matches, for the few shapes the sink uses. */
 function matches(condition: unknown, revision: number | undefined): boolean {
