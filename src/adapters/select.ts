@@ -2,6 +2,9 @@ import type { BrokerClient, BrokerClientConfig, ClientName, TopicAdmin } from '.
 
 export const CLIENT_NAMES: readonly ClientName[] = ['librdkafka', 'kafkajs'];
 
+// For checking SAGAFLOW_LIBRDKAFKA_DEBUG where the environment is read (config.ts loads no binding).
+export { LIBRDKAFKA_DEBUG_CONTEXTS } from './librdkafka/config.ts';
+
 /**
  * The Kafka client behind the broker ports, chosen by SAGAFLOW_KAFKA_CLIENT. Each adapter is
  * loaded only when chosen: a machine without the librdkafka binding still runs on kafkajs.

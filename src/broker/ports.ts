@@ -214,6 +214,8 @@ export interface BrokerClientConfig {
   ssl?: boolean | Record<string, unknown>;
   sasl?: { mechanism: string; username: string; password: string };
   logger: Logger;
+  /** librdkafka debug contexts (SAGAFLOW_LIBRDKAFKA_DEBUG); other clients ignore them. */
+  librdkafkaDebug?: readonly string[];
 }
 
 export type ClientName = 'librdkafka' | 'kafkajs';

@@ -22,7 +22,7 @@ import type { SagaSource } from './sources.ts';
 
 export interface ImportOptions {
   config: SagaConfig;
-  env: Pick<RuntimeEnv, 'kafkaClient' | 'defaultPartitions' | 'replicationFactor'>;
+  env: Pick<RuntimeEnv, 'kafkaClient' | 'defaultPartitions' | 'replicationFactor'> & Partial<Pick<RuntimeEnv, 'librdkafkaDebug'>>;
   /** Only these sagaIds (required for a REST persistency, which cannot list). */
   ids?: readonly string[];
   /** Reads and decides, writes nothing (and creates no topic). */
@@ -108,7 +108,7 @@ export async function importFlowManagerSagas(opts: ImportOptions): Promise<Impor
   const dryRun = opts.dryRun ?? false;
   const definition = await compileDefinition(config);
   const layout = kafkaLayout(config);
-  const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}-import`, logger);
+  const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}-import`, logger, env.librdkafkaDebug);
   const topics = {
     events: layout.eventsTopic,
     changelog: changelogTopicName(layout.applicationId),

@@ -167,7 +167,7 @@ export async function runProject(
       deadLetter: deadLetterTopicName(applicationId),
       commands: [],
     });
-    const client = await createBrokerClient(runtime.kafkaClient, brokerConfigOf(channel, `sagaflow-${applicationId}-projection`, logger));
+    const client = await createBrokerClient(runtime.kafkaClient, brokerConfigOf(channel, `sagaflow-${applicationId}-projection`, logger, runtime.librdkafkaDebug));
     handle = startProjection({ persistency: config.persistencyManagement, client, applicationId, codec, logger });
     closeClient = () => client.close();
   } catch (err) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CLIENT_NAMES } from '../adapters/select.ts';
+import { CLIENT_NAMES, LIBRDKAFKA_DEBUG_CONTEXTS } from '../adapters/select.ts';
 import type { ClientName } from '../broker/ports.ts';
 import type { EngineKafkaEnv } from '../definition/topology.ts';
 import { SagaflowError } from '../errors.ts';
@@ -20,6 +20,8 @@ export interface RuntimeEnv {
   projection: boolean;
   /** The Kafka client behind the broker ports. */
   kafkaClient: ClientName;
+  /** librdkafka debug contexts to log (SAGAFLOW_LIBRDKAFKA_DEBUG); undefined: none. */
+  librdkafkaDebug: readonly string[] | undefined;
   /** Longest time between commits while there is work; undefined: the client's default. */
   commitIntervalMs: number | undefined;
   /**
@@ -59,6 +61,7 @@ export const SAGAFLOW_ENV_VARS = [
   'SAGAFLOW_REPLICATION_FACTOR',
   'SAGAFLOW_PROJECTION',
   'SAGAFLOW_KAFKA_CLIENT',
+  'SAGAFLOW_LIBRDKAFKA_DEBUG',
   'SAGAFLOW_COMMIT_INTERVAL_MS',
   'SAGAFLOW_SESSION_TIMEOUT_MS',
   'SAGAFLOW_SHUTDOWN_GRACE_MS',
@@ -132,6 +135,24 @@ function adminAccess(env: Record<string, string | undefined>, cwd: string): Runt
  * KAFKA_BROKERS and SAGAFLOW_APPLICATION_ID as given: `checkTopology` validates them, and only
  * for a saga.json without kafka channels, so `sagaflow validate` and start judge them alike.
  */
+/**
+ * SAGAFLOW_LIBRDKAFKA_DEBUG: librdkafka's debug contexts, comma-separated (e.g. `cgrp,eos`).
+ * Checked here against the contexts librdkafka knows, so a misspelt one stops `validate` and
+ * the start with its name rather than the first client with a librdkafka message.
+ */
+function librdkafkaDebug(env: Record<string, string | undefined>): readonly string[] | undefined {
+  const raw = env.SAGAFLOW_LIBRDKAFKA_DEBUG;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const contexts = raw.split(',').map((c) => c.trim().toLowerCase());
+  const known = LIBRDKAFKA_DEBUG_CONTEXTS as readonly string[];
+  const unknown = contexts.filter((c) => !known.includes(c));
+  if (unknown.length > 0) {
+    const named = unknown.map((c) => (c === '' ? 'an empty entry' : `"${c}"`)).join(', ');
+    throw invalid('SAGAFLOW_LIBRDKAFKA_DEBUG', `${named} is not a librdkafka debug context; use a comma-separated list of ${known.join(', ')}`);
+  }
+  return Object.freeze([...new Set(contexts)]);
+}
+
 export function engineKafkaEnv(env: Record<string, string | undefined>): EngineKafkaEnv {
   const out: EngineKafkaEnv = {};
   if (env.KAFKA_BROKERS !== undefined) out.brokers = env.KAFKA_BROKERS;
@@ -175,6 +196,7 @@ export function readRuntimeEnv(env: Record<string, string | undefined>, cwd: str
     replicationFactor: rf === undefined || rf === '' ? undefined : integer(env, 'SAGAFLOW_REPLICATION_FACTOR', 1, 1, 100),
     projection: flag(env, 'SAGAFLOW_PROJECTION', true),
     kafkaClient: client as ClientName,
+    librdkafkaDebug: librdkafkaDebug(env),
     commitIntervalMs: interval === undefined || interval === '' ? undefined : integer(env, 'SAGAFLOW_COMMIT_INTERVAL_MS', 100, 0, 60_000),
     // Kafka's default group.min/max.session.timeout.ms bound what a broker accepts.
     sessionTimeoutMs: integer(env, 'SAGAFLOW_SESSION_TIMEOUT_MS', 30_000, 6_000, 1_800_000),

@@ -78,7 +78,7 @@ export async function startInstance(opts: {
   const { env, config, logger } = opts;
   const definition = await compileDefinition(config);
   const layout = kafkaLayout(config, env.engineKafka);
-  const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}`, logger);
+  const brokerConfig = brokerConfigOf(layout.channel, `sagaflow-${layout.applicationId}`, logger, env.librdkafkaDebug);
   let client: BrokerClient | undefined;
   let admin: TopicAdmin | undefined;
   let producer: RecordProducer | undefined;

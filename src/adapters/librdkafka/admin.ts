@@ -1,6 +1,7 @@
 import type { IAdminClient, KafkaConsumer, OffsetSpec } from '@confluentinc/kafka-javascript';
 import type { BrokerClientConfig, TopicAdmin, TopicSpec } from '../../broker/ports.ts';
-import { clusterConfig } from './config.ts';
+import { clusterConfig, routeLogs } from './config.ts';
+import type { RdLogSource } from './config.ts';
 import type { BrokerError } from '../../broker/errors.ts';
 import { classifyRdkafkaError, classifyRdkafkaEvent, rdCall } from './errors.ts';
 import { rdkafka } from './native.ts';
@@ -36,6 +37,7 @@ export class LibrdkafkaTopicAdmin implements TopicAdmin {
           if (e.reason === 'authentication') refused ??= e;
         },
       }) as AdminHandle;
+      routeLogs(admin as unknown as RdLogSource, config);
     } catch (err) {
       throw classifyRdkafkaError(err);
     }
@@ -162,6 +164,7 @@ export class LibrdkafkaTopicAdmin implements TopicAdmin {
           'enable.auto.commit': false,
           'isolation.level': 'read_committed',
         });
+        routeLogs(consumer, this.config);
         await rdCall((cb) => consumer.connect({ timeout: TIMEOUT_MS }, (err) => cb(err)));
         return consumer;
       })();

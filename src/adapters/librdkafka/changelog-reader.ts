@@ -3,7 +3,7 @@ import { BrokerError } from '../../broker/errors.ts';
 import type { BrokerClientConfig, ChangelogReader, RestoreResult } from '../../broker/ports.ts';
 import type { InputRecord } from '../../broker/records.ts';
 import type { LibrdkafkaTopicAdmin } from './admin.ts';
-import { clusterConfig } from './config.ts';
+import { clusterConfig, routeLogs } from './config.ts';
 import { rdCall } from './errors.ts';
 import { toInputRecord } from './group-member.ts';
 import type { CooperativeConsumer } from './group-member.ts';
@@ -137,6 +137,7 @@ export class LibrdkafkaChangelogReader implements ChangelogReader {
       },
       {},
     );
+    routeLogs(consumer, this.config);
     await rdCall((cb) => consumer.connect({ timeout: 30_000 }, (err) => cb(err)));
     consumer.on('partition.eof', (e) => {
       const read = this.reads.get(readKey(e.topic, e.partition));

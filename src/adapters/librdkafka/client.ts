@@ -7,6 +7,7 @@ import { LibrdkafkaChangelogReader } from './changelog-reader.ts';
 import { DeliveryTracker } from './delivery.ts';
 import { rdCall } from './errors.ts';
 import { LibrdkafkaGroupMember } from './group-member.ts';
+import { routeLogs } from './config.ts';
 import { rdkafka } from './native.ts';
 import { disconnectWithin, LibrdkafkaTxWriter, PRODUCER_MAX_MESSAGE_BYTES, producerConfig, REPORT_MARGIN_MS } from './tx-writer.ts';
 
@@ -44,6 +45,7 @@ class LibrdkafkaProducer implements RecordProducer {
     this.connecting ??= (async () => {
       const { Producer } = rdkafka();
       const producer = new Producer({ ...producerConfig(this.config, `${this.config.clientId}-producer`), 'message.timeout.ms': PLAIN_MESSAGE_TIMEOUT_MS });
+      routeLogs(producer, this.config);
       await rdCall((cb) => producer.connect({ timeout: 30_000 }, (err) => cb(err)));
       producer.setPollInBackground(true);
       const opened = {

@@ -2,7 +2,7 @@ import type { KafkaConsumer, Message, Producer } from '@confluentinc/kafka-javas
 import type { Logger } from 'pino';
 import type { BrokerClientConfig, TopicPartition } from '../../broker/ports.ts';
 import type { LibrdkafkaTopicAdmin } from './admin.ts';
-import { clusterConfig } from './config.ts';
+import { clusterConfig, routeLogs } from './config.ts';
 import { classifyRdkafkaError, rdCall } from './errors.ts';
 import { rdkafka } from './native.ts';
 
@@ -55,6 +55,7 @@ export class InstanceDirectory {
     await (await this.admin()).createTopics([{ topic: this.topic, partitions: 1, config: { 'cleanup.policy': 'compact', 'segment.ms': String(60 * 60_000) } }]);
     const { Producer, KafkaConsumer } = rdkafka();
     const producer = new Producer({ ...clusterConfig({ ...this.config, clientId: `${this.config.clientId}-directory` }), 'enable.idempotence': true, 'linger.ms': 0, partitioner: 'murmur2_random' });
+    routeLogs(producer, this.config);
     await rdCall((cb) => producer.connect({ timeout: 30_000 }, (err) => cb(err)));
     producer.setPollInBackground(true);
     this.producer = producer;
@@ -68,6 +69,7 @@ export class InstanceDirectory {
       },
       {},
     );
+    routeLogs(consumer, this.config);
     await rdCall((cb) => consumer.connect({ timeout: 30_000 }, (err) => cb(err)));
     consumer.setDefaultConsumeTimeout(500);
     consumer.assign([{ topic: this.topic, partition: 0, offset: 0 }]);

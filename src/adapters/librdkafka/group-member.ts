@@ -5,7 +5,7 @@ import type { BrokerClientConfig, GroupListener, GroupMember, GroupMemberOptions
 import type { InputRecord, RecordHeaders, TopicPartitionOffset } from '../../broker/records.ts';
 import { RepeatedWarnings } from '../../broker/repeated-warnings.ts';
 import type { LibrdkafkaTopicAdmin } from './admin.ts';
-import { clusterConfig } from './config.ts';
+import { clusterConfig, routeLogs } from './config.ts';
 import { RD, classifyRdkafkaError, classifyRdkafkaEvent, rdCall } from './errors.ts';
 import { InstanceDirectory } from './directory.ts';
 import { parseGroupStats, stuckLimitMs, stuckOutsideGroup } from './group-watch.ts';
@@ -151,6 +151,7 @@ export class LibrdkafkaGroupMember implements GroupMember {
       },
       { 'auto.offset.reset': opts.fromBeginning ? 'earliest' : 'latest' },
     );
+    routeLogs(consumer, config);
     return consumer;
   }
 

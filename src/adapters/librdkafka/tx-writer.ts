@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { BrokerError } from '../../broker/errors.ts';
 import type { BrokerClientConfig, GroupMember, TxWriter } from '../../broker/ports.ts';
 import type { OutputRecord, TopicPartitionOffset } from '../../broker/records.ts';
-import { clusterConfig } from './config.ts';
+import { clusterConfig, routeLogs } from './config.ts';
 import { withDeadline } from '../../deadline.ts';
 import { DeliveryTracker } from './delivery.ts';
 import { isFatalRdError, isRetriableRdError, rdCall } from './errors.ts';
@@ -117,6 +117,7 @@ export class LibrdkafkaTxWriter implements TxWriter {
       'transactional.id': this.transactionalId,
       'transaction.timeout.ms': this.timeoutMs,
     });
+    routeLogs(producer, this.config);
     try {
       await connected(producer);
       // InitProducerId: fences earlier producers with this id and ends their open transaction.

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RD, classifyRdkafkaError, isFatalRdError, isRetriableRdError } from '../../../src/adapters/librdkafka/errors.ts';
 import { LibrdkafkaGroupMember, rdHeaders, toInputRecord } from '../../../src/adapters/librdkafka/group-member.ts';
-import { clusterConfig } from '../../../src/adapters/librdkafka/config.ts';
+import { clusterConfig, rdLogLevel, routeLogs } from '../../../src/adapters/librdkafka/config.ts';
+import type { RdLogLine } from '../../../src/adapters/librdkafka/config.ts';
+import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import type { GroupListener } from '../../../src/broker/ports.ts';
 
@@ -47,6 +49,25 @@ describe('librdkafka adapter', () => {
 
   // The binding's disconnect of a consumer that never connected dereferences a null rebalance
   // callback (SIGSEGV): this test's worker would die instead of failing.
+  it('sets librdkafka debug contexts only when asked, and logs librdkafka lines at the level of their syslog severity', () => {
+    const logger = pino({ level: 'silent' });
+    expect(clusterConfig({ brokers: ['b:9092'], clientId: 'c', logger })).not.toHaveProperty('debug');
+    expect(clusterConfig({ brokers: ['b:9092'], clientId: 'c', logger, librdkafkaDebug: [] })).not.toHaveProperty('debug');
+    expect(clusterConfig({ brokers: ['b:9092'], clientId: 'c', logger, librdkafkaDebug: ['cgrp', 'eos'] }).debug).toBe('cgrp,eos');
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map(rdLogLevel)).toEqual(['error', 'error', 'error', 'error', 'warn', 'info', 'info', 'info']);
+    const lines: Record<string, unknown>[] = [];
+    const captured = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const client = new EventEmitter();
+    routeLogs(client, { brokers: ['b:9092'], clientId: 'c', logger: captured });
+    const line: RdLogLine = { severity: 4, fac: 'FAIL', message: 'Connect to ipv4#127.0.0.1:1 failed', name: 'c#producer-1' };
+    client.emit('event.log', line);
+    client.emit('event.log', { severity: 7, fac: 'CGRPSTATE', message: 'Group "g" changed state', name: 'c#consumer-2' });
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 40, component: 'librdkafka', client: 'c#producer-1', fac: 'FAIL', severity: 4, msg: 'Connect to ipv4#127.0.0.1:1 failed' }),
+      expect.objectContaining({ level: 30, component: 'librdkafka', client: 'c#consumer-2', fac: 'CGRPSTATE', severity: 7, msg: 'Group "g" changed state' }),
+    ]);
+  });
+
   it('stops a group member whose start failed before its consumer connected, and one never started', async () => {
     const logger = pino({ level: 'silent' });
     const config = { brokers: ['127.0.0.1:1'], clientId: 'never-connected', logger };

@@ -62,6 +62,20 @@ describe('configuration errors at start', () => {
     );
   });
 
+  it('reads SAGAFLOW_LIBRDKAFKA_DEBUG as librdkafka debug contexts and refuses one librdkafka does not know, naming it', () => {
+    const env = { CONFIGURATIONS_FILE_PATH: 'saga.json' };
+    expect(readRuntimeEnv(env, '/').librdkafkaDebug).toBeUndefined();
+    expect(readRuntimeEnv({ ...env, SAGAFLOW_LIBRDKAFKA_DEBUG: ' ' }, '/').librdkafkaDebug).toBeUndefined();
+    expect(readRuntimeEnv({ ...env, SAGAFLOW_LIBRDKAFKA_DEBUG: 'CGRP, eos,cgrp' }, '/').librdkafkaDebug).toEqual(['cgrp', 'eos']);
+    expect(() => readRuntimeEnv({ ...env, SAGAFLOW_LIBRDKAFKA_DEBUG: 'cgrp,group,' }, '/')).toThrow(
+      expect.objectContaining({
+        code: 'SAGAFLOW_CONFIG_INVALID',
+        path: 'env.SAGAFLOW_LIBRDKAFKA_DEBUG',
+        message: expect.stringMatching(/^env\.SAGAFLOW_LIBRDKAFKA_DEBUG: "group", an empty entry is not a librdkafka debug context; use a comma-separated list of generic, broker, .*, all$/),
+      }),
+    );
+  });
+
   it('reads SAGAFLOW_SESSION_TIMEOUT_MS within what a broker accepts by default', () => {
     const env = { CONFIGURATIONS_FILE_PATH: 'saga.json' };
     expect(readRuntimeEnv(env, '/').sessionTimeoutMs).toBe(30_000);
