@@ -19,6 +19,7 @@ import { createProcessorCodec } from '../src/kafka/codec-factory.ts';
 import { DEFAULT_KAFKA_CLIENT } from '../src/runtime/env.ts';
 import { SAGA_INDEXES } from '../src/projection/mongo.ts';
 import type { SagaCollection } from '../src/projection/mongo.ts';
+import type { SagaDocument } from '../src/saga/types.ts';
 import { connectOrExplain, runStamp, silenceKafkajsTimeoutWarnings } from './kafka.ts';
 import { repoRoot } from './perf-tools.ts';
 import { pidListeningOn, sampleProc } from './proc.ts';
@@ -26,6 +27,27 @@ import { measureThroughput, readChangelog, serverName, silent } from './projecti
 import type { Context, ProjectionResult, ProjectionTuning } from './projection.ts';
 import { fmt } from './run.ts';
 import { FLOWS, loadSagaConfig } from './workload.ts';
+
+/**
+ * The saga without its history, sent commands and event bookkeeping: what a list view shows
+ * (state, business state, metadata, timestamps). Not a shape sagaflow stores: it measures
+ * what the product decision "smaller projected documents" would buy.
+ */
+function summaryDocument(saga: SagaDocument): SagaDocument {
+  const { history: _history, commands: _commands, ignoredEvents: _ignored, recentEventIds: _recent, ...rest } = saga;
+  return rest as SagaDocument;
+}
+
+/**
+ * The fields Flow Manager's persistency stores (history included), plus what the revision
+ * guard and the keyset sorts need (revision, createdAt, updatedAt): sagaflow's other
+ * additions (commands sent, ignored events, recent event ids, timers, delivery failures,
+ * service summary) left out.
+ */
+function flowManagerDocument(saga: SagaDocument): SagaDocument {
+  const { commands: _c, ignoredEvents: _i, recentEventIds: _r, timers: _t, deliveryFailures: _d, serviceSummary: _s, ...rest } = saga;
+  return rest as SagaDocument;
+}
 
 /** The settings before read-ahead: each batch read is written before the next is read, ordered bulks. */
 const BASE: ProjectionTuning = { projector: { readAheadBytes: 0, chunkSize: 2_000 }, sink: { ordered: true } };
@@ -45,6 +67,12 @@ export const VARIANTS: Record<string, ProjectionTuning> = {
   'sagaId-index-only': { sink: { indexes: SAGA_INDEXES.slice(0, 1) } },
   /** The sagaId index and the two keyset sorts (createdAt, updatedAt), no filter indexes. */
   'sort-indexes-only': { sink: { indexes: SAGA_INDEXES.slice(0, 3) } },
+  /** Flow Manager's document fields, revision and timestamps only (flowManagerDocument). */
+  'flow-manager-fields': { documents: flowManagerDocument },
+  /** Documents without history, commands and event bookkeeping (summaryDocument). */
+  'summary-documents': { documents: summaryDocument },
+  /** Both: summary documents and only the sagaId index, the most a smaller write could save. */
+  'summary-sagaId-index-only': { documents: summaryDocument, sink: { indexes: SAGA_INDEXES.slice(0, 1) } },
   /** What `sagaflow start` uses. */
   default: {},
 };
