@@ -364,6 +364,7 @@ export class PartitionTask {
     const seconds = Math.max(durationMs, 1) / 1000;
     this.log.info({ records, durationMs, recordsPerSecond: Math.round(records / seconds) }, 'partition restored');
     this.deps.metrics.restoredRecords += records;
+    this.deps.metrics.observeRestore(durationMs, marker === undefined ? 'start' : 'marker');
   }
 
   /** Processes fetched records of this partition (records of another epoch or already seen are skipped). */

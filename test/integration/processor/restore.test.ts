@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { SagaDocument } from '../../../src/saga/types.ts';
+import { sample } from '../../support/prometheus.ts';
 import { waitFor } from '../../support/wait.ts';
 import { reservationConfig, startTestInstance, tempStateDir, uniqueFlow } from '../../support/sagaflow.ts';
 
 async function ready(url: string): Promise<void> {
   await waitFor(async () => (await fetch(`${url}/-/ready`)).status === 200, { timeoutMs: 60_000 });
+}
+
+/** Partition restores by where they began, from the instance's /-/metrics. */
+async function restores(url: string): Promise<{ marker: number; start: number }> {
+  const text = await (await fetch(`${url}/-/metrics`)).text();
+  const count = (from: string) => sample(text, `sagaflow_restore_duration_seconds_count{from="${from}"}`) ?? 0;
+  return { marker: count('marker'), start: count('start') };
 }
 
 async function post(url: string, path: string, body: unknown): Promise<Response> {
@@ -45,6 +53,10 @@ describe('restore after restart', () => {
     await ready(second.url);
     // Everything was committed before the stop, so the marker is at the changelog's end.
     expect(second.processor.metrics.restoredRecords).toBe(0);
+    // One restore per partition; those that hold sagas resume after their marker.
+    const resumed = await restores(second.url);
+    expect(resumed.marker + resumed.start).toBe(3);
+    expect(resumed.marker).toBeGreaterThanOrEqual(1);
     for (const id of ids) {
       const saga = await sagaIn(second.url, id, 'reservationValidated');
       expect(saga.metadata).toMatchObject({ step: 1 });
@@ -59,6 +71,7 @@ describe('restore after restart', () => {
     for (const id of ids.slice(0, 6)) await sagaIn(third.url, id, 'reservationConfirmed');
     for (const id of ids.slice(6)) await sagaIn(third.url, id, 'reservationValidated');
     expect(third.processor.metrics.restoredRecords).toBeGreaterThanOrEqual(ids.length);
+    expect(await restores(third.url)).toEqual({ marker: 0, start: 3 });
     for (const id of ids.slice(6)) await post(third.url, '/event', { key: id, value: { messageLabel: 'checkKO', messagePayload: {} } });
     for (const id of ids.slice(6)) {
       const saga = await sagaIn(third.url, id, 'reservationFailed');

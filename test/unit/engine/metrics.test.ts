@@ -20,6 +20,9 @@ describe('Metrics on prom-client', () => {
     m.count('outcome:applied');
     m.count('outcome:applied');
     m.count('SAGAFLOW_UNKNOWN_SAGA');
+    m.observeRestore(20, 'marker');
+    m.observeRestore(3_000, 'start');
+    m.observeRestore(4_000, 'start');
     expect(m.eventsProcessed).toBe(3);
     expect(m.restoredRecords).toBe(7);
     expect(m.byCode.get('outcome:applied')).toBe(2);
@@ -30,6 +33,11 @@ describe('Metrics on prom-client', () => {
     expect(sample(text, 'sagaflow_dead_lettered_total')).toBe(1);
     expect(sample(text, 'sagaflow_restored_records_total')).toBe(7);
     expect(sample(text, 'sagaflow_task_recoveries_total')).toBe(1);
+    expect(sample(text, 'sagaflow_restore_duration_seconds_count{from="marker"}')).toBe(1);
+    expect(sample(text, 'sagaflow_restore_duration_seconds_count{from="start"}')).toBe(2);
+    expect(sample(text, 'sagaflow_restore_duration_seconds_sum{from="start"}')).toBe(7);
+    expect(sample(text, 'sagaflow_restore_duration_seconds_bucket{le="0.05",from="marker"}')).toBe(1);
+    expect(sample(text, 'sagaflow_restore_duration_seconds_bucket{le="2.5",from="start"}')).toBe(0);
     expect(sample(text, 'sagaflow_events_total{kind="outcome:applied"}')).toBe(2);
     expect(sample(text, 'sagaflow_events_total{kind="SAGAFLOW_UNKNOWN_SAGA"}')).toBe(1);
     expect(sample(text, 'sagaflow_ready')).toBe(1);
