@@ -132,13 +132,9 @@ function adminAccess(env: Record<string, string | undefined>, cwd: string): Runt
 }
 
 /**
- * KAFKA_BROKERS and SAGAFLOW_APPLICATION_ID as given: `checkTopology` validates them, and only
- * for a saga.json without kafka channels, so `sagaflow validate` and start judge them alike.
- */
-/**
  * SAGAFLOW_LIBRDKAFKA_DEBUG: librdkafka's debug contexts, comma-separated (e.g. `cgrp,eos`).
- * Checked here against the contexts librdkafka knows, so a misspelt one stops `validate` and
- * the start with its name rather than the first client with a librdkafka message.
+ * Checked here against the contexts librdkafka knows, so a misspelt one stops the start with
+ * its name rather than the first client with a librdkafka message.
  */
 function librdkafkaDebug(env: Record<string, string | undefined>): readonly string[] | undefined {
   const raw = env.SAGAFLOW_LIBRDKAFKA_DEBUG;
@@ -148,11 +144,16 @@ function librdkafkaDebug(env: Record<string, string | undefined>): readonly stri
   const unknown = contexts.filter((c) => !known.includes(c));
   if (unknown.length > 0) {
     const named = unknown.map((c) => (c === '' ? 'an empty entry' : `"${c}"`)).join(', ');
-    throw invalid('SAGAFLOW_LIBRDKAFKA_DEBUG', `${named} is not a librdkafka debug context; use a comma-separated list of ${known.join(', ')}`);
+    const verb = unknown.length === 1 ? 'is not a librdkafka debug context' : 'are not librdkafka debug contexts';
+    throw invalid('SAGAFLOW_LIBRDKAFKA_DEBUG', `${named} ${verb}; use a comma-separated list of ${known.join(', ')}`);
   }
   return Object.freeze([...new Set(contexts)]);
 }
 
+/**
+ * KAFKA_BROKERS and SAGAFLOW_APPLICATION_ID as given: `checkTopology` validates them, and only
+ * for a saga.json without kafka channels, so `sagaflow validate` and start judge them alike.
+ */
 export function engineKafkaEnv(env: Record<string, string | undefined>): EngineKafkaEnv {
   const out: EngineKafkaEnv = {};
   if (env.KAFKA_BROKERS !== undefined) out.brokers = env.KAFKA_BROKERS;

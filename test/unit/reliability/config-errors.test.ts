@@ -71,8 +71,11 @@ describe('configuration errors at start', () => {
       expect.objectContaining({
         code: 'SAGAFLOW_CONFIG_INVALID',
         path: 'env.SAGAFLOW_LIBRDKAFKA_DEBUG',
-        message: expect.stringMatching(/^env\.SAGAFLOW_LIBRDKAFKA_DEBUG: "group", an empty entry is not a librdkafka debug context; use a comma-separated list of generic, broker, .*, all$/),
+        message: expect.stringMatching(/^env\.SAGAFLOW_LIBRDKAFKA_DEBUG: "group", an empty entry are not librdkafka debug contexts; use a comma-separated list of generic, broker, .*, all$/),
       }),
+    );
+    expect(() => readRuntimeEnv({ ...env, SAGAFLOW_LIBRDKAFKA_DEBUG: 'cgroup' }, '/')).toThrow(
+      expect.objectContaining({ path: 'env.SAGAFLOW_LIBRDKAFKA_DEBUG', message: expect.stringContaining('"cgroup" is not a librdkafka debug context;') }),
     );
   });
 
